@@ -1,0 +1,13 @@
+module github.com/watershed-grid/watershed/rivers
+
+go 1.25.0
+
+require (
+	github.com/watershed-grid/watershed/contracts v0.0.0
+	github.com/watershed-grid/watershed/rapids v0.0.0
+)
+
+replace (
+	github.com/watershed-grid/watershed/contracts => ../contracts
+	github.com/watershed-grid/watershed/rapids => ../rapids
+)
