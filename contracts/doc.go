@@ -3,6 +3,13 @@
 // Kafka binary-mode and structured-JSON encodings, and strict, bounded
 // decoding that reports which attribute is wrong and why.
 //
-// The event catalog (JSON Schemas, payload types, validation, compatibility)
-// lives in the sub-packages catalog and events.
+// Every decoding failure is a *DecodeError wrapping one of the sentinel
+// errors; decoding never panics, whatever the bytes, and what decodes
+// encodes back to the same event (both are fuzzed). Decoder bounds the size
+// of one event (DefaultMaxEventBytes, 1 MiB, by default).
+//
+// The event catalog lives beside the envelope: the JSON Schemas (SchemaFS),
+// their Go payload types (package events), validation and the compatibility
+// rule (package catalog), and the contracts-check command. README.md is the
+// contract for integrators in other languages.
 package contracts

@@ -1,0 +1,12 @@
+// Package events holds the Go payload types of Watershed's event catalog:
+// one struct per event type and version, with the JSON names of its schema
+// (contracts/schemas/<type>.json), and a Type* constant per type.
+//
+// The structs are tested to agree with the schemas: every schema property is
+// a field and every field a property, required properties are never omitted,
+// optional ones are omitted when zero. Optional measurements whose zero is
+// meaningful (a voltage of 0 V during an outage) are pointers.
+//
+// Publish a payload with contracts.New(source, events.TypeMeterReading, r);
+// validate bytes with the catalog package.
+package events

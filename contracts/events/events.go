@@ -1,0 +1,651 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types of the catalog: one constant per type and version, equal to
+// the ce_type header and to the name of the schema file
+// (contracts/schemas/<type>.json).
+const (
+	TypeMeterReading          = "meter.reading.v1"
+	TypeMeterReadingMissed    = "meter.reading.missed.v1"
+	TypeMeterReadingLate      = "meter.reading.late.v1"
+	TypeMeterReadingRejected  = "meter.reading.rejected.v1"
+	TypeMeterReadingAnomalous = "meter.reading.anomalous.v1"
+	TypeUsageInterval         = "usage.interval.v1"
+	TypeFeederLoad            = "feeder.load.v1"
+	TypeOutageSuspected       = "outage.suspected.v1"
+	TypeOutageRestored        = "outage.restored.v1"
+	TypeHeartbeat             = "system.heartbeat.v1"
+	TypeRetirement            = "system.retirement.v1"
+	TypeServiceStarted        = "system.service.started.v1"
+	TypeServiceStopping       = "system.service.stopping.v1"
+	TypeServiceDown           = "system.service.down.v1"
+	TypeServiceUp             = "system.service.up.v1"
+	TypeServiceRestarted      = "system.service.restarted.v1"
+	TypeClockSkew             = "system.clock.skew.v1"
+	TypeMeterCommand          = "meter.command.v1"
+	TypeMeterCommandAck       = "meter.command.ack.v1"
+)
+
+// Types returns every event type of the catalog, in catalog order. The slice
+// is new on every call.
+func Types() []string {
+	return []string{
+		TypeMeterReading,
+		TypeMeterReadingMissed,
+		TypeMeterReadingLate,
+		TypeMeterReadingRejected,
+		TypeMeterReadingAnomalous,
+		TypeUsageInterval,
+		TypeFeederLoad,
+		TypeOutageSuspected,
+		TypeOutageRestored,
+		TypeHeartbeat,
+		TypeRetirement,
+		TypeServiceStarted,
+		TypeServiceStopping,
+		TypeServiceDown,
+		TypeServiceUp,
+		TypeServiceRestarted,
+		TypeClockSkew,
+		TypeMeterCommand,
+		TypeMeterCommandAck,
+	}
+}
+
+// NewPayload returns a pointer to a zero payload of eventType, ready for
+// json.Unmarshal, and false for a type outside the catalog.
+func NewPayload(eventType string) (any, bool) {
+	switch eventType {
+	case TypeMeterReading:
+		return new(MeterReading), true
+	case TypeMeterReadingMissed:
+		return new(MeterReadingMissed), true
+	case TypeMeterReadingLate:
+		return new(MeterReadingLate), true
+	case TypeMeterReadingRejected:
+		return new(MeterReadingRejected), true
+	case TypeMeterReadingAnomalous:
+		return new(MeterReadingAnomalous), true
+	case TypeUsageInterval:
+		return new(UsageInterval), true
+	case TypeFeederLoad:
+		return new(FeederLoad), true
+	case TypeOutageSuspected:
+		return new(OutageSuspected), true
+	case TypeOutageRestored:
+		return new(OutageRestored), true
+	case TypeHeartbeat:
+		return new(Heartbeat), true
+	case TypeRetirement:
+		return new(Retirement), true
+	case TypeServiceStarted:
+		return new(ServiceStarted), true
+	case TypeServiceStopping:
+		return new(ServiceStopping), true
+	case TypeServiceDown:
+		return new(ServiceDown), true
+	case TypeServiceUp:
+		return new(ServiceUp), true
+	case TypeServiceRestarted:
+		return new(ServiceRestarted), true
+	case TypeClockSkew:
+		return new(ClockSkew), true
+	case TypeMeterCommand:
+		return new(MeterCommand), true
+	case TypeMeterCommandAck:
+		return new(MeterCommandAck), true
+	}
+	return nil, false
+}
+
+// MeterReading is the payload of meter.reading.v1.
+//
+// One interval read of a smart meter: the system's input contract. Published on the rapids, keyed
+// by meter_id, by the MQTT gateway, head-end adapters and the simulator.
+type MeterReading struct {
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// Distribution transformer the meter is connected to.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// End of the interval this read covers, from the meter's clock: RFC 3339 date-time with
+	// offset, e.g. 2025-03-01T10:15:00Z.
+	ReadAt time.Time `json:"read_at"`
+	// Length of the interval the read covers, in seconds: 900 for 15-minute reads.
+	IntervalSeconds int `json:"interval_s"`
+	// Cumulative active-energy import register at read_at, in kWh. Never decreases for one meter
+	// except on register rollover or meter exchange; the energy of an interval is the difference
+	// of two reads.
+	EnergyKWhTotal float64 `json:"energy_kwh_total"`
+	// Average active power over the interval, in kW; negative when the premise exported (net
+	// metering).
+	DemandKW float64 `json:"demand_kw"`
+	// RMS supply voltage at the meter over the interval, in volts; 0 during a supply loss.
+	VoltageVolts float64 `json:"voltage_v"`
+	// Status flags the meter raised during the interval; absent or empty when none. Known values:
+	// power_fail, tamper, clock_invalid, reverse_flow, register_rollover. Consumers must tolerate
+	// unknown flags.
+	Flags []string `json:"flags,omitempty"`
+}
+
+// MeterReadingMissed is the payload of meter.reading.missed.v1.
+//
+// A negative event from the gap detector: an expected read did not arrive within the grace period.
+// One event per missing interval.
+type MeterReadingMissed struct {
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// Distribution transformer the meter is connected to.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// read_at the missing read would have carried: the end of the interval that was not reported.
+	ExpectedAt time.Time `json:"expected_at"`
+	// Reporting interval of the meter, in seconds: 900 for 15-minute reads.
+	IntervalSeconds int `json:"interval_s"`
+	// How long after expected_at the detector waited before declaring the read missing, in seconds.
+	GraceSeconds float64 `json:"grace_s"`
+	// Consecutive expected reads of this meter now missing, this one included.
+	ConsecutiveMissed int `json:"consecutive_missed"`
+	// read_at of the last read received from the meter before the gap; absent when the meter never
+	// reported.
+	LastReadAt time.Time `json:"last_read_at,omitzero"`
+	// Register value of that last read, in kWh, so an estimator needs no lookup; absent with
+	// last_read_at.
+	LastEnergyKWhTotal *float64 `json:"last_energy_kwh_total,omitempty"`
+	// When the gap detector declared the read missing.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// MeterReadingLate is the payload of meter.reading.late.v1.
+//
+// A read arrived after it had been declared missed: it closes the gap a meter.reading.missed.v1
+// event opened, so estimates can be trued up.
+type MeterReadingLate struct {
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// Distribution transformer the meter is connected to.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// read_at of the late read: the expected_at of the missed read it closes.
+	ReadAt time.Time `json:"read_at"`
+	// Reporting interval of the meter, in seconds: 900 for 15-minute reads.
+	IntervalSeconds int `json:"interval_s"`
+	// Register value of the late read, in kWh.
+	EnergyKWhTotal float64 `json:"energy_kwh_total"`
+	// When the late read reached the gap detector.
+	ReceivedAt time.Time `json:"received_at"`
+	// When the read had been declared missed (detected_at of the missed event).
+	MissedDetectedAt time.Time `json:"missed_detected_at"`
+	// received_at minus read_at, in seconds.
+	DelaySeconds float64 `json:"delay_s"`
+	// ce_id of the meter.reading.missed.v1 event this read closes, when known.
+	MissedEventID string `json:"missed_event_id,omitempty"`
+}
+
+// MeterReadingRejected is the payload of meter.reading.rejected.v1.
+//
+// The reading validator refused a reading: it breaks its schema or a hard rule and must not be
+// billed or aggregated. The reading itself is carried as received.
+type MeterReadingRejected struct {
+	// meter_id of the rejected reading when it has a usable one (then also the record key); absent
+	// otherwise.
+	MeterID string `json:"meter_id,omitempty"`
+	// ce_id of the rejected event.
+	ReadingEventID string `json:"reading_event_id"`
+	// ce_source of the rejected event.
+	ReadingSource string `json:"reading_source"`
+	// The rejected event's data exactly as received: any JSON value.
+	Reading json.RawMessage `json:"reading"`
+	// Identifier of the validation rule, snake_case: e.g. schema, register_decreased,
+	// read_at_in_future, interval_mismatch, demand_spike, voltage_out_of_range.
+	Rule string `json:"rule"`
+	// Why the reading was refused, e.g. the schema error with its instance path.
+	Reason string `json:"reason"`
+	// When the validator rejected the reading.
+	RejectedAt time.Time `json:"rejected_at"`
+}
+
+// MeterReadingAnomalous is the payload of meter.reading.anomalous.v1.
+//
+// The reading validator accepted a reading that looks wrong (a demand spike, a voltage out of
+// range, a register jump). The reading still flows; this exception travels beside it.
+type MeterReadingAnomalous struct {
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// Distribution transformer the meter is connected to.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// read_at of the reading.
+	ReadAt time.Time `json:"read_at"`
+	// ce_id of the reading event.
+	ReadingEventID string `json:"reading_event_id"`
+	// The reading as received.
+	Reading MeterReading `json:"reading"`
+	// Identifier of the validation rule, snake_case: e.g. schema, register_decreased,
+	// read_at_in_future, interval_mismatch, demand_spike, voltage_out_of_range.
+	Rule string `json:"rule"`
+	// Why the reading looks wrong, for operators and logs.
+	Reason string `json:"reason"`
+	// The reading property the rule looked at, e.g. demand_kw.
+	Field string `json:"field,omitempty"`
+	// The observed value that tripped the rule, in the unit of that property (e.g. kW for demand_kw).
+	Value *float64 `json:"value,omitempty"`
+	// The limit the value crossed, in the same unit.
+	Threshold *float64 `json:"threshold,omitempty"`
+	// When the validator flagged the reading.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// UsageInterval is the payload of usage.interval.v1.
+//
+// Energy one meter used in one hour or one day, from its register reads: what billing estimates
+// and customer insights start from.
+type UsageInterval struct {
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// Distribution transformer the meter is connected to.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// Length of the period: hour, or a calendar day.
+	Period string `json:"period"`
+	// Start of the period, inclusive. Hours start on the hour in UTC; days at local midnight of
+	// the meter's time zone, with its offset.
+	Start time.Time `json:"start"`
+	// End of the period, exclusive.
+	End time.Time `json:"end"`
+	// Energy imported in the period, in kWh: register at end minus register at start, interpolated
+	// at the boundaries when no read falls on them.
+	EnergyKWh float64 `json:"energy_kwh"`
+	// Reads received with read_at in the period.
+	Reads int `json:"reads"`
+	// Reads the meter's interval implies for the period: 4 an hour at 15 minutes.
+	ReadsExpected int `json:"reads_expected"`
+	// true when part of energy_kwh is estimated because reads were missing; absent or false when
+	// measured.
+	Estimated bool `json:"estimated,omitempty"`
+	// Highest interval demand in the period, in kW.
+	MaxDemandKW *float64 `json:"max_demand_kw,omitempty"`
+	// Register value at start, in kWh (interpolated when no read falls on it).
+	RegisterStartKWh *float64 `json:"register_start_kwh,omitempty"`
+	// Register value at end, in kWh (interpolated when no read falls on it).
+	RegisterEndKWh *float64 `json:"register_end_kwh,omitempty"`
+}
+
+// FeederLoad is the payload of feeder.load.v1.
+//
+// Load and voltage quality of one transformer or feeder over a window, aggregated from its meters'
+// reads.
+type FeederLoad struct {
+	// What id names: a transformer or a feeder.
+	Level string `json:"level"`
+	// The transformer or feeder the window describes; the record key.
+	ID string `json:"id"`
+	// The feeder it belongs to; equals id at feeder level.
+	FeederID string `json:"feeder_id"`
+	// Start of the window, inclusive.
+	Start time.Time `json:"start"`
+	// End of the window, exclusive.
+	End time.Time `json:"end"`
+	// Average load over the window, in kW: the sum of the reporting meters' average demand.
+	// Negative when the element exported.
+	LoadKW float64 `json:"load_kw"`
+	// Highest 15-minute load in the window, in kW.
+	PeakLoadKW *float64 `json:"peak_load_kw,omitempty"`
+	// Energy delivered through the element in the window, in kWh, from the reporting meters'
+	// registers.
+	EnergyKWh float64 `json:"energy_kwh"`
+	// Lowest RMS voltage a reporting meter saw in the window, in volts; absent when no meter
+	// reported voltage.
+	VoltageMinVolts *float64 `json:"voltage_min_v,omitempty"`
+	// Highest RMS voltage a reporting meter saw in the window, in volts; absent when no meter
+	// reported voltage.
+	VoltageMaxVolts *float64 `json:"voltage_max_v,omitempty"`
+	// Mean RMS voltage over the reporting meters, in volts; absent when no meter reported voltage.
+	VoltageAvgVolts *float64 `json:"voltage_avg_v,omitempty"`
+	// Meters with at least one read in the window.
+	MetersReporting int `json:"meters_reporting"`
+	// Meters connected to the element.
+	MetersExpected int `json:"meters_expected"`
+}
+
+// OutageSuspected is the payload of outage.suspected.v1.
+//
+// Many meters under one transformer went silent at once: a probable supply outage, from the outage
+// detector (an edge agent).
+type OutageSuspected struct {
+	// Id of this outage; the outage.restored.v1 that ends it carries the same id.
+	OutageID string `json:"outage_id"`
+	// The transformer whose meters went silent; the record key.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// Meters under the transformer that stopped reporting.
+	MetersSilent []string `json:"meters_silent"`
+	// Meters connected to the transformer.
+	MetersTotal int `json:"meters_total"`
+	// Share of the transformer's meters that are silent: len(meters_silent) / meters_total, from 0
+	// to 1.
+	SilentShare float64 `json:"silent_share"`
+	// The earliest expected read that did not come among the silent meters: the best estimate of
+	// when supply failed.
+	FirstSilentAt time.Time `json:"first_silent_at"`
+	// When the outage detector raised the suspicion.
+	DetectedAt time.Time `json:"detected_at"`
+	// What the suspicion rests on.
+	Evidence OutageEvidence `json:"evidence"`
+}
+
+// OutageRestored is the payload of outage.restored.v1.
+//
+// Reads resumed under a transformer with a suspected outage: supply is back. Ends the
+// outage.suspected.v1 with the same outage_id.
+type OutageRestored struct {
+	// Id of the outage, from its outage.suspected.v1.
+	OutageID string `json:"outage_id"`
+	// The transformer; the record key.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// Estimated start of the outage, from the suspected event.
+	FirstSilentAt time.Time `json:"first_silent_at"`
+	// detected_at of the outage.suspected.v1 event.
+	SuspectedAt time.Time `json:"suspected_at"`
+	// read_at of the first read after the outage: when supply came back.
+	RestoredAt time.Time `json:"restored_at"`
+	// restored_at minus first_silent_at, in seconds: the outage the customers experienced.
+	DurationSeconds float64 `json:"duration_s"`
+	// Meters that were silent.
+	MetersAffected int `json:"meters_affected"`
+	// Of those, meters reporting again.
+	MetersRestored int `json:"meters_restored"`
+	// Meters still silent: possibly a separate fault at the premise; absent when none.
+	MetersStillSilent []string `json:"meters_still_silent,omitempty"`
+	// When the outage detector saw the restoration.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// Heartbeat is the payload of system.heartbeat.v1.
+//
+// Every service instance publishes one every interval_s: its 'I am alive' and its registration.
+// What it publishes and subscribes with is how the ecosystem discovers demand.
+type Heartbeat struct {
+	// Service name, as in its ce_source /services/<name>: lower-case letters, digits and dashes.
+	Service string `json:"service"`
+	// Version of the service, semantic versioning (e.g. 1.4.2).
+	Version string `json:"version"`
+	// Id of the running instance (pod name or host-pid); a restart gets a new one.
+	Instance string `json:"instance"`
+	// When the instance started.
+	StartedAt time.Time `json:"started_at"`
+	// Seconds since started_at.
+	UptimeSeconds float64 `json:"uptime_s"`
+	// Seconds until the next heartbeat; monitors declare the instance down after a few missed
+	// intervals.
+	IntervalSeconds float64 `json:"interval_s"`
+	// Event types the service publishes and has not retired; absent when none.
+	Publishes []string `json:"publishes,omitempty"`
+	// The rivers the service subscribes with; absent when none.
+	Subscribes []Subscription `json:"subscribes,omitempty"`
+	// Event types the service stopped publishing after a system.retirement.v1; absent when none.
+	Retired []string `json:"retired,omitempty"`
+	// Records between the service's committed offsets and the end of its topics, summed over
+	// partitions.
+	LagRecords int `json:"lag_records"`
+	// When the service last finished handling an event; absent before the first.
+	LastProcessedAt time.Time `json:"last_processed_at,omitzero"`
+	// Events handled since the instance started.
+	ProcessedTotal int `json:"processed_total,omitempty"`
+	// Events sent to a dead-letter topic since the instance started.
+	DeadLetteredTotal int `json:"dead_lettered_total,omitempty"`
+	// Events dropped past their use-by (ce_expirytime) since the instance started.
+	ExpiredTotal int `json:"expired_total,omitempty"`
+	// Whether the instance is ready to work, as its /readyz reports.
+	Ready bool `json:"ready"`
+}
+
+// Retirement is the payload of system.retirement.v1.
+//
+// The ecosystem tells a publisher that nobody wants one of its event types (notice), that the
+// grace period is over (retired), or that demand returned (reinstated). The SDK obeys.
+type Retirement struct {
+	// The publishing service the decision is for, as in its ce_source /services/<name>.
+	Service string `json:"service"`
+	// The event type retired or reinstated.
+	EventType string `json:"event_type"`
+	// notice: publishing stops after grace_s; retired: stop now; reinstated: publish again.
+	Phase string `json:"phase"`
+	// For notice, seconds the publisher keeps publishing before the type is retired; 0 for retired
+	// and reinstated.
+	GraceSeconds float64 `json:"grace_s"`
+	// When the phase takes effect: decided_at + grace_s for a notice.
+	EffectiveAt time.Time `json:"effective_at"`
+	// Why, e.g. 'no non-passive subscriber for 24h'.
+	Reason string `json:"reason"`
+	// Non-passive subscribers of event_type seen in heartbeats when deciding.
+	Subscribers int `json:"subscribers"`
+	// When a non-passive subscriber of event_type was last seen; absent if never.
+	LastDemandAt time.Time `json:"last_demand_at,omitzero"`
+	// When the decision was made.
+	DecidedAt time.Time `json:"decided_at"`
+}
+
+// ServiceStarted is the payload of system.service.started.v1.
+//
+// A service instance started and is about to heartbeat.
+type ServiceStarted struct {
+	// Service name, as in its ce_source /services/<name>: lower-case letters, digits and dashes.
+	Service string `json:"service"`
+	// Version of the service, semantic versioning (e.g. 1.4.2).
+	Version string `json:"version"`
+	// Id of the running instance (pod name or host-pid); a restart gets a new one.
+	Instance string `json:"instance"`
+	// When the instance started.
+	StartedAt time.Time `json:"started_at"`
+	// Host or node the instance runs on.
+	Host string `json:"host,omitempty"`
+	// Operating-system process id.
+	Pid int `json:"pid,omitempty"`
+}
+
+// ServiceStopping is the payload of system.service.stopping.v1.
+//
+// A service instance is shutting down cleanly: a monitor should not report it down.
+type ServiceStopping struct {
+	// Service name, as in its ce_source /services/<name>: lower-case letters, digits and dashes.
+	Service string `json:"service"`
+	// Version of the service, semantic versioning (e.g. 1.4.2).
+	Version string `json:"version"`
+	// Id of the running instance (pod name or host-pid); a restart gets a new one.
+	Instance string `json:"instance"`
+	// Why it stops, e.g. SIGTERM, context cancelled, fatal configuration error.
+	Reason string `json:"reason"`
+	// When the shutdown began.
+	StoppingAt time.Time `json:"stopping_at"`
+	// Seconds the instance ran.
+	UptimeSeconds float64 `json:"uptime_s"`
+	// Seconds it allows itself to finish in-flight events and flush.
+	DrainTimeoutSeconds float64 `json:"drain_timeout_s,omitempty"`
+}
+
+// ServiceDown is the payload of system.service.down.v1.
+//
+// The heartbeat monitor stopped hearing from a service instance that did not say it was stopping.
+type ServiceDown struct {
+	// Service name, as in its ce_source /services/<name>: lower-case letters, digits and dashes.
+	Service string `json:"service"`
+	// Id of the silent instance.
+	Instance string `json:"instance"`
+	// Version of the service, semantic versioning (e.g. 1.4.2).
+	Version string `json:"version,omitempty"`
+	// ce_time of the last heartbeat received from the instance.
+	LastHeartbeatAt time.Time `json:"last_heartbeat_at"`
+	// Heartbeat intervals missed when declared down.
+	MissedHeartbeats int `json:"missed_heartbeats"`
+	// The instance's announced heartbeat interval, in seconds.
+	IntervalSeconds float64 `json:"interval_s"`
+	// Other instances of the service still heartbeating.
+	InstancesRemaining int `json:"instances_remaining"`
+	// When the monitor declared the instance down.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// ServiceUp is the payload of system.service.up.v1.
+//
+// The heartbeat monitor hears a service instance it had not heard (a new service, or one back from
+// down).
+type ServiceUp struct {
+	// Service name, as in its ce_source /services/<name>: lower-case letters, digits and dashes.
+	Service string `json:"service"`
+	// Id of the running instance (pod name or host-pid); a restart gets a new one.
+	Instance string `json:"instance"`
+	// Version of the service, semantic versioning (e.g. 1.4.2).
+	Version string `json:"version"`
+	// ce_time of the instance's first heartbeat the monitor received.
+	FirstHeartbeatAt time.Time `json:"first_heartbeat_at"`
+	// true when the monitor had never seen any instance of this service.
+	NewService bool `json:"new_service,omitempty"`
+	// When the service had been declared down, if it had; absent otherwise.
+	DownSince time.Time `json:"down_since,omitzero"`
+	// Seconds between down_since and first_heartbeat_at; absent with down_since.
+	DowntimeSeconds float64 `json:"downtime_s,omitempty"`
+	// When the monitor saw it.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// ServiceRestarted is the payload of system.service.restarted.v1.
+//
+// The supervisor restarted a service process (it exited, or stopped heartbeating).
+type ServiceRestarted struct {
+	// Service name, as in its ce_source /services/<name>: lower-case letters, digits and dashes.
+	Service string `json:"service"`
+	// Id of the new instance.
+	Instance string `json:"instance"`
+	// Id of the instance it replaces, when known.
+	PreviousInstance string `json:"previous_instance,omitempty"`
+	// Why, e.g. 'exited with code 2' or 'no heartbeat for 30s'.
+	Reason string `json:"reason"`
+	// Exit code of the previous process, when it exited.
+	ExitCode *int `json:"exit_code,omitempty"`
+	// Restart number within the supervisor's restart window, from 1.
+	Attempt int `json:"attempt"`
+	// Seconds the supervisor waited before this restart.
+	BackoffSeconds float64 `json:"backoff_s"`
+	// When the new process started.
+	RestartedAt time.Time `json:"restarted_at"`
+}
+
+// ClockSkew is the payload of system.clock.skew.v1.
+//
+// The clock watch found a source whose clock drifts: its event times differ from the broker's
+// record times by more than a threshold.
+type ClockSkew struct {
+	// The drifting source: a ce_source such as /services/<name>, or /meters/<meter_id> for a meter
+	// clock.
+	Source string `json:"source"`
+	// Median of (source event time - reference time) over the samples, in seconds: positive when
+	// the source's clock is ahead.
+	OffsetSeconds float64 `json:"offset_s"`
+	// Absolute offset above which a source is reported, in seconds.
+	ThresholdSeconds float64 `json:"threshold_s"`
+	// Events the offset was measured on.
+	Samples int `json:"samples"`
+	// Length of the window the samples came from, in seconds.
+	WindowSeconds float64 `json:"window_s,omitempty"`
+	// When the skew was detected.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// MeterCommand is the payload of meter.command.v1.
+//
+// A command to one meter, recorded on the rivers, delivered by a gateway, acknowledged with
+// meter.command.ack.v1 or replayed until max_attempts.
+type MeterCommand struct {
+	// Id of the command; every attempt carries it, and so do the acks.
+	CommandID string `json:"command_id"`
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// What the meter should do.
+	Command string `json:"command"`
+	// Arguments of the command; which apply depends on command.
+	Parameters CommandParameters `json:"parameters,omitzero"`
+	// When the command was first issued (unchanged across attempts).
+	IssuedAt time.Time `json:"issued_at"`
+	// Attempt number, from 1; a replay increments it.
+	Attempt int `json:"attempt"`
+	// Attempts after which the command is given up as failed.
+	MaxAttempts int `json:"max_attempts"`
+	// Seconds to wait for an ack before the attempt counts as failed.
+	AckTimeoutSeconds float64 `json:"ack_timeout_s"`
+	// Who asked: an operator's id, a service (/services/<name>) or a customer channel.
+	RequestedBy string `json:"requested_by"`
+}
+
+// MeterCommandAck is the payload of meter.command.ack.v1.
+//
+// A meter's answer to one attempt of a meter.command.v1, relayed by its gateway.
+type MeterCommandAck struct {
+	// command_id of the command acknowledged.
+	CommandID string `json:"command_id"`
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// The attempt acknowledged.
+	Attempt int `json:"attempt"`
+	// accepted: received, will act; completed: done; failed: tried and failed; rejected: refused
+	// (unknown or unsupported command).
+	Status string `json:"status"`
+	// Detail for failed and rejected.
+	Reason string `json:"reason,omitempty"`
+	// When the meter answered, from the gateway's clock.
+	AckedAt time.Time `json:"acked_at"`
+}
+
+// OutageEvidence is what the suspicion rests on.
+type OutageEvidence struct {
+	// meter.reading.missed.v1 events under the transformer counted in the window.
+	MissedReads int `json:"missed_reads"`
+	// Reads carrying the power_fail flag under the transformer in the window.
+	PowerFailFlags int `json:"power_fail_flags"`
+	// Length of the correlation window, in seconds.
+	WindowSeconds float64 `json:"window_s"`
+	// silent_share at or above which an outage is suspected, from 0 to 1.
+	ThresholdShare float64 `json:"threshold_share"`
+}
+
+// Subscription is one river the service subscribes with: which events it accepts and what it reads
+// of them.
+type Subscription struct {
+	// Event types the river accepts, checked on the ce_type header before any decoding.
+	Types []string `json:"types"`
+	// Topic the river reads: rapids, rivers, or their configured names.
+	Topic string `json:"topic"`
+	// Kafka consumer group of the river.
+	Group string `json:"group,omitempty"`
+	// Payload keys an event must have to reach the handler.
+	Require []string `json:"require,omitempty"`
+	// Payload keys that must have exactly these values.
+	RequireValues map[string]any `json:"require_values,omitempty"`
+	// Payload keys an event must not have.
+	Forbid []string `json:"forbid,omitempty"`
+	// Optional payload keys the handler reads when present.
+	Interested []string `json:"interested,omitempty"`
+	// true for observers (archivers, monitors, taps) whose subscription does not count as demand
+	// when deciding retirement.
+	Passive bool `json:"passive"`
+}
+
+// CommandParameters is arguments of the command; which apply depends on command.
+type CommandParameters struct {
+	// For set_interval: the new reporting interval, in seconds.
+	IntervalSeconds int `json:"interval_s,omitempty"`
+	// For display_message: the text for the in-home display.
+	Message string `json:"message,omitempty"`
+}
