@@ -1,0 +1,5 @@
+package simulator
+
+import "go.opentelemetry.io/otel/attribute"
+
+func attrKind(kind string) attribute.KeyValue { return attribute.String("kind", kind) }

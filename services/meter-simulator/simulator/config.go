@@ -1,0 +1,279 @@
+package simulator
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Name is the service's name: its ce_source is /services/meter-simulator.
+const Name = "meter-simulator"
+
+// Rates of the run loop.
+const (
+	// RatePaced publishes each upload when the accelerated grid clock
+	// reaches its due time.
+	RatePaced = "paced"
+	// RateMax publishes as fast as the broker accepts: grid time races.
+	RateMax = "max"
+)
+
+// Config configures the simulator service. Environment variables and
+// defaults are listed on each field (and in doc.go).
+type Config struct {
+	// Fleet sizes the grid: SIM_SEED (1), SIM_METERS (10000),
+	// SIM_METERS_PER_TRANSFORMER (20), SIM_TRANSFORMERS_PER_FEEDER (50),
+	// SIM_FEEDERS_PER_SUBSTATION (8), SIM_TRANSFORMERS_PER_COLLECTOR (10),
+	// SIM_NOMINAL_VOLTAGE (230).
+	Fleet FleetConfig
+	// Start is the grid time of the first interval boundary. SIM_START
+	// (RFC 3339), default: the wall clock at start, truncated to the
+	// interval.
+	Start time.Time
+	// End stops the simulation once grid time passes it (zero: never).
+	// SIM_END (RFC 3339, or a duration after Start such as 72h).
+	End time.Time
+	// Interval between reads. SIM_INTERVAL, default 15m.
+	Interval time.Duration
+	// Speed is grid seconds per wall second. SIM_SPEED, default 900 (a
+	// 15-minute interval every second: a day in 96 s).
+	Speed float64
+	// Rate is RatePaced (default) or RateMax. SIM_RATE.
+	Rate string
+	// MaxUploadDelay bounds a collector's random upload delay after each
+	// interval. SIM_MAX_UPLOAD_DELAY, default 5m (grid time).
+	MaxUploadDelay time.Duration
+	// Faults injected from the start. SIM_FAULTS: faults separated by ";",
+	// each "kind,key=value,...", keys target, rate, from, to, for, skew;
+	// from/to are RFC 3339 or "+duration" after Start, for is a duration
+	// after from. Example: "outage,target=TX-00003,from=+6h,for=2h;
+	// duplicate,rate=0.01". Shorthands for fleet-wide rates:
+	// SIM_MISSING_RATE, SIM_DUPLICATE_RATE, SIM_OUT_OF_ORDER_RATE,
+	// SIM_MALFORMED_RATE (default 0 each).
+	Faults []Fault
+	// BatchSize is the most records per publish call. SIM_BATCH, default
+	// 2000.
+	BatchSize int
+	// ReadingTTL is the use-by of each reading event after publication.
+	// SIM_READING_TTL, default 24h.
+	ReadingTTL time.Duration
+}
+
+// DefaultConfig returns the defaults; Start is left zero (the wall clock at
+// start).
+func DefaultConfig() Config {
+	return Config{
+		Fleet:          DefaultFleetConfig(),
+		Interval:       15 * time.Minute,
+		Speed:          900,
+		Rate:           RatePaced,
+		MaxUploadDelay: 5 * time.Minute,
+		BatchSize:      2000,
+		ReadingTTL:     24 * time.Hour,
+	}
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("meter-simulator: invalid configuration")
+
+// Validate reports the first bad setting, naming its variable.
+func (c Config) Validate() error {
+	if err := c.Fleet.Validate(); err != nil {
+		return fmt.Errorf("%w: SIM_METERS and fleet shape: %w", ErrConfig, err)
+	}
+	switch {
+	case c.Speed <= 0:
+		return fmt.Errorf("%w: SIM_SPEED=%g: want a positive factor such as 900", ErrConfig, c.Speed)
+	case c.Rate != RatePaced && c.Rate != RateMax:
+		return fmt.Errorf("%w: SIM_RATE=%q: want %q or %q", ErrConfig, c.Rate, RatePaced, RateMax)
+	case c.BatchSize < 1:
+		return fmt.Errorf("%w: SIM_BATCH=%d: want a positive count", ErrConfig, c.BatchSize)
+	case c.ReadingTTL < 0:
+		return fmt.Errorf("%w: SIM_READING_TTL=%s: want a non-negative duration", ErrConfig, c.ReadingTTL)
+	case !c.End.IsZero() && !c.Start.IsZero() && !c.End.After(c.Start):
+		return fmt.Errorf("%w: SIM_END=%s is not after SIM_START=%s", ErrConfig, c.End, c.Start)
+	}
+	f, err := NewFleet(c.Fleet)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	start := c.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	if err := c.scenario(start).Validate(f); err != nil {
+		return fmt.Errorf("%w: SIM_INTERVAL, SIM_MAX_UPLOAD_DELAY or SIM_FAULTS: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+func (c Config) scenario(start time.Time) Scenario {
+	return Scenario{Start: start, Interval: c.Interval, MaxUploadDelay: c.MaxUploadDelay, Faults: c.Faults}
+}
+
+// ConfigFromEnv reads the SIM_* variables over DefaultConfig.
+func ConfigFromEnv() (Config, error) { return configFromLookup(os.LookupEnv, time.Now()) }
+
+func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config, error) {
+	c := DefaultConfig()
+	get := func(k string) (string, bool) {
+		v, ok := lookup(k)
+		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
+	}
+	var err error
+	ints := []struct {
+		env string
+		dst *int
+	}{
+		{"SIM_METERS", &c.Fleet.Meters},
+		{"SIM_METERS_PER_TRANSFORMER", &c.Fleet.MetersPerTransformer},
+		{"SIM_TRANSFORMERS_PER_FEEDER", &c.Fleet.TransformersPerFeeder},
+		{"SIM_FEEDERS_PER_SUBSTATION", &c.Fleet.FeedersPerSubstation},
+		{"SIM_TRANSFORMERS_PER_COLLECTOR", &c.Fleet.TransformersPerCollector},
+		{"SIM_BATCH", &c.BatchSize},
+	}
+	for _, f := range ints {
+		if s, ok := get(f.env); ok {
+			if *f.dst, err = strconv.Atoi(s); err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want a whole number", ErrConfig, f.env, s)
+			}
+		}
+	}
+	if s, ok := get("SIM_SEED"); ok {
+		if c.Fleet.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return c, fmt.Errorf("%w: SIM_SEED=%q: want a non-negative whole number", ErrConfig, s)
+		}
+	}
+	floats := []struct {
+		env string
+		dst *float64
+	}{{"SIM_SPEED", &c.Speed}, {"SIM_NOMINAL_VOLTAGE", &c.Fleet.NominalVoltage}}
+	for _, f := range floats {
+		if s, ok := get(f.env); ok {
+			if *f.dst, err = strconv.ParseFloat(s, 64); err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want a number", ErrConfig, f.env, s)
+			}
+		}
+	}
+	durs := []struct {
+		env string
+		dst *time.Duration
+	}{{"SIM_INTERVAL", &c.Interval}, {"SIM_MAX_UPLOAD_DELAY", &c.MaxUploadDelay}, {"SIM_READING_TTL", &c.ReadingTTL}}
+	for _, d := range durs {
+		if s, ok := get(d.env); ok {
+			if *d.dst, err = time.ParseDuration(s); err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want a duration such as 15m", ErrConfig, d.env, s)
+			}
+		}
+	}
+	if s, ok := get("SIM_RATE"); ok {
+		c.Rate = s
+	}
+	if s, ok := get("SIM_START"); ok {
+		if c.Start, err = time.Parse(time.RFC3339, s); err != nil {
+			return c, fmt.Errorf("%w: SIM_START=%q: want an RFC 3339 time such as 2026-03-02T00:00:00Z", ErrConfig, s)
+		}
+	}
+	start := c.Start
+	if start.IsZero() {
+		start = now
+	}
+	start = start.UTC().Truncate(max(c.Interval, time.Second))
+	if s, ok := get("SIM_END"); ok {
+		if c.End, err = parseWhen(s, start); err != nil {
+			return c, fmt.Errorf("%w: SIM_END=%q: %w", ErrConfig, s, err)
+		}
+	}
+	for _, rf := range []struct {
+		env  string
+		kind FaultKind
+	}{{"SIM_MISSING_RATE", FaultMissing}, {"SIM_DUPLICATE_RATE", FaultDuplicate}, {"SIM_OUT_OF_ORDER_RATE", FaultOutOfOrder}, {"SIM_MALFORMED_RATE", FaultMalformed}} {
+		if s, ok := get(rf.env); ok {
+			r, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return c, fmt.Errorf("%w: %s=%q: want a probability such as 0.01", ErrConfig, rf.env, s)
+			}
+			if r != 0 {
+				c.Faults = append(c.Faults, Fault{Kind: rf.kind, Rate: r})
+			}
+		}
+	}
+	if s, ok := get("SIM_FAULTS"); ok {
+		fs, err := ParseFaults(s, start)
+		if err != nil {
+			return c, fmt.Errorf("%w: SIM_FAULTS: %w", ErrConfig, err)
+		}
+		c.Faults = append(c.Faults, fs...)
+	}
+	return c, c.Validate()
+}
+
+// parseWhen reads an RFC 3339 time or "+duration" / "duration" after base.
+func parseWhen(s string, base time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(strings.TrimPrefix(s, "+"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want an RFC 3339 time or +duration, got %q", s)
+	}
+	return base.Add(d), nil
+}
+
+// ParseFaults parses the SIM_FAULTS syntax: faults separated by ";", each
+// "kind,key=value,..." with keys target, rate, from, to, for (a duration
+// after from) and skew. Relative times ("+6h") count from start.
+func ParseFaults(spec string, start time.Time) ([]Fault, error) {
+	var out []Fault
+	for part := range strings.SplitSeq(spec, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		fields := strings.Split(part, ",")
+		f := Fault{Kind: FaultKind(strings.TrimSpace(fields[0]))}
+		var dur time.Duration
+		for _, kv := range fields[1:] {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok {
+				return nil, fmt.Errorf("%q: want key=value, got %q", part, kv)
+			}
+			var err error
+			switch k {
+			case "target":
+				f.Target = v
+			case "rate":
+				f.Rate, err = strconv.ParseFloat(v, 64)
+			case "from":
+				f.From, err = parseWhen(v, start)
+			case "to":
+				f.To, err = parseWhen(v, start)
+			case "for":
+				dur, err = time.ParseDuration(v)
+			case "skew":
+				f.Skew, err = time.ParseDuration(v)
+			default:
+				return nil, fmt.Errorf("%q: unknown key %q (want target, rate, from, to, for, skew)", part, k)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%q: %s: %w", part, k, err)
+			}
+		}
+		if dur > 0 {
+			from := f.From
+			if from.IsZero() {
+				from = start
+				f.From = start
+			}
+			f.To = from.Add(dur)
+		}
+		if err := f.Validate(); err != nil {
+			return nil, fmt.Errorf("%q: %w", part, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}

@@ -1,0 +1,99 @@
+package validator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers"
+)
+
+// Register adds the validator to svc: a river on the rapids for
+// meter.reading.v1 and the publication of meter.reading.rejected.v1 and
+// meter.reading.anomalous.v1 to the rivers. Good reads publish nothing.
+func Register(svc *rivers.Service, cfg Config) error {
+	v, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	_, err = register(svc, v)
+	return err
+}
+
+// handler is the validator's river handler with its counters.
+type handler struct {
+	v        *Validator
+	wall     func() time.Time
+	findings metric.Int64Counter
+	checked  metric.Int64Counter
+}
+
+func register(svc *rivers.Service, v *Validator) (*handler, error) {
+	m := svc.Meter()
+	h := &handler{v: v, wall: time.Now}
+	var err error
+	if h.findings, err = m.Int64Counter("validator_findings_total",
+		metric.WithDescription("Reads that tripped a rule, by rule and severity")); err != nil {
+		return nil, err
+	}
+	if h.checked, err = m.Int64Counter("validator_reads_checked_total",
+		metric.WithDescription("Reads checked")); err != nil {
+		return nil, err
+	}
+	river := rivers.NewRiver(events.TypeMeterReading).
+		Named("readings").
+		OnTopic(rivers.Rapids).
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v").
+		Interested("flags")
+	svc.Handle(river, h.handle)
+	svc.Publishes(events.TypeMeterReadingRejected, events.TypeMeterReadingAnomalous)
+	return h, nil
+}
+
+func (h *handler) handle(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
+	var r events.MeterReading
+	if err := ev.Decode(&r); err != nil {
+		return rivers.Permanent(fmt.Errorf("decode meter.reading.v1: %w", err))
+	}
+	ref := ev.OccurredAt()
+	if h.v.cfg.Reference == ReferenceWall || ref.IsZero() {
+		ref = h.wall()
+	}
+	h.checked.Add(ctx, 1)
+	var buf [4]Finding
+	fs := h.v.Check(buf[:0], &r, ref)
+	if len(fs) == 0 {
+		return nil
+	}
+	now := h.wall().UTC()
+	for _, f := range fs {
+		h.findings.Add(ctx, 1, metric.WithAttributes(attrRule(f.Rule), attrSeverity(f.Severity)))
+		if f.Severity == Rejected {
+			env := ev.Envelope()
+			err := pub.Publish(ctx, events.TypeMeterReadingRejected, events.MeterReadingRejected{
+				MeterID: r.MeterID, ReadingEventID: env.ID, ReadingSource: env.Source,
+				Reading: json.RawMessage(env.Data), Rule: f.Rule, Reason: f.Reason, RejectedAt: now,
+			}, rivers.WithKey(r.MeterID), rivers.WithTime(now))
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		a := events.MeterReadingAnomalous{
+			MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID, ReadAt: r.ReadAt,
+			ReadingEventID: ev.ID(), Reading: r, Rule: f.Rule, Reason: f.Reason, Field: f.Field, DetectedAt: now,
+		}
+		if f.Field != "" {
+			val, th := f.Value, f.Threshold
+			a.Value, a.Threshold = &val, &th
+		}
+		if err := pub.Publish(ctx, events.TypeMeterReadingAnomalous, a, rivers.WithKey(r.MeterID), rivers.WithTime(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
