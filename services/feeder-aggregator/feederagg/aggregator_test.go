@@ -1,0 +1,121 @@
+package feederagg
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+
+// rd is meter m's read at minute min: register 1000 kWh + 0.25 kWh per
+// 15 minutes, demand 1 kW, voltage 230 + m.
+func rd(tx string, m, min int) Read {
+	return Read{MeterID: fmt.Sprintf("%s-m%d", tx, m), TransformerID: tx, FeederID: "FD-1", ReadAt: at(min),
+		Interval: 15 * time.Minute, EnergyKWh: 1000 + float64(min/15)*0.25, DemandKW: 1, VoltageV: 230 + float64(m)}
+}
+
+func loads(a *Aggregator) map[string]Load {
+	out := make(map[string]Load)
+	a.Advance(func(l Load) { out[fmt.Sprintf("%s %s %d", l.Level, l.ID, int(l.Start.Sub(t0)/time.Minute))] = l })
+	return out
+}
+
+func TestWindows(t *testing.T) {
+	tests := []struct {
+		name  string
+		reads []Read
+		key   string
+		want  Load
+	}{
+		{
+			name:  "three meters in order",
+			reads: []Read{rd("T1", 0, 0), rd("T1", 1, 0), rd("T1", 2, 0), rd("T1", 0, 15), rd("T1", 1, 15), rd("T1", 2, 15)},
+			key:   "transformer T1 0",
+			want:  Load{LoadKW: 3, EnergyWh: 750, VoltageMin: 230, VoltageMax: 232, VoltageAvg: 231, MetersReporting: 3, MetersExpected: 3, Reads: 3},
+		},
+		{
+			name:  "duplicates and reversed order change nothing",
+			reads: []Read{rd("T1", 0, 15), rd("T1", 0, 0), rd("T1", 1, 15), rd("T1", 1, 15), rd("T1", 1, 0), rd("T1", 2, 0), rd("T1", 2, 15), rd("T1", 2, 15)},
+			key:   "transformer T1 0",
+			want:  Load{LoadKW: 3, EnergyWh: 750, VoltageMin: 230, VoltageMax: 232, VoltageAvg: 231, MetersReporting: 3, MetersExpected: 3, Reads: 3},
+		},
+		{
+			name:  "a silent meter is expected but not reporting",
+			reads: []Read{rd("T1", 0, 0), rd("T1", 1, 0), rd("T1", 2, 0), rd("T1", 0, 15), rd("T1", 1, 15)},
+			key:   "transformer T1 0",
+			want:  Load{LoadKW: 2, EnergyWh: 500, VoltageMin: 230, VoltageMax: 231, VoltageAvg: 230.5, MetersReporting: 2, MetersExpected: 3, Reads: 2},
+		},
+		{
+			name:  "the feeder sums its transformers",
+			reads: []Read{rd("T1", 0, 0), rd("T2", 0, 0), rd("T2", 1, 0), rd("T1", 0, 15), rd("T2", 0, 15), rd("T2", 1, 15)},
+			key:   "feeder FD-1 0",
+			want:  Load{LoadKW: 3, EnergyWh: 750, VoltageMin: 230, VoltageMax: 231, VoltageAvg: 230 + 1.0/3, MetersReporting: 3, MetersExpected: 3, Reads: 3},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := NewAggregator(AggregatorConfig{Lateness: 30 * time.Minute})
+			for _, r := range tt.reads {
+				if _, err := a.Observe(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Move the watermark to 10:45: the window (10:00, 10:15] closes.
+			a.Observe(rd("T9", 0, 45))
+			got, ok := loads(a)[tt.key]
+			if !ok {
+				t.Fatalf("no %s in %v", tt.key, loads(a))
+			}
+			w := tt.want
+			if got.EnergyWh != w.EnergyWh || math.Abs(got.LoadKW-w.LoadKW) > 1e-9 || got.MetersReporting != w.MetersReporting ||
+				got.MetersExpected != w.MetersExpected || got.Reads != w.Reads || got.VoltageMin != w.VoltageMin ||
+				got.VoltageMax != w.VoltageMax || math.Abs(got.VoltageAvg-w.VoltageAvg) > 1e-9 || !got.HasVoltage {
+				t.Errorf("got  %+v\nwant %+v", got, w)
+			}
+			if !got.Start.Equal(at(0)) || !got.End.Equal(at(15)) || got.FeederID != "FD-1" {
+				t.Errorf("window %v..%v feeder %s", got.Start, got.End, got.FeederID)
+			}
+		})
+	}
+}
+
+func TestEmptyWindowStillReported(t *testing.T) {
+	a := NewAggregator(AggregatorConfig{Lateness: 30 * time.Minute})
+	for m := range 3 {
+		a.Observe(rd("T1", m, 0))
+	}
+	// T1 goes dark; T2 keeps the watermark moving.
+	for min := 0; min <= 90; min += 15 {
+		a.Observe(rd("T2", 0, min))
+	}
+	l, ok := loads(a)["transformer T1 30"]
+	if !ok || l.MetersReporting != 0 || l.MetersExpected != 3 || l.HasVoltage || l.LoadKW != 0 {
+		t.Errorf("dark transformer window: %+v (found %v), want 0 of 3 reporting", l, ok)
+	}
+}
+
+func TestLateReadDropped(t *testing.T) {
+	a := NewAggregator(AggregatorConfig{Lateness: 0})
+	a.Observe(rd("T1", 0, 0))
+	a.Observe(rd("T1", 0, 30))
+	if n := a.Advance(func(Load) {}); n != 3 {
+		t.Fatalf("closed %d windows, want 3 (ending 10:00, 10:15, 10:30)", n)
+	}
+	if out, _ := a.Observe(rd("T1", 0, 15)); out != TooLate {
+		t.Errorf("read for a closed window: %v, want too_late", out)
+	}
+	a.Observe(rd("T1", 0, 45))
+	if out, _ := a.Observe(rd("T1", 0, 45)); out != Duplicate {
+		t.Errorf("repeated read: %v, want duplicate", out)
+	}
+	if out, _ := a.Observe(rd("T1", 0, 24*60)); out != Implausible {
+		t.Errorf("read a day ahead: %v, want implausible", out)
+	}
+	if _, err := a.Observe(Read{MeterID: "x", TransformerID: "T", ReadAt: at(0)}); err == nil {
+		t.Error("a read without interval was accepted")
+	}
+}

@@ -1,0 +1,111 @@
+package feederagg
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Name is the service name: its source is /services/feeder-aggregator.
+const Name = "feeder-aggregator"
+
+// ErrInvalidConfig is wrapped by every configuration error.
+var ErrInvalidConfig = errors.New("feederagg: invalid config")
+
+// Config is the feeder aggregator's configuration. Durations named "event
+// time" are measured on the readings' clock (read_at), not the wall clock.
+type Config struct {
+	// Window is the aggregation window (event time), a divisor of a day.
+	// Default 15m. FEEDER_WINDOW.
+	Window time.Duration
+	// Lateness is how far the event-time watermark must pass a window's end
+	// before it closes. Reads for a closed window are dropped (counted).
+	// Default 30m. FEEDER_LATENESS.
+	Lateness time.Duration
+	// ExpectedHorizon: a meter counts as expected under its transformer
+	// when seen within this long (event time) before the window's end.
+	// Default 24h. FEEDER_EXPECTED_HORIZON.
+	ExpectedHorizon time.Duration
+	// MaxClockSkew and SkewConfirm guard the watermark against a meter with
+	// a wrong clock. Default 2h, 100. FEEDER_MAX_CLOCK_SKEW,
+	// FEEDER_SKEW_CONFIRM.
+	MaxClockSkew time.Duration
+	SkewConfirm  int
+	// Tick is the wall-clock period of the timer that closes windows.
+	// Default 1s. FEEDER_TICK.
+	Tick time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Window:          15 * time.Minute,
+		Lateness:        30 * time.Minute,
+		ExpectedHorizon: 24 * time.Hour,
+		MaxClockSkew:    2 * time.Hour,
+		SkewConfirm:     100,
+		Tick:            time.Second,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Window < time.Minute || (24*time.Hour)%c.Window != 0 || c.Window%time.Second != 0:
+		return fmt.Errorf("%w: FEEDER_WINDOW %v: want whole seconds, >= 1m, dividing 24h (e.g. 15m)", ErrInvalidConfig, c.Window)
+	case c.Lateness < 0:
+		return fmt.Errorf("%w: FEEDER_LATENESS %v: want >= 0 (e.g. 30m)", ErrInvalidConfig, c.Lateness)
+	case c.ExpectedHorizon < c.Window:
+		return fmt.Errorf("%w: FEEDER_EXPECTED_HORIZON %v: want >= FEEDER_WINDOW", ErrInvalidConfig, c.ExpectedHorizon)
+	case c.MaxClockSkew <= 0:
+		return fmt.Errorf("%w: FEEDER_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.SkewConfirm < 1:
+		return fmt.Errorf("%w: FEEDER_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
+	case c.Tick <= 0:
+		return fmt.Errorf("%w: FEEDER_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
+	}
+	return nil
+}
+
+func (c Config) aggregator() AggregatorConfig {
+	return AggregatorConfig{Window: c.Window, Lateness: c.Lateness, ExpectedHorizon: c.ExpectedHorizon,
+		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm}
+}
+
+// ConfigFromEnv returns DefaultConfig overridden by the FEEDER_*
+// environment variables (see the package documentation), validated.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 15m", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	dur("FEEDER_WINDOW", &c.Window)
+	dur("FEEDER_LATENESS", &c.Lateness)
+	dur("FEEDER_EXPECTED_HORIZON", &c.ExpectedHorizon)
+	dur("FEEDER_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	dur("FEEDER_TICK", &c.Tick)
+	if v, ok := os.LookupEnv("FEEDER_SKEW_CONFIRM"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: FEEDER_SKEW_CONFIRM=%q: want an integer", ErrInvalidConfig, v))
+		}
+		c.SkewConfirm = n
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,124 @@
+package feederagg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// reading is the part of meter.reading.v1 the aggregator reads.
+type reading struct {
+	MeterID        string    `json:"meter_id"`
+	TransformerID  string    `json:"transformer_id"`
+	FeederID       string    `json:"feeder_id"`
+	ReadAt         time.Time `json:"read_at"`
+	IntervalS      int       `json:"interval_s"`
+	EnergyKWhTotal float64   `json:"energy_kwh_total"`
+	DemandKW       float64   `json:"demand_kw"`
+	VoltageV       float64   `json:"voltage_v"`
+}
+
+// Service is the feeder aggregator registered on a rivers service.
+type Service struct {
+	log *slog.Logger
+
+	mu  sync.Mutex
+	agg *Aggregator
+
+	reads, published metric.Int64Counter
+}
+
+// Register adds the feeder aggregator to svc: the river of
+// meter.reading.v1 on the rapids and the timer (Config.Tick) that closes
+// windows. Run one instance per consumer group: a transformer's meters are
+// spread over partitions, and each instance aggregates what it consumes.
+func Register(svc *rivers.Service, cfg Config) error {
+	_, err := Attach(svc, cfg)
+	return err
+}
+
+// Attach is Register returning the Service, for tests and tools.
+func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{log: svc.Logger(), agg: NewAggregator(cfg.aggregator())}
+	m := svc.Meter()
+	var e1, e2 error
+	s.reads, e1 = m.Int64Counter("watershed_feeder_reads_total", metric.WithDescription("Readings seen, by outcome."))
+	s.published, e2 = m.Int64Counter("watershed_feeder_loads_total", metric.WithDescription("feeder.load.v1 published, by level."))
+	if err := errors.Join(e1, e2); err != nil {
+		return nil, fmt.Errorf("feederagg: metrics: %w", err)
+	}
+	river := rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v")
+	svc.Handle(river, s.handle)
+	svc.Publishes(events.TypeFeederLoad)
+	svc.Every(cfg.Tick, "close-windows", s.tick)
+	return s, nil
+}
+
+func (s *Service) handle(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
+	var r reading
+	if err := ev.Decode(&r); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	out, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
+		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal,
+		DemandKW: r.DemandKW, VoltageV: r.VoltageV, Partition: partitionOf(ctx)})
+	s.mu.Unlock()
+	if err != nil {
+		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
+		return rivers.Permanent(err)
+	}
+	s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", out.String())))
+	return nil
+}
+
+func (s *Service) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) error {
+	s.mu.Lock()
+	var due []Load
+	s.agg.Advance(func(l Load) { due = append(due, l) })
+	s.mu.Unlock()
+	// The windows are closed already: a publication that fails is logged and
+	// skipped, never retried.
+	for _, l := range due {
+		if err := pub.Publish(ctx, events.TypeFeederLoad, Payload(l), rivers.WithTime(l.End)); err != nil {
+			if !errors.Is(err, rivers.ErrRetired) {
+				s.log.ErrorContext(ctx, "feeder load not published", "level", l.Level, "id", l.ID, "start", l.Start, "err", err)
+			}
+			continue
+		}
+		s.published.Add(ctx, 1, metric.WithAttributes(attribute.String("level", l.Level)))
+	}
+	return nil
+}
+
+// Payload is the feeder.load.v1 of l.
+func Payload(l Load) events.FeederLoad {
+	p := events.FeederLoad{
+		Level: l.Level, ID: l.ID, FeederID: l.FeederID, Start: l.Start, End: l.End,
+		LoadKW: l.LoadKW, EnergyKWh: float64(l.EnergyWh) / 1000,
+		MetersReporting: l.MetersReporting, MetersExpected: l.MetersExpected,
+	}
+	if l.HasVoltage {
+		vmin, vmax, vavg := l.VoltageMin, l.VoltageMax, l.VoltageAvg
+		p.VoltageMinVolts, p.VoltageMaxVolts, p.VoltageAvgVolts = &vmin, &vmax, &vavg
+	}
+	return p
+}
+
+// partitionOf returns the input partition of the event being handled.
+func partitionOf(ctx context.Context) int {
+	d, _ := rivers.DeliveryFrom(ctx)
+	return d.Partition
+}

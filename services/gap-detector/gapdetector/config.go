@@ -1,0 +1,145 @@
+package gapdetector
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Name is the service name: its source is /services/gap-detector.
+const Name = "gap-detector"
+
+// ErrInvalidConfig is wrapped by every configuration error.
+var ErrInvalidConfig = errors.New("gapdetector: invalid config")
+
+// Config is the gap detector's configuration. Durations named "event
+// time" are measured on the readings' clock (read_at), not the wall clock.
+type Config struct {
+	// Grace is how far the event-time watermark must pass a slot's expected
+	// time before the slot is declared missed (event time). It also absorbs
+	// the skew between partitions. Default 30m. GAP_GRACE.
+	Grace time.Duration
+	// MaxConsecutive bounds the missed events published per run of silence
+	// of one meter (one per interval). Default 96 (a day at 15 minutes).
+	// GAP_MAX_CONSECUTIVE.
+	MaxConsecutive int
+	// WarmUp: after a start, no missed read is published for slots expected
+	// before the first read's time plus WarmUp (event time); they are judged
+	// silently. Stops a restart from a stale checkpoint, or a replay,
+	// flooding the rivers. Default 1h. GAP_WARMUP.
+	WarmUp time.Duration
+	// MaxClockSkew: a read more than this ahead of the watermark does not
+	// move it (a meter with a wrong clock) and is not tracked, until
+	// SkewConfirm such reads in a row show the whole stream moved. Default
+	// 2h, 100. GAP_MAX_CLOCK_SKEW, GAP_SKEW_CONFIRM.
+	MaxClockSkew time.Duration
+	SkewConfirm  int
+	// Tick is the wall-clock period of the timer that declares due slots
+	// missed. Default 1s. GAP_TICK.
+	Tick time.Duration
+	// CheckpointEvery is the wall-clock period between checkpoints; 0
+	// disables periodic checkpoints (the last one is still written at
+	// shutdown when a store is set). Default 30s. GAP_CHECKPOINT_EVERY.
+	CheckpointEvery time.Duration
+	// CheckpointDir, when set and Checkpoints is nil, keeps checkpoints in
+	// files in this directory. Default "" (see Checkpoints). GAP_CHECKPOINT_DIR.
+	CheckpointDir string
+	// Checkpoints, when set, is where state is saved (a Redis store from
+	// ponds/hot in production). When nil and CheckpointDir is "", state is
+	// kept in memory only.
+	Checkpoints CheckpointStore
+	// CheckpointName is the name the state is saved under. Default
+	// "gap-detector". GAP_CHECKPOINT_NAME.
+	CheckpointName string
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Grace:           30 * time.Minute,
+		MaxConsecutive:  96,
+		WarmUp:          time.Hour,
+		MaxClockSkew:    2 * time.Hour,
+		SkewConfirm:     100,
+		Tick:            time.Second,
+		CheckpointEvery: 30 * time.Second,
+		CheckpointName:  Name,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Grace <= 0:
+		return fmt.Errorf("%w: GAP_GRACE %v: want > 0 (e.g. 30m)", ErrInvalidConfig, c.Grace)
+	case c.MaxConsecutive < 1 || c.MaxConsecutive > maxConsecutiveLimit:
+		return fmt.Errorf("%w: GAP_MAX_CONSECUTIVE %d: want 1..%d", ErrInvalidConfig, c.MaxConsecutive, maxConsecutiveLimit)
+	case c.WarmUp < 0:
+		return fmt.Errorf("%w: GAP_WARMUP %v: want >= 0", ErrInvalidConfig, c.WarmUp)
+	case c.MaxClockSkew <= 0:
+		return fmt.Errorf("%w: GAP_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.SkewConfirm < 1:
+		return fmt.Errorf("%w: GAP_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
+	case c.Tick <= 0:
+		return fmt.Errorf("%w: GAP_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
+	case c.CheckpointEvery < 0:
+		return fmt.Errorf("%w: GAP_CHECKPOINT_EVERY %v: want >= 0", ErrInvalidConfig, c.CheckpointEvery)
+	case c.CheckpointName == "":
+		return fmt.Errorf("%w: GAP_CHECKPOINT_NAME is empty: set a name or unset the variable", ErrInvalidConfig)
+	}
+	return nil
+}
+
+func (c Config) tracker() TrackerConfig {
+	return TrackerConfig{Grace: c.Grace, MaxConsecutive: c.MaxConsecutive, WarmUp: c.WarmUp,
+		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm}
+}
+
+// ConfigFromEnv returns DefaultConfig overridden by the GAP_* environment
+// variables (see the package documentation), validated.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 30m", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur("GAP_GRACE", &c.Grace)
+	num("GAP_MAX_CONSECUTIVE", &c.MaxConsecutive)
+	dur("GAP_WARMUP", &c.WarmUp)
+	dur("GAP_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	num("GAP_SKEW_CONFIRM", &c.SkewConfirm)
+	dur("GAP_TICK", &c.Tick)
+	dur("GAP_CHECKPOINT_EVERY", &c.CheckpointEvery)
+	if v, ok := os.LookupEnv("GAP_CHECKPOINT_DIR"); ok && v != "" {
+		c.CheckpointDir = v
+	}
+	if v, ok := os.LookupEnv("GAP_CHECKPOINT_NAME"); ok && v != "" {
+		c.CheckpointName = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

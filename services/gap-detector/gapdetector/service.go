@@ -1,0 +1,217 @@
+package gapdetector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// reading is the part of meter.reading.v1 the gap detector reads.
+type reading struct {
+	MeterID        string    `json:"meter_id"`
+	TransformerID  string    `json:"transformer_id"`
+	FeederID       string    `json:"feeder_id"`
+	ReadAt         time.Time `json:"read_at"`
+	IntervalS      int       `json:"interval_s"`
+	EnergyKWhTotal float64   `json:"energy_kwh_total"`
+	Flags          []string  `json:"flags"`
+}
+
+// Detector is the gap detector registered on a service: a Tracker behind a
+// mutex, its checkpoints and its metrics.
+type Detector struct {
+	cfg   Config
+	store CheckpointStore
+	log   *slog.Logger
+
+	mu sync.Mutex
+	tr *Tracker
+
+	reads, missed, late metric.Int64Counter
+}
+
+// Register adds the gap detector to svc: the river of meter.reading.v1 on
+// the rapids, the timer that declares due slots missed (Config.Tick) and the
+// checkpoint timer (Config.CheckpointEvery). It loads the last checkpoint
+// when a store is configured.
+func Register(svc *rivers.Service, cfg Config) error {
+	_, err := Attach(svc, cfg)
+	return err
+}
+
+// Attach is Register returning the Detector, for tests and tools.
+func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Detector{cfg: cfg, store: cfg.Checkpoints, log: svc.Logger(), tr: NewTracker(cfg.tracker())}
+	if d.store == nil && cfg.CheckpointDir != "" {
+		d.store = FileCheckpoints{Dir: cfg.CheckpointDir}
+	}
+	if err := d.restore(context.Background()); err != nil {
+		return nil, err
+	}
+	m := svc.Meter()
+	var errs [3]error
+	d.reads, errs[0] = m.Int64Counter("watershed_gap_reads_total", metric.WithDescription("Readings seen, by outcome."))
+	d.missed, errs[1] = m.Int64Counter("watershed_gap_missed_total", metric.WithDescription("meter.reading.missed.v1 published."))
+	d.late, errs[2] = m.Int64Counter("watershed_gap_late_total", metric.WithDescription("meter.reading.late.v1 published."))
+	if _, err := m.Int64ObservableGauge("watershed_gap_meters", metric.WithDescription("Meters tracked."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			o.Observe(int64(d.tr.Meters()))
+			return nil
+		})); err != nil {
+		errs[0] = errors.Join(errs[0], err)
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("gapdetector: metrics: %w", err)
+	}
+	river := rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total").
+		Interested("flags")
+	svc.Handle(river, d.handle)
+	svc.Publishes(events.TypeMeterReadingMissed, events.TypeMeterReadingLate)
+	svc.Every(cfg.Tick, "declare-missed", d.tick)
+	if d.store != nil && cfg.CheckpointEvery > 0 {
+		svc.Every(cfg.CheckpointEvery, "checkpoint", func(ctx context.Context, _ time.Time, _ rivers.Publisher) error {
+			return d.Checkpoint(ctx)
+		})
+	}
+	return d, nil
+}
+
+func (d *Detector) count(outcome string) {
+	d.reads.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+}
+
+func (d *Detector) handle(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
+	var r reading
+	if err := ev.Decode(&r); err != nil {
+		return err
+	}
+	if slices.Contains(r.Flags, events.FlagClockInvalid) {
+		d.count("clock_invalid")
+		return nil
+	}
+	d.mu.Lock()
+	obs, err := d.tr.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
+		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal, Partition: partitionOf(ctx)})
+	d.mu.Unlock()
+	if err != nil {
+		d.count("invalid")
+		return rivers.Permanent(err)
+	}
+	d.count(obs.Outcome.String())
+	if obs.Resumed != nil {
+		d.log.DebugContext(ctx, "meter resumed", "meter_id", r.MeterID, "silent_since", obs.Resumed.SilentSince, "missed", obs.Resumed.Missed)
+	}
+	if l := obs.Late; l != nil {
+		if err := pub.Publish(ctx, events.TypeMeterReadingLate, LatePayload(*l), rivers.WithTime(l.ReadAt)); err != nil {
+			return err
+		}
+		d.late.Add(ctx, 1)
+	}
+	return nil
+}
+
+func (d *Detector) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) error {
+	d.mu.Lock()
+	var due []Missed
+	d.tr.Advance(func(m Missed) { due = append(due, m) })
+	d.mu.Unlock()
+	// The slots are judged already: a publication that fails is logged and
+	// skipped, never retried (a retry would not find them due again).
+	for _, m := range due {
+		if err := pub.Publish(ctx, events.TypeMeterReadingMissed, MissedPayload(m, d.cfg.Grace), rivers.WithTime(m.ExpectedAt)); err != nil {
+			if !errors.Is(err, rivers.ErrRetired) {
+				d.log.ErrorContext(ctx, "missed read not published", "meter_id", m.MeterID, "expected_at", m.ExpectedAt, "err", err)
+			}
+			continue
+		}
+		d.missed.Add(ctx, 1)
+	}
+	return nil
+}
+
+// Checkpoint saves the tracker's state to the store (a no-op without one).
+func (d *Detector) Checkpoint(ctx context.Context) error {
+	if d.store == nil {
+		return nil
+	}
+	d.mu.Lock()
+	data, err := d.tr.MarshalBinary()
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := d.store.Save(ctx, d.cfg.CheckpointName, data); err != nil {
+		return fmt.Errorf("gapdetector: save checkpoint: %w", err)
+	}
+	return nil
+}
+
+func (d *Detector) restore(ctx context.Context) error {
+	if d.store == nil {
+		return nil
+	}
+	data, err := d.store.Load(ctx, d.cfg.CheckpointName)
+	if errors.Is(err, ErrNoCheckpoint) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("gapdetector: load checkpoint: %w", err)
+	}
+	if err := d.tr.UnmarshalBinary(data); err != nil {
+		// A checkpoint that cannot be read is not a reason to stay down: start
+		// empty (the warm-up keeps the rivers quiet) and say so.
+		d.log.Warn("checkpoint unreadable, starting empty", "name", d.cfg.CheckpointName, "err", err)
+		return nil
+	}
+	d.log.Info("checkpoint restored", "meters", d.tr.Meters(), "watermark", d.tr.Watermark())
+	return nil
+}
+
+// Tracker returns the detector's tracker under its lock, for tests and
+// tools: f must not keep it.
+func (d *Detector) Tracker(f func(*Tracker)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(d.tr)
+}
+
+// MissedPayload is the meter.reading.missed.v1 of m.
+func MissedPayload(m Missed, grace time.Duration) events.MeterReadingMissed {
+	return events.MeterReadingMissed{
+		MeterID: m.MeterID, TransformerID: m.TransformerID, FeederID: m.FeederID,
+		ExpectedAt: m.ExpectedAt, IntervalSeconds: int(m.Interval / time.Second),
+		GraceSeconds: grace.Seconds(), ConsecutiveMissed: m.Consecutive,
+		LastReadAt: m.LastReadAt, LastEnergyKWhTotal: m.LastEnergyKWh, DetectedAt: m.DetectedAt,
+	}
+}
+
+// LatePayload is the meter.reading.late.v1 of l.
+func LatePayload(l Late) events.MeterReadingLate {
+	return events.MeterReadingLate{
+		MeterID: l.MeterID, TransformerID: l.TransformerID, FeederID: l.FeederID,
+		ReadAt: l.ReadAt, IntervalSeconds: int(l.Interval / time.Second), EnergyKWhTotal: l.EnergyKWh,
+		ReceivedAt: l.ReceivedAt, MissedDetectedAt: l.MissedDetectedAt,
+		DelaySeconds: max(l.ReceivedAt.Sub(l.ReadAt).Seconds(), 0),
+	}
+}
+
+// partitionOf returns the input partition of the event being handled.
+func partitionOf(ctx context.Context) int {
+	d, _ := rivers.DeliveryFrom(ctx)
+	return d.Partition
+}

@@ -1,0 +1,140 @@
+package outage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Name is the service name: its source is /services/outage-detector.
+const Name = "outage-detector"
+
+// ErrInvalidConfig is wrapped by every configuration error.
+var ErrInvalidConfig = errors.New("outage: invalid config")
+
+// Config is the outage detector's configuration. Durations named "event
+// time" are measured on the readings' clock, not the wall clock.
+type Config struct {
+	// Threshold: an outage is suspected when at least this share of a
+	// transformer's meters went silent within Window. Default 0.5.
+	// OUTAGE_THRESHOLD.
+	Threshold float64
+	// RestoreShare: the outage is restored when the share of its meters
+	// still silent falls below this (hysteresis). Default 0.2.
+	// OUTAGE_RESTORE_SHARE.
+	RestoreShare float64
+	// MinMeters silent at least for a suspicion: one dead meter is not an
+	// outage. Default 3. OUTAGE_MIN_METERS.
+	MinMeters int
+	// Window (event time) within which the meters' silences must start to
+	// be correlated. Default 1h. OUTAGE_WINDOW.
+	Window time.Duration
+	// PopulationHorizon (event time): a meter counts under its transformer
+	// while it was heard of (a read or a missed read) within this long.
+	// Default 48h. OUTAGE_POPULATION_HORIZON.
+	PopulationHorizon time.Duration
+	// MaxClockSkew and SkewConfirm guard the event-time watermark against a
+	// meter with a wrong clock. Default 2h, 100. OUTAGE_MAX_CLOCK_SKEW,
+	// OUTAGE_SKEW_CONFIRM.
+	MaxClockSkew time.Duration
+	SkewConfirm  int
+	// Tick is the wall-clock period of the evaluation timer. Default 1s.
+	// OUTAGE_TICK.
+	Tick time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Threshold:         0.5,
+		RestoreShare:      0.2,
+		MinMeters:         3,
+		Window:            time.Hour,
+		PopulationHorizon: 48 * time.Hour,
+		MaxClockSkew:      2 * time.Hour,
+		SkewConfirm:       100,
+		Tick:              time.Second,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case !(c.Threshold > 0 && c.Threshold <= 1):
+		return fmt.Errorf("%w: OUTAGE_THRESHOLD %v: want a share in (0, 1] (e.g. 0.5)", ErrInvalidConfig, c.Threshold)
+	case !(c.RestoreShare > 0 && c.RestoreShare < c.Threshold):
+		return fmt.Errorf("%w: OUTAGE_RESTORE_SHARE %v: want a share in (0, OUTAGE_THRESHOLD) (e.g. 0.2)", ErrInvalidConfig, c.RestoreShare)
+	case c.MinMeters < 1:
+		return fmt.Errorf("%w: OUTAGE_MIN_METERS %d: want >= 1 (e.g. 3)", ErrInvalidConfig, c.MinMeters)
+	case c.Window <= 0:
+		return fmt.Errorf("%w: OUTAGE_WINDOW %v: want > 0 (e.g. 1h)", ErrInvalidConfig, c.Window)
+	case c.PopulationHorizon < c.Window:
+		return fmt.Errorf("%w: OUTAGE_POPULATION_HORIZON %v: want >= OUTAGE_WINDOW", ErrInvalidConfig, c.PopulationHorizon)
+	case c.MaxClockSkew <= 0:
+		return fmt.Errorf("%w: OUTAGE_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.SkewConfirm < 1:
+		return fmt.Errorf("%w: OUTAGE_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
+	case c.Tick <= 0:
+		return fmt.Errorf("%w: OUTAGE_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
+	}
+	return nil
+}
+
+func (c Config) detector() DetectorConfig {
+	return DetectorConfig{Threshold: c.Threshold, RestoreShare: c.RestoreShare, MinMeters: c.MinMeters,
+		Window: c.Window, PopulationHorizon: c.PopulationHorizon, MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm}
+}
+
+// ConfigFromEnv returns DefaultConfig overridden by the OUTAGE_*
+// environment variables (see the package documentation), validated.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 1h", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	share := func(name string, dst *float64) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want a number such as 0.5", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = f
+		}
+	}
+	share("OUTAGE_THRESHOLD", &c.Threshold)
+	share("OUTAGE_RESTORE_SHARE", &c.RestoreShare)
+	num("OUTAGE_MIN_METERS", &c.MinMeters)
+	dur("OUTAGE_WINDOW", &c.Window)
+	dur("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
+	dur("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	num("OUTAGE_SKEW_CONFIRM", &c.SkewConfirm)
+	dur("OUTAGE_TICK", &c.Tick)
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,141 @@
+package outage
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+
+type fleet struct {
+	d         *Detector
+	suspected []events.OutageSuspected
+	restored  []events.OutageRestored
+}
+
+func newFleet(cfg DetectorConfig) *fleet { return &fleet{d: NewDetector(cfg)} }
+
+func mid(tx string, i int) string { return fmt.Sprintf("%s-m%02d", tx, i) }
+
+// reads: meters [from, to) of tx report at min.
+func (f *fleet) reads(tx string, from, to, min int) {
+	for i := from; i < to; i++ {
+		f.d.ObserveRead(mid(tx, i), tx, "FD-1", at(min), false)
+	}
+}
+
+func (f *fleet) missed(tx string, from, to, min int) {
+	for i := from; i < to; i++ {
+		f.d.ObserveMissed(mid(tx, i), tx, "FD-1", at(min))
+	}
+}
+
+func (f *fleet) eval() {
+	f.d.Evaluate(t0, func(s events.OutageSuspected) { f.suspected = append(f.suspected, s) },
+		func(r events.OutageRestored) { f.restored = append(f.restored, r) })
+}
+
+func TestOneDeadMeterIsNotAnOutage(t *testing.T) {
+	f := newFleet(DetectorConfig{})
+	// Two transformers: T1 of 4 meters (one dies), T2 of 2 meters (one dies: 50%).
+	for min := 0; min <= 600; min += 15 {
+		f.reads("T1", 1, 4, min)
+		f.reads("T2", 1, 2, min)
+		if min == 0 {
+			f.reads("T1", 0, 1, min)
+			f.reads("T2", 0, 1, min)
+		} else {
+			f.missed("T1", 0, 1, min)
+			f.missed("T2", 0, 1, min)
+		}
+		f.eval()
+	}
+	if len(f.suspected) != 0 {
+		t.Errorf("suspected %+v, want none", f.suspected)
+	}
+}
+
+func TestOutageSuspectedOnceAndRestored(t *testing.T) {
+	f := newFleet(DetectorConfig{})
+	// T1: 10 meters; meter 9 has been dead since minute 15, longer than the
+	// window before the outage. T2: 10 healthy meters.
+	f.reads("T1", 0, 10, 0)
+	f.reads("T2", 0, 10, 0)
+	for min := 15; min <= 300; min += 15 {
+		f.reads("T2", 0, 10, min)
+		f.missed("T1", 9, 10, min)
+		switch {
+		case min < 120:
+			f.reads("T1", 0, 9, min)
+		case min < 240: // supply lost from 120 to 240 for meters 0-7
+			f.missed("T1", 0, 8, min)
+			f.reads("T1", 8, 9, min)
+		default:
+			f.reads("T1", 0, 9, min)
+		}
+		// A stale missed event for the outage arrives after restoration.
+		if min == 255 {
+			f.missed("T1", 0, 8, 225)
+		}
+		f.eval()
+	}
+	if len(f.suspected) != 1 {
+		t.Fatalf("suspected %d times, want once: %+v", len(f.suspected), f.suspected)
+	}
+	s := f.suspected[0]
+	want := []string{mid("T1", 0), mid("T1", 1), mid("T1", 2), mid("T1", 3), mid("T1", 4), mid("T1", 5), mid("T1", 6), mid("T1", 7)}
+	if s.TransformerID != "T1" || !slices.Equal(s.MetersSilent, want) || s.MetersTotal != 10 ||
+		s.SilentShare != 0.8 || !s.FirstSilentAt.Equal(at(120)) || s.Evidence.MissedReads < 8 || s.Evidence.ThresholdShare != 0.5 {
+		t.Errorf("suspected %+v", s)
+	}
+	if len(f.restored) != 1 {
+		t.Fatalf("restored %d times, want once: %+v", len(f.restored), f.restored)
+	}
+	r := f.restored[0]
+	if r.OutageID != s.OutageID || !r.RestoredAt.Equal(at(240)) || r.DurationSeconds != 120*60 ||
+		r.MetersAffected != 8 || r.MetersRestored != 8 || len(r.MetersStillSilent) != 0 {
+		t.Errorf("restored %+v", r)
+	}
+}
+
+func TestSilencesOutsideTheWindowDoNotCorrelate(t *testing.T) {
+	f := newFleet(DetectorConfig{Window: time.Hour})
+	// 4 meters die one by one, 2 hours apart: never 50% within an hour.
+	f.reads("T1", 0, 6, 0)
+	for m := 15; m <= 600; m += 15 {
+		dead := min(m/120, 4) // meters [0, dead) are dead
+		f.missed("T1", 0, dead, m)
+		f.reads("T1", dead, 6, m)
+		f.eval()
+	}
+	if len(f.suspected) != 0 {
+		t.Errorf("suspected %+v, want none", f.suspected)
+	}
+}
+
+func TestRestoredWithAStillSilentMeter(t *testing.T) {
+	f := newFleet(DetectorConfig{})
+	f.reads("T1", 0, 10, 0)
+	for min := 15; min <= 120; min += 15 {
+		if min < 60 {
+			f.missed("T1", 0, 10, min)
+		} else {
+			f.reads("T1", 0, 9, min)
+			f.missed("T1", 9, 10, min)
+		}
+		f.eval()
+	}
+	if len(f.suspected) != 1 || len(f.restored) != 1 {
+		t.Fatalf("suspected %d, restored %d, want 1 and 1", len(f.suspected), len(f.restored))
+	}
+	r := f.restored[0]
+	if !slices.Equal(r.MetersStillSilent, []string{mid("T1", 9)}) || r.MetersRestored != 9 || r.MetersAffected != 10 {
+		t.Errorf("restored %+v", r)
+	}
+}

@@ -1,0 +1,53 @@
+// Package outage is the outage detector, a stage-2 edge agent: it
+// correlates silent meters per transformer and publishes
+// outage.suspected.v1 and outage.restored.v1 on the rivers.
+//
+// # Inputs, and why it reads the rapids
+//
+// Silence comes from the rivers: meter.reading.missed.v1 from the gap
+// detector (it owns cadences and grace periods; this service does not
+// redo that work). But missed events alone cannot give a correct
+// restoration: a meter that comes back produces no event on the rivers
+// (meter.reading.late.v1 only closes slots declared missed, and a meter
+// without supply records nothing for them), the restored_at the contract
+// asks for is the read_at of the first read after the outage, the share
+// needs the transformer's population (meters_total), and the evidence
+// counts power_fail flags. All four live in meter.reading.v1, so the
+// detector also consumes the rapids, reading only five keys. A meter is
+// silent while its newest missed expected_at is later than its newest
+// read_at: comparing event times makes the result independent of the
+// order in which the two topics are consumed (a stale missed event after
+// the meter resumed changes nothing).
+//
+// # Rules
+//
+//   - Population: meters heard of (read or missed) under the transformer
+//     within PopulationHorizon of event time.
+//   - Suspected: among the silent meters, those whose silence started
+//     within Window of the latest start; when they are at least MinMeters
+//     and their share of the population is at least Threshold. One dead
+//     meter, or meters dying hours apart, are not an outage.
+//   - Once suspected, the outage collects its meters; it is restored when
+//     the share of them still silent falls below RestoreShare. The gap
+//     between Threshold and RestoreShare is the hysteresis: one suspected
+//     and one restored per outage, no flapping. restored_at is the
+//     earliest first read after silence among its meters; duration =
+//     restored_at − first_silent_at (the earliest missed expected_at).
+//
+// Evaluation runs on a timer (Tick, wall clock) over the transformers
+// whose meters changed. detected_at and suspected_at are the wall clock;
+// the other times are event times. State is in memory; run one instance.
+//
+// # Environment
+//
+//	OUTAGE_THRESHOLD           0.5  silent share that raises a suspicion
+//	OUTAGE_RESTORE_SHARE       0.2  still-silent share below which it is restored
+//	OUTAGE_MIN_METERS          3    silent meters needed for a suspicion
+//	OUTAGE_WINDOW              1h   event time within which silences correlate
+//	OUTAGE_POPULATION_HORIZON  48h  a meter counts while heard of within this long
+//	OUTAGE_MAX_CLOCK_SKEW      2h   times further ahead of the watermark are ignored
+//	OUTAGE_SKEW_CONFIRM        100  implausible times in a row that move the watermark
+//	OUTAGE_TICK                1s   wall-clock period of the evaluation timer
+//
+// plus the rivers SDK's variables (KAFKA_BROKERS, ...).
+package outage

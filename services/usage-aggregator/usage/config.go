@@ -1,0 +1,119 @@
+package usage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Name is the service name: its source is /services/usage-aggregator.
+const Name = "usage-aggregator"
+
+// ErrInvalidConfig is wrapped by every configuration error.
+var ErrInvalidConfig = errors.New("usage: invalid config")
+
+// Config is the usage aggregator's configuration. Durations named "event
+// time" are measured on the readings' clock (read_at), not the wall clock.
+type Config struct {
+	// Lateness is how far the event-time watermark must pass a period's end
+	// before the period closes and is published. Default 1h.
+	// USAGE_LATENESS.
+	Lateness time.Duration
+	// Horizon is how long (event time) reads are kept for corrections: a
+	// read older than the watermark minus Horizon is dropped as too late.
+	// Default 26h (yesterday's daily figure can still be corrected).
+	// USAGE_HORIZON.
+	Horizon time.Duration
+	// MaxClockSkew and SkewConfirm guard the watermark against a meter with
+	// a wrong clock (see the package documentation). Default 2h, 100.
+	// USAGE_MAX_CLOCK_SKEW, USAGE_SKEW_CONFIRM.
+	MaxClockSkew time.Duration
+	SkewConfirm  int
+	// TimeZone of the daily periods (IANA name). Default "UTC".
+	// USAGE_TIME_ZONE.
+	TimeZone string
+	// Tick is the wall-clock period of the timer that closes periods.
+	// Default 1s. USAGE_TICK.
+	Tick time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Lateness:     time.Hour,
+		Horizon:      26 * time.Hour,
+		MaxClockSkew: 2 * time.Hour,
+		SkewConfirm:  100,
+		TimeZone:     "UTC",
+		Tick:         time.Second,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	_, err := time.LoadLocation(c.TimeZone)
+	switch {
+	case c.Lateness <= 0:
+		return fmt.Errorf("%w: USAGE_LATENESS %v: want > 0 (e.g. 1h)", ErrInvalidConfig, c.Lateness)
+	case c.Horizon < c.Lateness+time.Hour:
+		return fmt.Errorf("%w: USAGE_HORIZON %v: want >= USAGE_LATENESS + 1h (%v)", ErrInvalidConfig, c.Horizon, c.Lateness+time.Hour)
+	case c.MaxClockSkew <= 0:
+		return fmt.Errorf("%w: USAGE_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.SkewConfirm < 1:
+		return fmt.Errorf("%w: USAGE_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
+	case c.TimeZone == "" || err != nil:
+		return fmt.Errorf("%w: USAGE_TIME_ZONE %q: want an IANA zone such as UTC or Europe/London", ErrInvalidConfig, c.TimeZone)
+	case c.Tick <= 0:
+		return fmt.Errorf("%w: USAGE_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
+	}
+	return nil
+}
+
+func (c Config) aggregator() (AggregatorConfig, error) {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return AggregatorConfig{}, fmt.Errorf("%w: USAGE_TIME_ZONE %q: %w", ErrInvalidConfig, c.TimeZone, err)
+	}
+	return AggregatorConfig{Lateness: c.Lateness, Horizon: c.Horizon, MaxClockSkew: c.MaxClockSkew,
+		SkewConfirm: c.SkewConfirm, Location: loc}, nil
+}
+
+// ConfigFromEnv returns DefaultConfig overridden by the USAGE_*
+// environment variables (see the package documentation), validated.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 1h", ErrInvalidConfig, name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	dur("USAGE_LATENESS", &c.Lateness)
+	dur("USAGE_HORIZON", &c.Horizon)
+	dur("USAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	dur("USAGE_TICK", &c.Tick)
+	if v, ok := os.LookupEnv("USAGE_SKEW_CONFIRM"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: USAGE_SKEW_CONFIRM=%q: want an integer", ErrInvalidConfig, v))
+		}
+		c.SkewConfirm = n
+	}
+	if v, ok := os.LookupEnv("USAGE_TIME_ZONE"); ok && v != "" {
+		c.TimeZone = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

@@ -1,0 +1,144 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// reading is the part of meter.reading.v1 the aggregator reads.
+type reading struct {
+	MeterID        string    `json:"meter_id"`
+	TransformerID  string    `json:"transformer_id"`
+	FeederID       string    `json:"feeder_id"`
+	ReadAt         time.Time `json:"read_at"`
+	IntervalS      int       `json:"interval_s"`
+	EnergyKWhTotal float64   `json:"energy_kwh_total"`
+	DemandKW       float64   `json:"demand_kw"`
+}
+
+// Service is the usage aggregator registered on a rivers service.
+type Service struct {
+	log *slog.Logger
+
+	mu  sync.Mutex
+	agg *Aggregator
+
+	reads, published metric.Int64Counter
+}
+
+// Register adds the usage aggregator to svc: the river of meter.reading.v1
+// on the rapids and the timer (Config.Tick) that closes periods.
+func Register(svc *rivers.Service, cfg Config) error {
+	_, err := Attach(svc, cfg)
+	return err
+}
+
+// Attach is Register returning the Service, for tests and tools.
+func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ac, err := cfg.aggregator()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{log: svc.Logger(), agg: NewAggregator(ac)}
+	m := svc.Meter()
+	var e1, e2 error
+	s.reads, e1 = m.Int64Counter("watershed_usage_reads_total", metric.WithDescription("Readings seen, by outcome."))
+	s.published, e2 = m.Int64Counter("watershed_usage_intervals_total", metric.WithDescription("usage.interval.v1 published, by period and kind (first, correction)."))
+	if err := errors.Join(e1, e2); err != nil {
+		return nil, fmt.Errorf("usage: metrics: %w", err)
+	}
+	river := rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw")
+	svc.Handle(river, s.handle)
+	svc.Publishes(events.TypeUsageInterval)
+	svc.Every(cfg.Tick, "close-periods", s.tick)
+	return s, nil
+}
+
+func (s *Service) handle(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
+	var r reading
+	if err := ev.Decode(&r); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	out, corr, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
+		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal, DemandKW: r.DemandKW, Partition: partitionOf(ctx)})
+	s.mu.Unlock()
+	if err != nil {
+		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
+		return rivers.Permanent(err)
+	}
+	s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", out.String())))
+	for _, iv := range corr {
+		if err := s.publish(ctx, pub, iv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) error {
+	s.mu.Lock()
+	var due []Interval
+	s.agg.Advance(func(iv Interval) { due = append(due, iv) })
+	s.mu.Unlock()
+	// The periods are closed already: a publication that fails is logged
+	// and skipped, never retried.
+	for _, iv := range due {
+		if err := s.publish(ctx, pub, iv); err != nil && !errors.Is(err, rivers.ErrRetired) {
+			s.log.ErrorContext(ctx, "usage interval not published", "meter_id", iv.MeterID, "start", iv.Start, "period", iv.Period, "err", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) publish(ctx context.Context, pub rivers.Publisher, iv Interval) error {
+	kind := "first"
+	if iv.Revision > 1 {
+		kind = "correction"
+	}
+	if err := pub.Publish(ctx, events.TypeUsageInterval, Payload(iv), rivers.WithTime(iv.End)); err != nil {
+		return err
+	}
+	s.published.Add(ctx, 1, metric.WithAttributes(attribute.String("period", iv.Period), attribute.String("kind", kind)))
+	return nil
+}
+
+// Aggregator returns the aggregator under its lock, for tests and tools: f
+// must not keep it.
+func (s *Service) Aggregator(f func(*Aggregator)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s.agg)
+}
+
+// Payload is the usage.interval.v1 of iv. Energies in kWh are the exact
+// integer Wh divided by 1000, so they print with at most three decimals.
+func Payload(iv Interval) events.UsageInterval {
+	kwh := func(wh int64) *float64 { v := float64(wh) / 1000; return &v }
+	maxKW := iv.MaxDemandKW
+	return events.UsageInterval{
+		MeterID: iv.MeterID, TransformerID: iv.TransformerID, FeederID: iv.FeederID,
+		Period: iv.Period, Start: iv.Start, End: iv.End,
+		EnergyKWh: float64(max(iv.EnergyWh, 0)) / 1000, Reads: iv.Reads, ReadsExpected: iv.ReadsExpected,
+		MaxDemandKW: &maxKW, RegisterStartKWh: kwh(iv.RegisterStartWh), RegisterEndKWh: kwh(iv.RegisterEndWh),
+	}
+}
+
+// partitionOf returns the input partition of the event being handled.
+func partitionOf(ctx context.Context) int {
+	d, _ := rivers.DeliveryFrom(ctx)
+	return d.Partition
+}
