@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# deploy/init-secrets.sh — generate the random credentials docker-compose.yml
+# reads, once per host. Nothing here is committed (deploy/.gitignore).
+#
+#   deploy/init-secrets.sh            # create what is missing, keep the rest
+#   deploy/init-secrets.sh --force    # rotate: new credentials for everything
+#                                     # (then: docker compose up -d --force-recreate)
+#
+# WATERSHED_SECRETS_DIR overrides the directory (default deploy/secrets next
+# to this script); docker-compose.yml reads the same variable.
+#
+# Files (the directory is 0700; files mounted into containers as compose
+# secrets are 0644 because compose bind-mounts them with the host's owner
+# and the servers run as their own non-root users; env files read only by
+# the compose CLI are 0600):
+#   redis.acl       Redis ACL: default user off, user "watershed" (sha256 of its password)
+#   redis_password  the watershed user's password, for the Redis healthcheck
+#   redis.env       REDIS_USERNAME, REDIS_PASSWORD             (services using Redis)
+#   s3-root.env     ROOT_ACCESS_KEY, ROOT_SECRET_KEY           (versitygw)
+#   s3.env          AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   (services using the object store)
+#   mqtt_passwd     "watershed:<password>", hashed by mosquitto_passwd -U at start
+#   mqtt.env        MQTT_USERNAME, MQTT_PASSWORD               (mqtt-gateway)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+dir=${WATERSHED_SECRETS_DIR:-$here/secrets}
+force=false
+case ${1:-} in
+  "") ;;
+  --force) force=true ;;
+  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  *) echo "init-secrets: unknown argument $1 (want --force or nothing)" >&2; exit 2 ;;
+esac
+
+command -v sha256sum >/dev/null || { echo "init-secrets: sha256sum not found (coreutils)" >&2; exit 1; }
+
+# rand N: N random bytes as lower-case hex (2N characters).
+rand() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+umask 077
+mkdir -p "$dir"
+chmod 700 "$dir"
+
+# put NAME MODE: write stdin to NAME unless it exists (and not --force).
+put() {
+  local f=$dir/$1 mode=$2
+  if [[ -e $f && $force == false ]]; then
+    cat >/dev/null
+    echo "init-secrets: keeping $f"
+    return
+  fi
+  cat >"$f.tmp"
+  chmod "$mode" "$f.tmp"
+  mv -f "$f.tmp" "$f"
+  echo "init-secrets: wrote $f"
+}
+
+have() { [[ -e $dir/$1 && $force == false ]]; }
+
+# Redis: one ACL user for the services; keys under ws:* only, no admin or
+# dangerous commands. The three Redis files share one password, so they are
+# regenerated together.
+if ! have redis.acl || ! have redis_password || ! have redis.env; then
+  force_redis=$force; force=true
+  redis_pw=$(rand 24)
+  redis_hash=$(printf '%s' "$redis_pw" | sha256sum | cut -d' ' -f1)
+  put redis.acl 644 <<ACL
+user default off
+user watershed on #$redis_hash ~ws:* resetchannels -@all +@read +@write +@keyspace +@scripting +@connection +@transaction -@dangerous
+ACL
+  printf '%s' "$redis_pw" | put redis_password 644
+  printf 'REDIS_USERNAME=watershed\nREDIS_PASSWORD=%s\n' "$redis_pw" | put redis.env 600
+  force=$force_redis
+fi
+
+# Object store (versitygw root account; the services use the same keys).
+if ! have s3-root.env || ! have s3.env; then
+  force_s3=$force; force=true
+  access=$(rand 10) secret=$(rand 20)
+  printf 'ROOT_ACCESS_KEY=%s\nROOT_SECRET_KEY=%s\n' "$access" "$secret" | put s3-root.env 600
+  printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$access" "$secret" | put s3.env 600
+  force=$force_s3
+fi
+
+# MQTT (Mosquitto password file and the gateway's credentials).
+if ! have mqtt_passwd || ! have mqtt.env; then
+  force_mqtt=$force; force=true
+  mqtt_pw=$(rand 24)
+  printf 'watershed:%s\n' "$mqtt_pw" | put mqtt_passwd 644
+  printf 'MQTT_USERNAME=watershed\nMQTT_PASSWORD=%s\n' "$mqtt_pw" | put mqtt.env 600
+  force=$force_mqtt
+fi
+
+echo "init-secrets: done; secrets in $dir"
