@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/services/registry/registry"
+)
+
+// envRegistry names the variable holding the registry's base URL.
+const envRegistry = "WATERSHED_REGISTRY"
+
+// defaultRegistry is where `watershed dev` and a local registry serve.
+const defaultRegistry = "http://127.0.0.1:8080"
+
+func newServicesCmd() *cobra.Command {
+	var (
+		url    string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "services",
+		Short: "List the live services: versions, instances, what they publish and consume",
+		Long: `services asks the registry (GET /v1/services) for every live service, as its
+heartbeats describe it, and prints one line per service version: its
+instances, the event types it publishes and those its rivers consume.
+Passive rivers (archivers, taps, monitors) are marked "(passive)"; the
+retirement river every service has is left out.
+
+The registry's address is --registry, else $WATERSHED_REGISTRY, else
+http://127.0.0.1:8080.`,
+		Example: `  watershed services
+  watershed services --registry http://registry:8080 --json | jq '.services[].name'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				url = os.Getenv(envRegistry)
+			}
+			if url == "" {
+				url = defaultRegistry
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+			defer cancel()
+			body, err := fetchServices(ctx, url)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				_, err := cmd.OutOrStdout().Write(body)
+				return err
+			}
+			var resp struct {
+				Services []registry.Service `json:"services"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil {
+				return fmt.Errorf("registry at %s: unexpected answer: %w", url, err)
+			}
+			return printServices(cmd.OutOrStdout(), resp.Services)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&url, "registry", "", "registry base URL (default: $WATERSHED_REGISTRY, else "+defaultRegistry+")")
+	f.BoolVar(&asJSON, "json", false, "print the registry's JSON as is")
+	return cmd
+}
+
+func fetchServices(ctx context.Context, base string) ([]byte, error) {
+	u := strings.TrimSuffix(base, "/") + "/v1/services"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--registry %q: %w", base, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("registry unreachable (is the registry service running? set --registry or %s): %w", envRegistry, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fmt.Errorf("registry at %s: %w", base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("registry at %s: GET /v1/services: %s", base, resp.Status)
+	}
+	return body, nil
+}
+
+// printServices writes the table: one row per service version.
+func printServices(w io.Writer, services []registry.Service) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tVERSION\tINSTANCES\tPUBLISHES\tCONSUMES")
+	for _, s := range services {
+		for _, v := range s.Versions {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, v.Version, strconv.Itoa(len(v.Instances)),
+				orDash(strings.Join(v.Publishes, ",")), orDash(consumes(v.Subscribes)))
+		}
+	}
+	return tw.Flush()
+}
+
+// consumes describes a version's rivers: active types, then passive ones.
+// The SDK's retirement river, which every service has, is left out.
+func consumes(rivers []registry.River) string {
+	var active, passive []string
+	for _, r := range rivers {
+		if len(r.Types) == 1 && r.Types[0] == events.TypeRetirement && !r.Passive {
+			continue
+		}
+		for _, t := range r.Types {
+			if r.Passive {
+				passive = append(passive, t)
+			} else {
+				active = append(active, t)
+			}
+		}
+	}
+	slices.Sort(active)
+	active = slices.Compact(active)
+	slices.Sort(passive)
+	passive = slices.Compact(passive)
+	out := strings.Join(active, ",")
+	if len(passive) > 0 {
+		p := strings.Join(passive, ",")
+		if len(passive) > 4 {
+			p = strconv.Itoa(len(passive)) + " types"
+		}
+		if out != "" {
+			out += " "
+		}
+		out += p + " (passive)"
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,123 @@
+package clockwatch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+)
+
+// Name is the service's name.
+const Name = "clock-watch"
+
+// Config is the clock watch's configuration.
+type Config struct {
+	// Threshold: a source whose median offset passes it is reported.
+	// Default 30s (CLOCK_THRESHOLD).
+	Threshold time.Duration
+	// ClearBelow: a reported source is re-armed once its median offset is
+	// below it. Default Threshold/2 (CLOCK_CLEAR_BELOW).
+	ClearBelow time.Duration
+	// Window is the number of recent events per source the median is taken
+	// over. Default 21 (CLOCK_WINDOW).
+	Window int
+	// MinSamples is how many events a source needs before it is judged.
+	// Default 5 (CLOCK_MIN_SAMPLES).
+	MinSamples int
+	// Topics are the topics watched, "rivers" and/or "rapids". Default both
+	// (CLOCK_TOPICS, comma-separated).
+	Topics []string
+	// ForgetAfter drops sources silent this long. Default 1h
+	// (CLOCK_FORGET_AFTER).
+	ForgetAfter time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Threshold: 30 * time.Second, Window: 21, MinSamples: 5, Topics: []string{"rivers", "rapids"}, ForgetAfter: time.Hour}
+}
+
+// ConfigFromEnv reads the CLOCK_* variables over the defaults.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	dur := func(name string, into *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 30s", name, v))
+			}
+			*into = d
+		}
+	}
+	num := func(name string, into *int) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number", name, v))
+			}
+			*into = n
+		}
+	}
+	dur("CLOCK_THRESHOLD", &c.Threshold)
+	dur("CLOCK_CLEAR_BELOW", &c.ClearBelow)
+	dur("CLOCK_FORGET_AFTER", &c.ForgetAfter)
+	num("CLOCK_WINDOW", &c.Window)
+	num("CLOCK_MIN_SAMPLES", &c.MinSamples)
+	if v, ok := os.LookupEnv("CLOCK_TOPICS"); ok && v != "" {
+		c.Topics = nil
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				c.Topics = append(c.Topics, t)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports invalid values, naming the variable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Threshold <= 0 {
+		errs = append(errs, fmt.Errorf("CLOCK_THRESHOLD=%s: must be positive", c.Threshold))
+	}
+	if c.ClearBelow < 0 || c.ClearBelow > c.Threshold {
+		errs = append(errs, fmt.Errorf("CLOCK_CLEAR_BELOW=%s: must be between 0 and CLOCK_THRESHOLD", c.ClearBelow))
+	}
+	if c.Window < 1 {
+		errs = append(errs, fmt.Errorf("CLOCK_WINDOW=%d: must be at least 1", c.Window))
+	}
+	if c.MinSamples < 1 || c.MinSamples > c.Window {
+		errs = append(errs, fmt.Errorf("CLOCK_MIN_SAMPLES=%d: must be between 1 and CLOCK_WINDOW", c.MinSamples))
+	}
+	if len(c.Topics) == 0 {
+		errs = append(errs, fmt.Errorf("CLOCK_TOPICS is empty: name rivers, rapids or both"))
+	}
+	for _, t := range c.Topics {
+		if t != "rivers" && t != "rapids" {
+			errs = append(errs, fmt.Errorf("CLOCK_TOPICS: %q: want rivers or rapids", t))
+		}
+	}
+	if c.ForgetAfter <= 0 {
+		errs = append(errs, fmt.Errorf("CLOCK_FORGET_AFTER=%s: must be positive", c.ForgetAfter))
+	}
+	return errors.Join(errs...)
+}
+
+// DetectorConfig returns the detector settings of c.
+func (c Config) DetectorConfig() DetectorConfig {
+	return DetectorConfig{Window: c.Window, MinSamples: c.MinSamples, Threshold: c.Threshold, ClearBelow: c.ClearBelow}
+}
+
+// Payload returns the system.clock.skew.v1 payload of a skew transition.
+func Payload(tr Transition, threshold time.Duration) events.ClockSkew {
+	return events.ClockSkew{Source: tr.Source, OffsetSeconds: tr.Offset.Seconds(), ThresholdSeconds: threshold.Seconds(),
+		Samples: tr.Samples, WindowSeconds: tr.Window.Seconds(), DetectedAt: tr.At.UTC()}
+}

@@ -1,0 +1,80 @@
+package heartbeatmonitor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Name is the service's name.
+const Name = "heartbeat-monitor"
+
+// Config is the heartbeat monitor's configuration.
+type Config struct {
+	// Misses: heartbeat intervals without a heartbeat before an instance is
+	// down. Default 3 (HEARTBEAT_MISSES).
+	Misses int
+	// DefaultInterval is assumed for heartbeats without interval_s.
+	// Default 5s (HEARTBEAT_DEFAULT_INTERVAL).
+	DefaultInterval time.Duration
+	// CheckInterval is how often the monitor looks for silent instances; a
+	// down is reported at most this late. Default 1s (HEARTBEAT_CHECK_INTERVAL).
+	CheckInterval time.Duration
+	// ForgetAfter drops instances down or stopped this long. Default 1h
+	// (HEARTBEAT_FORGET_AFTER).
+	ForgetAfter time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Misses: 3, DefaultInterval: 5 * time.Second, CheckInterval: time.Second, ForgetAfter: time.Hour}
+}
+
+// ConfigFromEnv reads the HEARTBEAT_* variables over the defaults.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	if v, ok := os.LookupEnv("HEARTBEAT_MISSES"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("HEARTBEAT_MISSES=%q: want a whole number such as 3", v))
+		}
+		c.Misses = n
+	}
+	dur := func(name string, into *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 5s", name, v))
+			}
+			*into = d
+		}
+	}
+	dur("HEARTBEAT_DEFAULT_INTERVAL", &c.DefaultInterval)
+	dur("HEARTBEAT_CHECK_INTERVAL", &c.CheckInterval)
+	dur("HEARTBEAT_FORGET_AFTER", &c.ForgetAfter)
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports invalid values, naming the variable.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Misses < 1 {
+		errs = append(errs, fmt.Errorf("HEARTBEAT_MISSES=%d: must be at least 1", c.Misses))
+	}
+	if c.DefaultInterval <= 0 {
+		errs = append(errs, fmt.Errorf("HEARTBEAT_DEFAULT_INTERVAL=%s: must be positive", c.DefaultInterval))
+	}
+	if c.CheckInterval <= 0 {
+		errs = append(errs, fmt.Errorf("HEARTBEAT_CHECK_INTERVAL=%s: must be positive", c.CheckInterval))
+	}
+	if c.ForgetAfter <= 0 {
+		errs = append(errs, fmt.Errorf("HEARTBEAT_FORGET_AFTER=%s: must be positive", c.ForgetAfter))
+	}
+	return errors.Join(errs...)
+}
