@@ -7,6 +7,8 @@
 #   scripts/test.sh               everything (what CI runs)
 #   scripts/test.sh --no-servers  no servers: integration tests skip and say why
 #                                 (under CI=true they fail instead)
+#   scripts/test.sh --reuse-servers  use the servers a previous scripts/testenv/up.sh
+#                                 started and leave them running (quick local reruns)
 #
 # Environment: FUZZTIME (default 10s per target), GO_TEST_FLAGS (extra flags),
 # WATERSHED_TESTENV_SKIP (comma list of servers not to start, see scripts/testenv).
@@ -19,16 +21,45 @@ mkdir -p "$logs"
 rm -f "$logs"/*.log
 
 servers=1
-[[ "${1:-}" == "--no-servers" ]] && servers=0
+case "${1:-}" in
+  --no-servers) servers=0 ;;
+  --reuse-servers) servers=2 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--no-servers|--reuse-servers]" >&2; exit 2 ;;
+esac
 
 say() { printf '\n==> %s\n' "$*"; }
 
-if ((servers)); then
+# python_env puts a venv with the analysts' tools (DuckDB) first on PATH: the
+# ponds tests run the analysts' recipe with the python3 they find there.
+python_env() {
+  local venv=scripts/testenv/.state/venv req=ponds/analysts/requirements.txt
+  say "python venv with $(grep -vE '^\s*(#|$)' "$req" | tr '\n' ' ')"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv python3-pip >/dev/null
+  fi
+  [[ -x "$venv/bin/python3" ]] || python3 -m venv "$venv"
+  if ! cmp -s "$req" "$venv/requirements.installed"; then
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check -r "$req" \
+      || { echo "pip could not install $req (is PyPI reachable?)" >&2; exit 1; }
+    cp "$req" "$venv/requirements.installed"
+  fi
+  PATH="$root/$venv/bin:$PATH"
+  export PATH
+}
+
+if ((servers == 2)); then
+  [[ -f scripts/testenv/.state/env ]] || { echo "--reuse-servers: no scripts/testenv/.state/env; run scripts/testenv/up.sh first" >&2; exit 2; }
+  # shellcheck disable=SC1091
+  source scripts/testenv/.state/env
+  python_env
+elif ((servers)); then
   say "starting real servers (scripts/testenv/up.sh)"
   trap 'scripts/testenv/down.sh >/dev/null 2>&1 || true' EXIT
   scripts/testenv/up.sh
   # shellcheck disable=SC1091
   source scripts/testenv/.state/env
+  python_env
 fi
 
 # Modules in go.work order; the same list is checked against modules.txt.

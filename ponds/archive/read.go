@@ -1,0 +1,254 @@
+package archive
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/watershed-grid/watershed/contracts"
+	"gocloud.dev/blob"
+)
+
+// Filter selects objects and rows of the pond. The zero Filter selects
+// everything.
+type Filter struct {
+	Topic string // "" for every topic
+	Type  string // ce_type; "" for every type
+	// From and To bound the event time (ce_time, else the record time):
+	// From <= t < To. Zero means unbounded. Objects are selected by their
+	// date folder, rows by their time.
+	From, To time.Time
+}
+
+func (f Filter) prefix() string {
+	switch {
+	case f.Topic != "" && f.Type != "":
+		return f.Topic + "/type=" + f.Type + "/"
+	case f.Topic != "":
+		return f.Topic + "/"
+	}
+	return ""
+}
+
+// dateIn reports whether a date folder (YYYY-MM-DD, UTC) can hold times
+// in [From, To).
+func (f Filter) dateIn(date string) bool {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return false
+	}
+	if !f.From.IsZero() && !d.Add(24*time.Hour).After(f.From) {
+		return false
+	}
+	if !f.To.IsZero() && !d.Before(f.To) {
+		return false
+	}
+	return true
+}
+
+func (f Filter) timeIn(t time.Time) bool {
+	if f.From.IsZero() && f.To.IsZero() {
+		return true
+	}
+	if t.IsZero() {
+		return false
+	}
+	return (f.From.IsZero() || !t.Before(f.From)) && (f.To.IsZero() || t.Before(f.To))
+}
+
+// List returns the pond's objects that match f, ordered by topic, type,
+// date, partition and first offset. Keys that are not pond objects
+// (temporary files of an interrupted write, other files) are left out.
+func List(ctx context.Context, bucket *blob.Bucket, f Filter) ([]Object, error) {
+	var out []Object
+	it := bucket.List(&blob.ListOptions{Prefix: f.prefix()})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("archive: list %q: %w", f.prefix(), err)
+		}
+		o, err := ParseKey(obj.Key)
+		if err != nil {
+			continue
+		}
+		if (f.Topic != "" && o.Topic != f.Topic) || (f.Type != "" && o.Type != f.Type) || !f.dateIn(o.Date) {
+			continue
+		}
+		o.Size, o.ModTime = obj.Size, obj.ModTime
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(x, y Object) int {
+		return cmp.Or(strings.Compare(x.Topic, y.Topic), strings.Compare(x.Type, y.Type), strings.Compare(x.Date, y.Date),
+			cmp.Compare(x.Partition, y.Partition), cmp.Compare(x.FirstOffset, y.FirstOffset))
+	})
+	return out, nil
+}
+
+// ReadObject reads every row of one object, in offset order.
+func ReadObject(ctx context.Context, bucket *blob.Bucket, key string) ([]Row, error) {
+	data, err := bucket.ReadAll(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("archive: read %s: %w", key, err)
+	}
+	return decodeObject(key, data)
+}
+
+// decodeObject decodes the Parquet bytes of the object key.
+func decodeObject(key string, data []byte) ([]Row, error) {
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("archive: %s is not Parquet: %w", key, err)
+	}
+	schema, _ := f.Lookup(metaSchema)
+	if schema == "" {
+		if _, ok := f.Schema().Lookup("meter_id"); ok {
+			schema = schemaReading
+		}
+	}
+	if schema == schemaReading {
+		rows, err := readAll[readingRow](f)
+		if err != nil {
+			return nil, fmt.Errorf("archive: decode %s: %w", key, err)
+		}
+		out := make([]Row, len(rows))
+		for i := range rows {
+			if out[i], err = rows[i].row(); err != nil {
+				return nil, fmt.Errorf("archive: decode %s: %w", key, err)
+			}
+		}
+		return out, nil
+	}
+	rows, err := readAll[eventRow](f)
+	if err != nil {
+		return nil, fmt.Errorf("archive: decode %s: %w", key, err)
+	}
+	out := make([]Row, len(rows))
+	for i := range rows {
+		out[i] = rows[i].row()
+	}
+	return out, nil
+}
+
+func readAll[T any](f *parquet.File) ([]T, error) {
+	r := parquet.NewGenericReader[T](f)
+	defer r.Close()
+	out := make([]T, r.NumRows())
+	n, err := r.Read(out)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return out[:n], nil
+}
+
+// Rows yields the rows of every object that matches f whose time is in
+// [f.From, f.To), object by object in List order. It stops at the first
+// error, which it yields.
+func Rows(ctx context.Context, bucket *blob.Bucket, f Filter) iter.Seq2[Row, error] {
+	return func(yield func(Row, error) bool) {
+		objs, err := List(ctx, bucket, f)
+		if err != nil {
+			yield(Row{}, err)
+			return
+		}
+		for _, o := range objs {
+			rows, err := ReadObject(ctx, bucket, o.Key)
+			if err != nil {
+				yield(Row{}, err)
+				return
+			}
+			for _, r := range rows {
+				t := r.Event.Time
+				if t.IsZero() {
+					t = r.RecordTime
+				}
+				if !f.timeIn(t) {
+					continue
+				}
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// jsonLine is one line of WriteJSONLines.
+type jsonLine struct {
+	Topic      string          `json:"topic"`
+	Partition  int             `json:"partition"`
+	Offset     int64           `json:"offset"`
+	RecordTime string          `json:"record_time,omitempty"`
+	Event      json.RawMessage `json:"event"`
+}
+
+// WriteJSONLines writes one JSON object per row: topic, partition, offset,
+// record_time and the event in CloudEvents structured JSON. It returns how
+// many rows it wrote.
+func WriteJSONLines(w io.Writer, rows iter.Seq2[Row, error]) (int, error) {
+	enc := json.NewEncoder(w)
+	n := 0
+	for r, err := range rows {
+		if err != nil {
+			return n, err
+		}
+		ev, err := contracts.MarshalStructured(r.Event)
+		if err != nil {
+			return n, fmt.Errorf("archive: row %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		if err := enc.Encode(jsonLine{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, RecordTime: formatTime(r.RecordTime), Event: ev}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// CSVHeader is the header row of WriteCSV.
+var CSVHeader = []string{"topic", "partition", "offset", "record_time", "id", "source", "type", "time", "expiry_time",
+	"key", "subject", "causation_id", "correlation_id", "data"}
+
+// WriteCSV writes a header and one line per row (see CSVHeader); data is
+// the payload's JSON. It returns how many rows it wrote.
+func WriteCSV(w io.Writer, rows iter.Seq2[Row, error]) (int, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return 0, err
+	}
+	n := 0
+	for r, err := range rows {
+		if err != nil {
+			cw.Flush()
+			return n, err
+		}
+		e := r.Event
+		if err := cw.Write([]string{r.Topic, strconv.Itoa(r.Partition), strconv.FormatInt(r.Offset, 10), formatTime(r.RecordTime),
+			e.ID, e.Source, e.Type, formatTime(e.Time), formatTime(e.ExpiryTime),
+			e.PartitionKey, e.Subject, e.CausationID, e.CorrelationID, string(e.Data)}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	cw.Flush()
+	return n, cw.Error()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
