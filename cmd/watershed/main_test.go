@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test
+// reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// running is a watershed command running in the background.
+type running struct {
+	out, err *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// start runs `watershed args...` until stop.
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(r.out)
+	cmd.SetErr(r.err)
+	go func() { r.done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop interrupts the command, as Ctrl-C does, and returns its error.
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok {
+			close(r.done)
+		}
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("command did not stop within 20s of its interruption")
+		return nil
+	}
+}
+
+// waitFor waits until what returns true, or fails the test after 20s.
+func waitFor(t *testing.T, desc string, what func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !what() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", desc)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"--version"})
+	cmd.SetOut(&out)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "watershed version ") || strings.TrimSpace(got) == "watershed version" {
+		t.Errorf("--version printed %q", got)
+	}
+}
+
+func TestCommandsAreRegistered(t *testing.T) {
+	root := newRootCmd()
+	for _, name := range []string{"broker", "tap"} {
+		if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {
+			t.Errorf("command %q not found: %v", name, err)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"tap"},                    // no topic
+		{"tap", "a", "b"},          // two topics
+		{"broker", "--partitions"}, // flag without value
+		{"broker", "--nope"},
+	} {
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		if err := cmd.Execute(); err == nil {
+			t.Errorf("watershed %s: no error", strings.Join(args, " "))
+		}
+	}
+}
