@@ -1,0 +1,200 @@
+package hotpond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/ponds/hot"
+	"github.com/watershed-grid/watershed/rivers"
+)
+
+// Name is the service's name.
+const Name = "hot-pond"
+
+// EnvDedup turns the Redis duplicate store off (HOT_POND_DEDUP=false).
+const EnvDedup = "HOT_POND_DEDUP"
+
+// Config configures the hot pond service.
+type Config struct {
+	// Redis is the connection (REDIS_URL, REDIS_USERNAME, REDIS_PASSWORD,
+	// REDIS_TLS_*; see ponds/hot.Config). Default redis://127.0.0.1:6379/0.
+	Redis hot.Config
+	// Dedup makes [HotPond.DedupStore] return the Redis duplicate store
+	// (SET NX with expiry), shared by every replica. Default true
+	// (HOT_POND_DEDUP).
+	Dedup bool
+	// KeyPrefix starts every key. Default "ws:".
+	KeyPrefix string
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{Dedup: true, KeyPrefix: hot.DefaultKeyPrefix} }
+
+// ConfigFromEnv reads REDIS_* and HOT_POND_DEDUP over the defaults.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	r, err := hot.ConfigFromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	c.Redis = r
+	if v := os.Getenv(EnvDedup); v != "" {
+		switch v {
+		case "true", "1":
+			c.Dedup = true
+		case "false", "0":
+			c.Dedup = false
+		default:
+			return Config{}, fmt.Errorf("%s=%q: use true or false", EnvDedup, v)
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the Redis settings, naming the variable at fault.
+func (c Config) Validate() error { return c.Redis.Validate() }
+
+// HotPond is the service: it writes each meter.reading.v1 of the rapids
+// into the Redis hot pond and serves it over HTTP.
+type HotPond struct {
+	cfg    Config
+	client *redis.Client
+	pond   *hot.Pond
+}
+
+// New connects lazily to Redis (nothing is sent until the first command,
+// so a Redis that is down makes the service unready, not fail to start).
+func New(cfg Config) (*HotPond, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := hot.NewClient(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	return &HotPond{cfg: cfg, client: c, pond: hot.New(c, &hot.Options{KeyPrefix: cfg.KeyPrefix})}, nil
+}
+
+// DedupStore returns the SDK's duplicate store on Redis, for
+// rivers.WithDedupStore, or nil when Config.Dedup is false.
+func (h *HotPond) DedupStore() rivers.DedupStore {
+	if !h.cfg.Dedup {
+		return nil
+	}
+	return hot.NewDedupStore(h.client, &hot.DedupOptions{KeyPrefix: h.cfg.KeyPrefix})
+}
+
+// Pond returns the hot pond the service writes.
+func (h *HotPond) Pond() *hot.Pond { return h.pond }
+
+// Close closes the Redis connection.
+func (h *HotPond) Close() error { return h.client.Close() }
+
+// Register builds a HotPond of cfg and registers it on svc. The service
+// keeps the SDK's in-memory duplicate store; main passes the Redis one
+// (HotPond.DedupStore) to rivers.NewService.
+func Register(svc *rivers.Service, cfg Config) error {
+	h, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return h.Register(svc)
+}
+
+// Register adds the river (meter.reading.v1 on the rapids, stage 1), the
+// readiness check "redis" and the read API:
+//
+//	GET /v1/meters/{id}/latest
+//	GET /v1/meters/{id}/window?from=RFC3339&to=RFC3339   (default: the last 24h)
+//	GET /v1/transformers/{id}
+//	GET /v1/feeders/{id}
+func (h *HotPond) Register(svc *rivers.Service) error {
+	svc.Handle(rivers.NewRiver(events.TypeMeterReading).Named("hot-pond").OnTopic(rivers.Rapids).
+		Require("meter_id", "read_at"), h.handle)
+	svc.CheckReady("redis", func(ctx context.Context) error { return h.client.Ping(ctx).Err() })
+	r := chi.NewRouter()
+	r.Get("/v1/meters/{id}/latest", h.latest)
+	r.Get("/v1/meters/{id}/window", h.window)
+	r.Get("/v1/transformers/{id}", h.view(h.pond.Transformer))
+	r.Get("/v1/feeders/{id}", h.view(h.pond.Feeder))
+	svc.HandleHTTP("/v1/*", r)
+	return nil
+}
+
+// handle writes one reading: one pipelined round trip, idempotent by
+// (read_at, event id). The SDK commits the offset after it returns, so
+// the write is durable in Redis first. A reading Redis refuses to store is
+// dead-lettered; a Redis failure is retried by the SDK.
+func (h *HotPond) handle(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
+	res, err := h.pond.Write(ctx, ev.Envelope())
+	if err != nil {
+		return err
+	}
+	if len(res.Rejected) > 0 {
+		return rivers.Permanent(res.Rejected[0].Err)
+	}
+	return nil
+}
+
+func (h *HotPond) latest(w http.ResponseWriter, r *http.Request) {
+	rd, err := h.pond.Latest(r.Context(), chi.URLParam(r, "id"))
+	reply(w, rd, err)
+}
+
+func (h *HotPond) window(w http.ResponseWriter, r *http.Request) {
+	to, from := time.Now(), time.Time{}
+	var err error
+	if v := r.URL.Query().Get("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339, v); err != nil {
+			http.Error(w, "to: want an RFC 3339 time", http.StatusBadRequest)
+			return
+		}
+	}
+	from = to.Add(-24 * time.Hour)
+	if v := r.URL.Query().Get("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339, v); err != nil {
+			http.Error(w, "from: want an RFC 3339 time", http.StatusBadRequest)
+			return
+		}
+	}
+	rs, err := h.pond.Window(r.Context(), chi.URLParam(r, "id"), from, to)
+	if rs == nil && err == nil {
+		rs = []hot.Reading{}
+	}
+	reply(w, rs, err)
+}
+
+func (h *HotPond) view(read func(context.Context, string) ([]hot.Reading, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rs, err := read(r.Context(), chi.URLParam(r, "id"))
+		if rs == nil && err == nil {
+			rs = []hot.Reading{}
+		}
+		reply(w, rs, err)
+	}
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	switch {
+	case errors.Is(err, hot.ErrNotFound):
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	case errors.Is(err, hot.ErrRange):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
