@@ -128,8 +128,10 @@ func TestUnconsumedTypeIsRetiredAndReinstated(t *testing.T) {
 			waitFor(t, "the archiver to see the type", 30*time.Second, func() bool { return archived.Load() > 0 })
 			waitFor(t, "the retirement", 30*time.Second, func() bool { return slices.Contains(producer.Retired(), produced) })
 
-			// nothing more on the rivers: what is in flight arrives, then the count stays
-			time.Sleep(500 * time.Millisecond)
+			// nothing more on the rivers: what was sent before the retirement
+			// arrives (however loaded the machine), then the count stays
+			waitFor(t, "the events sent before the retirement to arrive", 30*time.Second,
+				func() bool { return archived.Load() >= sent.Load() })
 			before, w0 := archived.Load(), withheld(t, producer, produced)
 			time.Sleep(800 * time.Millisecond)
 			if after := archived.Load(); after != before {
