@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,16 +84,11 @@ func TestIntegrationSASL(t *testing.T) {
 	})
 }
 
-// TestIntegrationSASLKnownBugs holds what a wrong password should do and
-// today does not (see the integration README): the errors do not name the
-// user, and a consumer (so a service started with ENSURE_TOPICS=false)
-// waits forever instead of failing. It runs when
-// WATERSHED_INTEGRATION_KNOWN_BUGS=1, and fails until rapids is fixed.
-func TestIntegrationSASLKnownBugs(t *testing.T) {
-	if os.Getenv("WATERSHED_INTEGRATION_KNOWN_BUGS") != "1" {
-		t.Skip("known rapids bugs (wrong SASL password: consumer waits forever; errors do not name the user): " +
-			"set WATERSHED_INTEGRATION_KNOWN_BUGS=1 to run")
-	}
+// TestIntegrationSASLWrongPasswordAtStart checks that a wrong password
+// fails at start with an error naming the user: a Publish, a consumer (it
+// fails in NewConsumer instead of waiting forever) and so a service started
+// with ENSURE_TOPICS=false.
+func TestIntegrationSASLWrongPasswordAtStart(t *testing.T) {
 	k := realKafka(t)
 	cfg := freshTopics(t, k.saslConfig(t), 1)
 	wrong := cfg

@@ -162,6 +162,12 @@ type partitionKey struct {
 // NewConsumer returns a member of group reading topics. It joins the group in
 // the background; Assigned and WaitAssigned tell when it has. Nothing is
 // committed until Commit or Run commits it.
+//
+// When SASL is configured, NewConsumer first asks a broker for metadata
+// (bounded by Config.DialTimeout) and returns a permanent error naming the
+// mechanism and user when the broker refuses the credentials. A broker that
+// cannot be reached does not fail NewConsumer: the consumer keeps trying in
+// the background, as without SASL.
 func NewConsumer(cfg Config, group string, topics []string, opts ...ConsumerOption) (*Consumer, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -176,6 +182,12 @@ func NewConsumer(cfg Config, group string, topics []string, opts ...ConsumerOpti
 	}
 	conn, err := newConnection(cfg)
 	if err != nil {
+		return nil, fmt.Errorf("rapids: consumer: %w", err)
+	}
+	// The Reader retries a refused authentication forever and only logs
+	// it: check the credentials once here so a wrong password fails now.
+	if err := conn.checkAuth(topics); err != nil {
+		conn.close()
 		return nil, fmt.Errorf("rapids: consumer: %w", err)
 	}
 	c := &Consumer{

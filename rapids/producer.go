@@ -151,7 +151,7 @@ func (p *Producer) publishError(err error, records []Record) error {
 		pe := &PublishError{Errs: make([]error, len(records))}
 		for i, e := range werrs {
 			if e != nil && i < len(records) {
-				pe.Errs[i] = fmt.Errorf("record %d to %s: %w", i, records[i].Topic, e)
+				pe.Errs[i] = fmt.Errorf("record %d to %s: %w", i, records[i].Topic, p.conn.authError(e))
 			}
 		}
 		return pe
@@ -163,7 +163,7 @@ func (p *Producer) publishError(err error, records []Record) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("rapids: publish %d records: %w", len(records), err)
 	}
-	return fmt.Errorf("rapids: publish to %s: %w", records[0].Topic, err)
+	return fmt.Errorf("rapids: publish to %s: %w", records[0].Topic, p.conn.authError(err))
 }
 
 // Close sends the batches still lingering, waits for their acknowledgement

@@ -84,6 +84,75 @@ func TestSASL(t *testing.T) {
 	}
 }
 
+// checkAuthFailure checks err is the clear, permanent authentication
+// failure of cfg's credentials: it says authentication failed, names the
+// mechanism and the user, and never shows the password.
+func checkAuthFailure(t *testing.T, what string, cfg rapids.Config, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s with a wrong password succeeded", what)
+	}
+	msg := err.Error()
+	for _, want := range []string{"authentication failed", cfg.SASL.Mechanism, fmt.Sprintf("%q", cfg.SASL.Username)} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%s: error %q does not contain %q", what, msg, want)
+		}
+	}
+	if strings.Contains(msg, cfg.SASL.Password) {
+		t.Errorf("%s: error %q shows the password", what, msg)
+	}
+	if !rapids.IsPermanent(err) || rapids.IsRetryable(err) {
+		t.Errorf("%s: error %q is not permanent", what, msg)
+	}
+	if !errors.Is(err, kafka.SASLAuthenticationFailed) {
+		t.Errorf("%s: error %q is not kafka.SASLAuthenticationFailed", what, msg)
+	}
+}
+
+// TestSASLWrongPasswordFailsAtStart checks that a consumer with a wrong
+// password fails in NewConsumer, at once, instead of retrying the
+// authentication in the background forever. kfake closes the connection
+// during the exchange where Apache Kafka answers error 58; TestSASLKafka
+// checks Publish and EnsureTopics on the real broker.
+func TestSASLWrongPasswordFailsAtStart(t *testing.T) {
+	for _, mech := range []string{rapids.SASLPlain, rapids.SASLScramSHA256, rapids.SASLScramSHA512} {
+		t.Run(mech, func(t *testing.T) {
+			addr := kfakeCluster(t, kfake.EnableSASL(), kfake.Superuser(mech, "watershed", "s3cret"))
+			cfg := rapids.Config{Brokers: []string{addr}, Logger: quietLogger(), DialTimeout: 5 * time.Second,
+				SASL: rapids.SASL{Mechanism: mech, Username: "watershed", Password: "wrong-s3cret"}}
+			c, err := rapids.NewConsumer(cfg, "secure-group", []string{"secure"})
+			if err == nil {
+				c.Close()
+			}
+			checkAuthFailure(t, "NewConsumer", cfg, err)
+		})
+	}
+}
+
+// TestSASLConsumerBrokerDown checks that the credentials check of
+// NewConsumer does not fail when the broker is merely unreachable: the
+// consumer keeps trying in the background, as without SASL.
+func TestSASLConsumerBrokerDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	cfg := rapids.Config{Brokers: []string{addr}, Logger: quietLogger(), DialTimeout: 2 * time.Second,
+		SASL: rapids.SASL{Mechanism: rapids.SASLScramSHA512, Username: "watershed", Password: "s3cret"}}
+	c, err := rapids.NewConsumer(cfg, "down-group", []string{"secure"})
+	if err != nil {
+		t.Fatalf("NewConsumer with the broker down: %v; want a consumer that keeps trying", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := c.WaitAssigned(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitAssigned with the broker down: %v; want the context's deadline", err)
+	}
+}
+
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	caFile, serverCert := selfSignedCert(t, dir)
@@ -189,8 +258,11 @@ func TestSASLKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bad.Close()
-	err = bad.Publish(ctx, rapids.Record{Topic: topic, Value: []byte("{}")})
-	if !errors.Is(err, kafka.SASLAuthenticationFailed) || !rapids.IsPermanent(err) {
-		t.Errorf("wrong password: %v; want a permanent SASLAuthenticationFailed", err)
+	checkAuthFailure(t, "Publish", cfg, bad.Publish(ctx, rapids.Record{Topic: topic, Value: []byte("{}")}))
+	checkAuthFailure(t, "EnsureTopics", cfg, rapids.EnsureTopics(ctx, cfg, rapids.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: -1}))
+	badc, err := rapids.NewConsumer(cfg, topic+"-wrong", []string{topic})
+	if err == nil {
+		badc.Close()
 	}
+	checkAuthFailure(t, "NewConsumer", cfg, err)
 }

@@ -79,7 +79,7 @@ func EnsureTopics(ctx context.Context, cfg Config, specs ...TopicSpec) error {
 
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
-		return fmt.Errorf("rapids: ensure topics: reading metadata from %v: %w", cfg.Brokers, err)
+		return fmt.Errorf("rapids: ensure topics: reading metadata from %v: %w", cfg.Brokers, conn.authError(err))
 	}
 	exists := make(map[string]bool, len(meta.Topics))
 	for _, t := range meta.Topics {
@@ -105,7 +105,7 @@ func EnsureTopics(ctx context.Context, cfg Config, specs ...TopicSpec) error {
 	}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: create})
 	if err != nil {
-		return fmt.Errorf("rapids: ensure topics: create %d topics on %v: %w", len(create), cfg.Brokers, err)
+		return fmt.Errorf("rapids: ensure topics: create %d topics on %v: %w", len(create), cfg.Brokers, conn.authError(err))
 	}
 	for _, name := range sortedKeys(resp.Errors) {
 		terr := resp.Errors[name]
@@ -168,7 +168,7 @@ func TopicPartitions(ctx context.Context, cfg Config, topics ...string) (map[str
 	client := &kafka.Client{Addr: conn.addr, Transport: conn.transport, Timeout: cfg.WriteTimeout}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return nil, fmt.Errorf("rapids: reading metadata from %v: %w", cfg.Brokers, err)
+		return nil, fmt.Errorf("rapids: reading metadata from %v: %w", cfg.Brokers, conn.authError(err))
 	}
 	out := make(map[string]int, len(meta.Topics))
 	for _, t := range meta.Topics {

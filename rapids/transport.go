@@ -1,11 +1,15 @@
 package rapids
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -21,6 +25,8 @@ type connection struct {
 	transport *kafka.Transport
 	dialer    *kafka.Dialer
 	addr      net.Addr
+	sasl      SASL // for error messages: mechanism and user, never the password
+	timeout   time.Duration
 }
 
 func newConnection(c Config) (*connection, error) {
@@ -51,11 +57,118 @@ func newConnection(c Config) (*connection, error) {
 			TLS:           tlsCfg,
 			SASLMechanism: mech,
 		},
-		addr: kafka.TCP(c.Brokers...),
+		addr:    kafka.TCP(c.Brokers...),
+		sasl:    c.SASL,
+		timeout: c.DialTimeout,
 	}, nil
 }
 
 func (c *connection) close() { c.transport.CloseIdleConnections() }
+
+// authError returns err marked permanent and naming the SASL mechanism and
+// user when the broker refused the credentials, e.g. `KAFKA_SASL_USERNAME
+// "watershed" (SCRAM-SHA-512): authentication failed: [58] SASL
+// Authentication Failed: ...`; any other error unchanged. Apache Kafka
+// answers a wrong password with SASL_AUTHENTICATION_FAILED (58); a broker
+// that closes the connection during the exchange instead is reported by
+// kafka-go as the same error.
+func (c *connection) authError(err error) error {
+	if err == nil || c.sasl.Mechanism == "" || !isAuthFailure(err) {
+		return err
+	}
+	var af *authFailure
+	if errors.As(err, &af) {
+		return Permanent(err)
+	}
+	return Permanent(&authFailure{mechanism: c.sasl.Mechanism, username: c.sasl.Username, err: err})
+}
+
+func isAuthFailure(err error) bool {
+	return errors.Is(err, kafka.SASLAuthenticationFailed) ||
+		errors.Is(err, kafka.UnsupportedSASLMechanism) ||
+		errors.Is(err, kafka.IllegalSASLState)
+}
+
+// authFailure is a refused SASL authentication; its text names the
+// mechanism and the user, never the password.
+type authFailure struct {
+	mechanism, username string
+	err                 error
+}
+
+func (e *authFailure) Error() string {
+	return fmt.Sprintf("KAFKA_SASL_USERNAME %q (%s): authentication failed: %v", e.username, e.mechanism, e.err)
+}
+
+func (e *authFailure) Unwrap() error { return e.err }
+
+// checkAuth asks a broker for the metadata of topics when SASL is
+// configured, and returns the permanent authentication error (see
+// authError) when the broker refuses the credentials: it answers
+// SASL_AUTHENTICATION_FAILED, or closes the connection during the SASL
+// exchange, after the handshake accepted the mechanism. Any other failure,
+// such as a broker not reachable yet, is left to the caller's own retries:
+// checkAuth then returns nil. Without SASL it returns nil at once, with no
+// round trip. The check takes at most the dial timeout, over a transport of
+// its own with c's settings (dialer, TLS, SASL, client id), so it can tell
+// where the exchange stopped.
+func (c *connection) checkAuth(topics []string) error {
+	if c.sasl.Mechanism == "" || c.transport.SASL == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	mech := &saslProgress{Mechanism: c.transport.SASL}
+	tr := &kafka.Transport{
+		Dial:        c.transport.Dial,
+		DialTimeout: c.timeout,
+		ClientID:    c.transport.ClientID,
+		TLS:         c.transport.TLS,
+		SASL:        mech,
+	}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: c.addr, Transport: tr, Timeout: c.timeout}
+	_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	switch {
+	case err == nil:
+		return nil
+	case isAuthFailure(err):
+		return c.authError(err)
+	case mech.started.Load() && !mech.done.Load() && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return c.authError(fmt.Errorf("%w: the broker closed the connection during the SASL exchange: %w", kafka.SASLAuthenticationFailed, err))
+	}
+	return nil
+}
+
+// saslProgress is a SASL mechanism that records how far an exchange went:
+// started once the broker accepted the mechanism in the handshake, done
+// once the exchange completed.
+type saslProgress struct {
+	sasl.Mechanism
+	started, done atomic.Bool
+}
+
+func (m *saslProgress) Start(ctx context.Context) (sasl.StateMachine, []byte, error) {
+	sm, ir, err := m.Mechanism.Start(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.started.Store(true)
+	return &saslProgressSession{StateMachine: sm, progress: m}, ir, nil
+}
+
+type saslProgressSession struct {
+	sasl.StateMachine
+	progress *saslProgress
+}
+
+func (s *saslProgressSession) Next(ctx context.Context, challenge []byte) (bool, []byte, error) {
+	done, resp, err := s.StateMachine.Next(ctx, challenge)
+	if done && err == nil {
+		s.progress.done.Store(true)
+	}
+	return done, resp, err
+}
 
 // build returns the SASL mechanism, or nil when none is configured.
 func (s SASL) build() (sasl.Mechanism, error) {
