@@ -1,0 +1,169 @@
+package ecosystem
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
+	"github.com/watershed-grid/watershed/services/demand-tracker/demandtracker"
+	"github.com/watershed-grid/watershed/services/dlq-replayer/dlq"
+	"github.com/watershed-grid/watershed/services/feeder-aggregator/feederagg"
+	"github.com/watershed-grid/watershed/services/gap-detector/gapdetector"
+	"github.com/watershed-grid/watershed/services/heartbeat-monitor/heartbeatmonitor"
+	"github.com/watershed-grid/watershed/services/hot-pond/hotpond"
+	"github.com/watershed-grid/watershed/services/meter-simulator/simulator"
+	"github.com/watershed-grid/watershed/services/mqtt-gateway/gateway"
+	"github.com/watershed-grid/watershed/services/outage-detector/outage"
+	"github.com/watershed-grid/watershed/services/raw-archiver/archiver"
+	"github.com/watershed-grid/watershed/services/reading-validator/validator"
+	"github.com/watershed-grid/watershed/services/registry/registry"
+	"github.com/watershed-grid/watershed/services/river-archiver/riverarchiver"
+	"github.com/watershed-grid/watershed/services/usage-aggregator/usage"
+)
+
+// DevOptions are what `watershed dev` changes in the services' own
+// configurations, which otherwise come from their environment variables
+// exactly as when each runs as its own process.
+type DevOptions struct {
+	// DataDir holds everything the ecosystem keeps: checkpoints and ponds.
+	DataDir string
+	// Meters and Speed override the simulator's fleet size and clock
+	// speed-up when positive (SIM_METERS, SIM_SPEED otherwise).
+	Meters int
+	Speed  float64
+	// MQTT runs the mqtt-gateway (it needs a broker at MQTT_URL).
+	MQTT bool
+	// Versions maps a service name to the version its heartbeats report.
+	Versions map[string]string
+	// RedisURL is the hot pond's Redis when REDIS_URL is unset (`watershed
+	// dev` starts an in-process one); empty leaves hot-pond out unless
+	// REDIS_URL is set.
+	RedisURL string
+	// Simulator, when set, replaces the simulator's configuration entirely
+	// (the end-to-end tests script a scenario with it).
+	Simulator *simulator.Config
+}
+
+// Members returns the services of the ecosystem, configured from the
+// environment with opts applied. A configuration error names the variable.
+func Members(opts DevOptions) ([]Member, error) {
+	var members []Member
+	var errs []error
+	add := func(name string, setup func(*rivers.Service) error) {
+		members = append(members, Member{Name: name, Version: opts.Versions[name], Setup: setup})
+	}
+	// member wires one service: its config is read once, at start, so a bad
+	// value fails `watershed dev` immediately instead of in a restart loop.
+	member := func(name string, load func() (func(*rivers.Service) error, error)) {
+		setup, err := load()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		add(name, setup)
+	}
+
+	member(simulator.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := simulator.ConfigFromEnv()
+		if opts.Simulator != nil {
+			cfg, err = *opts.Simulator, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if opts.Meters > 0 && opts.Simulator == nil {
+			cfg.Fleet.Meters = opts.Meters
+		}
+		if opts.Speed > 0 && opts.Simulator == nil {
+			cfg.Speed = opts.Speed
+		}
+		return func(svc *rivers.Service) error { return simulator.Register(svc, cfg) }, cfg.Validate()
+	})
+	if opts.MQTT {
+		member(gateway.Name, func() (func(*rivers.Service) error, error) {
+			cfg, err := gateway.ConfigFromEnv()
+			return func(svc *rivers.Service) error { return gateway.Register(svc, cfg) }, err
+		})
+	}
+	member(validator.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := validator.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return validator.Register(svc, cfg) }, err
+	})
+	member(gapdetector.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := gapdetector.ConfigFromEnv()
+		if err == nil && cfg.CheckpointDir == "" && cfg.Checkpoints == nil && opts.DataDir != "" {
+			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
+			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
+		}
+		return func(svc *rivers.Service) error { return gapdetector.Register(svc, cfg) }, err
+	})
+	member(usage.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := usage.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return usage.Register(svc, cfg) }, err
+	})
+	member(feederagg.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := feederagg.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return feederagg.Register(svc, cfg) }, err
+	})
+	member(outage.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := outage.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return outage.Register(svc, cfg) }, err
+	})
+	member(archiver.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := archiver.ConfigFromEnv()
+		if _, set := os.LookupEnv(archiver.EnvPondsURL); !set && opts.DataDir != "" {
+			cfg.PondsURL = filepath.Join(opts.DataDir, "pond")
+		}
+		return func(svc *rivers.Service) error { return archiver.Register(svc, cfg) }, err
+	})
+	member(riverarchiver.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := riverarchiver.ConfigFromEnv()
+		if _, set := os.LookupEnv(archiver.EnvPondsURL); !set && opts.DataDir != "" {
+			cfg.PondsURL = filepath.Join(opts.DataDir, "pond")
+		}
+		return func(svc *rivers.Service) error { return riverarchiver.Register(svc, cfg) }, err
+	})
+	if _, set := os.LookupEnv("REDIS_URL"); set || opts.RedisURL != "" {
+		member(hotpond.Name, func() (func(*rivers.Service) error, error) {
+			cfg, err := hotpond.ConfigFromEnv()
+			if !set {
+				cfg.Redis.URL = opts.RedisURL
+			}
+			return func(svc *rivers.Service) error { return hotpond.Register(svc, cfg) }, err
+		})
+	}
+	member(heartbeatmonitor.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := heartbeatmonitor.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return heartbeatmonitor.Register(svc, cfg) }, err
+	})
+	member(registry.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := registry.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return registry.Register(svc, cfg) }, err
+	})
+	member(demandtracker.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := demandtracker.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return demandtracker.Register(svc, cfg) }, err
+	})
+	member(clockwatch.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := clockwatch.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return clockwatch.Register(svc, cfg) }, err
+	})
+	member(dlq.Name, func() (func(*rivers.Service) error, error) {
+		cfg, err := dlq.ConfigFromEnv()
+		return func(svc *rivers.Service) error { return dlq.Register(svc, cfg) }, err
+	})
+	if len(errs) > 0 {
+		return nil, joinConfigErrors(errs)
+	}
+	return members, nil
+}
+
+func joinConfigErrors(errs []error) error {
+	msg := "invalid service configuration:"
+	for _, e := range errs {
+		msg += "\n  " + e.Error()
+	}
+	return fmt.Errorf("%s", msg)
+}
