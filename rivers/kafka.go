@@ -1,0 +1,86 @@
+package rivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/watershed-grid/watershed/rapids"
+)
+
+// NewKafkaTransport returns the [Transport] over Kafka: a rapids Producer
+// for publications (acks=all) and a rapids Consumer per subscription,
+// configured with opts. [Service.Run] builds one from Config.Kafka; tests
+// build one to Serve a service against the embedded broker.
+func NewKafkaTransport(cfg rapids.Config, opts ...rapids.ConsumerOption) (Transport, error) {
+	p, err := rapids.NewProducer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &kafkaTransport{cfg: cfg, prod: p, opts: opts}, nil
+}
+
+type kafkaTransport struct {
+	cfg  rapids.Config
+	prod *rapids.Producer
+	opts []rapids.ConsumerOption
+}
+
+func (t *kafkaTransport) Publish(ctx context.Context, records ...Record) error {
+	rs := make([]rapids.Record, len(records))
+	for i := range records {
+		rs[i] = rapids.Record(records[i])
+	}
+	return kafkaErr(t.prod.Publish(ctx, rs...))
+}
+
+func (t *kafkaTransport) Subscribe(_ context.Context, group string, topics []string) (Subscription, error) {
+	c, err := rapids.NewConsumer(t.cfg, group, topics, t.opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &kafkaSubscription{c: c}, nil
+}
+
+func (t *kafkaTransport) Close() error { return t.prod.Close() }
+
+type kafkaSubscription struct{ c *rapids.Consumer }
+
+func (s *kafkaSubscription) Fetch(ctx context.Context) (Record, error) {
+	r, err := s.c.Fetch(ctx)
+	return Record(r), kafkaErr(err)
+}
+
+func (s *kafkaSubscription) Commit(ctx context.Context, records ...Record) error {
+	rs := make([]rapids.Record, len(records))
+	for i := range records {
+		rs[i] = rapids.Record(records[i])
+	}
+	return kafkaErr(s.c.Commit(ctx, rs...))
+}
+
+func (s *kafkaSubscription) Close() error { return s.c.Close() }
+
+// Lag returns the records behind the end of the assigned partitions.
+func (s *kafkaSubscription) Lag() int64 { return s.c.Lag() }
+
+// Ready reports whether the group has assigned partitions to the consumer.
+func (s *kafkaSubscription) Ready(context.Context) error {
+	if !s.c.Assigned() {
+		return errors.New("waiting for the consumer group to assign partitions")
+	}
+	return nil
+}
+
+// kafkaErr maps rapids' error kinds onto this package's.
+func kafkaErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rapids.ErrClosed):
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	case rapids.IsPermanent(err):
+		return Permanent(err)
+	}
+	return err
+}

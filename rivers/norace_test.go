@@ -1,0 +1,5 @@
+//go:build !race
+
+package rivers_test
+
+const raceEnabled = false

@@ -1,0 +1,267 @@
+package riverstest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts"
+	"github.com/watershed-grid/watershed/rivers"
+)
+
+// Bus is an in-memory [rivers.Transport]: one partition per topic, consumer
+// groups with committed offsets, and at-least-once delivery like Kafka's —
+// a record not committed before a subscription closes is delivered again to
+// the next member of its group. Several services can share one Bus to test
+// how they talk to each other.
+//
+// It is safe for concurrent use.
+type Bus struct {
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced on every change
+	topics    map[string][]rivers.Record
+	committed map[string]map[string]int64 // group → topic → next offset
+	failures  []error                     // returned by the next Publish calls
+	closed    bool
+	now       func() time.Time
+}
+
+// NewBus returns an empty bus.
+func NewBus() *Bus {
+	return &Bus{
+		changed:   make(chan struct{}),
+		topics:    map[string][]rivers.Record{},
+		committed: map[string]map[string]int64{},
+		now:       time.Now,
+	}
+}
+
+// ErrBusClosed is returned by a closed Bus.
+var ErrBusClosed = errors.New("riverstest: bus closed")
+
+func (b *Bus) broadcast() {
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// FailPublish makes the next len(errs) Publish calls fail with errs, in
+// order, storing nothing: to test how a service rides out a broker outage.
+// Mark an error with rivers.Permanent for a record the broker refuses.
+func (b *Bus) FailPublish(errs ...error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failures = append(b.failures, errs...)
+}
+
+// Publish appends records to their topics. Each gets the next offset of
+// partition 0 and, when it has none, the current time.
+func (b *Bus) Publish(ctx context.Context, records ...rivers.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrBusClosed
+	}
+	if len(b.failures) > 0 {
+		err := b.failures[0]
+		b.failures = b.failures[1:]
+		return err
+	}
+	for _, r := range records {
+		if r.Topic == "" {
+			return rivers.Permanent(errors.New("riverstest: record without topic"))
+		}
+		b.appendLocked(r)
+	}
+	b.broadcast()
+	return nil
+}
+
+// Append publishes one record from outside any service and returns it with
+// its offset.
+func (b *Bus) Append(r rivers.Record) (rivers.Record, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return rivers.Record{}, ErrBusClosed
+	}
+	r = b.appendLocked(r)
+	b.broadcast()
+	return r, nil
+}
+
+func (b *Bus) appendLocked(r rivers.Record) rivers.Record {
+	r = clone(r)
+	r.Partition = 0
+	r.Offset = int64(len(b.topics[r.Topic]))
+	if r.Time.IsZero() {
+		r.Time = b.now()
+	}
+	b.topics[r.Topic] = append(b.topics[r.Topic], r)
+	return r
+}
+
+// Records returns a copy of the records of topic, in offset order.
+func (b *Bus) Records(topic string) []rivers.Record {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]rivers.Record, len(b.topics[topic]))
+	for i, r := range b.topics[topic] {
+		out[i] = clone(r)
+	}
+	return out
+}
+
+// Topics returns the names of the topics with records, sorted.
+func (b *Bus) Topics() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.topics))
+	for t := range b.topics {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Committed returns group's committed offset on topic: the offset of the
+// next record it will read (0 when it committed nothing).
+func (b *Bus) Committed(group, topic string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.committed[group][topic]
+}
+
+// WaitCommitted blocks until group has committed offset on topic (its
+// committed offset is past it) or ctx is done.
+func (b *Bus) WaitCommitted(ctx context.Context, group, topic string, offset int64) error {
+	for {
+		b.mu.Lock()
+		done := b.committed[group][topic] > offset
+		ch := b.changed
+		b.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Subscribe joins group on topics. A group has one member at a time here:
+// a new subscription takes over every topic it names.
+func (b *Bus) Subscribe(_ context.Context, group string, topics []string) (rivers.Subscription, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrBusClosed
+	}
+	if b.committed[group] == nil {
+		b.committed[group] = map[string]int64{}
+	}
+	s := &subscription{b: b, group: group, topics: slices.Clone(topics), pos: map[string]int64{}}
+	for _, t := range topics {
+		s.pos[t] = b.committed[group][t]
+	}
+	return s, nil
+}
+
+// Close closes the bus: calls fail and fetches return.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		b.broadcast()
+	}
+	return nil
+}
+
+type subscription struct {
+	b      *Bus
+	group  string
+	topics []string
+	pos    map[string]int64 // next offset to deliver, per topic
+	next   int              // round-robin start
+	closed bool
+}
+
+func (s *subscription) Fetch(ctx context.Context) (rivers.Record, error) {
+	for {
+		s.b.mu.Lock()
+		if s.closed || s.b.closed {
+			s.b.mu.Unlock()
+			return rivers.Record{}, ErrBusClosed
+		}
+		for i := range s.topics {
+			t := s.topics[(s.next+i)%len(s.topics)]
+			if p := s.pos[t]; p < int64(len(s.b.topics[t])) {
+				s.pos[t] = p + 1
+				s.next = (s.next + i + 1) % len(s.topics)
+				r := clone(s.b.topics[t][p])
+				s.b.mu.Unlock()
+				return r, nil
+			}
+		}
+		ch := s.b.changed
+		s.b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return rivers.Record{}, ctx.Err()
+		}
+	}
+}
+
+func (s *subscription) Commit(_ context.Context, records ...rivers.Record) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	if s.b.closed {
+		return ErrBusClosed
+	}
+	c := s.b.committed[s.group]
+	for _, r := range records {
+		if r.Offset+1 > c[r.Topic] {
+			c[r.Topic] = r.Offset + 1
+		}
+	}
+	s.b.broadcast()
+	return nil
+}
+
+func (s *subscription) Close() error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	s.closed = true
+	s.b.broadcast()
+	return nil
+}
+
+// Lag returns the records after the group's committed offsets.
+func (s *subscription) Lag() int64 {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	var n int64
+	for _, t := range s.topics {
+		n += int64(len(s.b.topics[t])) - s.b.committed[s.group][t]
+	}
+	return n
+}
+
+func clone(r rivers.Record) rivers.Record {
+	r.Key = slices.Clone(r.Key)
+	r.Value = slices.Clone(r.Value)
+	hs := make([]contracts.Header, len(r.Headers))
+	for i, h := range r.Headers {
+		hs[i] = contracts.Header{Key: h.Key, Value: slices.Clone(h.Value)}
+	}
+	r.Headers = hs
+	return r
+}

@@ -1,0 +1,281 @@
+package rivers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/watershed-grid/watershed/contracts"
+	"github.com/watershed-grid/watershed/contracts/catalog"
+)
+
+// Service is one Watershed service: its rivers and handlers, timers,
+// publications, heartbeats, retirement state, health and metrics. Build it
+// with [NewService], register rivers, timers and checks, then [Service.Run]
+// it (over Kafka) or [Service.Serve] it (over any [Transport]). A Service
+// runs once; registration after it started panics.
+type Service struct {
+	cfg       Config
+	source    string
+	log       *slog.Logger
+	validator Validator
+	dedup     DedupStore
+	tel       *telemetry
+	tracing   *tracing
+	mux       *chi.Mux
+	retire    *retirement
+	clock     *clockRef // the clock of the running Serve (SystemClock before)
+
+	mu        sync.Mutex
+	started   bool
+	rivers    []*riverEntry
+	timers    []*timerEntry
+	mws       []Middleware
+	checks    []readinessCheck
+	declared  map[string]struct{}
+	observed  map[string]struct{}
+	startedAt time.Time
+
+	serving   atomic.Bool // between the start of Serve and the start of its shutdown
+	rt        atomic.Pointer[runtime]
+	processed atomic.Int64
+	deadTotal atomic.Int64
+	expTotal  atomic.Int64
+}
+
+type riverEntry struct {
+	river    *River
+	topic    string
+	handler  Handler
+	mws      []Middleware
+	internal bool
+}
+
+type readinessCheck struct {
+	name string
+	fn   func(context.Context) error
+}
+
+// Option configures a Service beyond its Config.
+type Option func(*serviceOptions)
+
+type serviceOptions struct {
+	log       *slog.Logger
+	dedup     DedupStore
+	validator Validator
+	tp        trace.TracerProvider
+}
+
+// WithLogger sets the logger. Default: JSON (or text, LOG_FORMAT) on
+// stderr at LOG_LEVEL, with the service's name, version and instance.
+func WithLogger(l *slog.Logger) Option { return func(o *serviceOptions) { o.log = l } }
+
+// WithDedupStore sets the de-duplication store. Default: a [MemoryDedup]
+// of Config.DedupWindow and Config.DedupSize.
+func WithDedupStore(d DedupStore) Option { return func(o *serviceOptions) { o.dedup = d } }
+
+// WithValidator sets the schema validator. Default: the contracts catalog.
+// Use [Validators](catalog.Default(), yours) to add schemas.
+func WithValidator(v Validator) Option { return func(o *serviceOptions) { o.validator = v } }
+
+// WithTracerProvider sets the OpenTelemetry tracer provider, instead of the
+// one Config.TracesExporter builds.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *serviceOptions) { o.tp = tp }
+}
+
+// NewService returns a service for cfg (zero fields take their defaults),
+// or an error naming every invalid setting.
+func NewService(cfg Config, opts ...Option) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var o serviceOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Service{
+		cfg:      cfg,
+		source:   "/services/" + cfg.Name,
+		declared: map[string]struct{}{},
+		observed: map[string]struct{}{},
+		clock:    newClockRef(SystemClock{}),
+	}
+	s.log = o.log
+	if s.log == nil {
+		s.log = newLogger(cfg, os.Stderr)
+	}
+	s.validator = o.validator
+	if s.validator == nil {
+		s.validator = Validators(catalog.Default())
+	}
+	var err error
+	if s.tel, err = newTelemetry(cfg.Name, cfg.Version, cfg.Instance); err != nil {
+		return nil, err
+	}
+	if s.tracing, err = newTracing(context.Background(), cfg, o.tp); err != nil {
+		return nil, err
+	}
+	s.dedup = o.dedup
+	if s.dedup == nil {
+		s.dedup = NewMemoryDedup(cfg.DedupWindow, cfg.DedupSize, func() time.Time { return s.clock.Now() })
+	}
+	s.retire = newRetirement()
+	s.handleRetirements()
+	s.mux = s.routes()
+	return s, nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	lvl, _ := parseLevel(cfg.LogLevel)
+	hopts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(w, hopts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, hopts)
+	}
+	return slog.New(h).With("service", cfg.Name, "version", cfg.Version, "instance", cfg.Instance)
+}
+
+// Config returns the service's configuration, defaults applied.
+func (s *Service) Config() Config { return s.cfg }
+
+// Logger returns the service's logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// Meter returns an OpenTelemetry meter whose instruments appear on the
+// service's /metrics next to the SDK's.
+func (s *Service) Meter() metric.Meter {
+	return s.tel.provider.Meter("github.com/watershed-grid/watershed/services/" + s.cfg.Name)
+}
+
+// Handle registers h for the events of river r, wrapped in mws (the first
+// outermost) inside the service's middleware ([Service.Use]). It panics when
+// r is invalid, its name is taken, or the service has started: those are
+// programming errors, found by the first test.
+func (s *Service) Handle(r *River, h Handler, mws ...Middleware) {
+	if err := s.register(r, h, mws, false); err != nil {
+		panic(err)
+	}
+}
+
+func (s *Service) register(r *River, h Handler, mws []Middleware, internal bool) error {
+	if r == nil || h == nil {
+		return fmt.Errorf("rivers: Handle: nil river or handler")
+	}
+	if err := r.err(); err != nil {
+		return fmt.Errorf("rivers: Handle: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return fmt.Errorf("rivers: Handle %q: the service has started", r.Name())
+	}
+	for _, e := range s.rivers {
+		if e.river.Name() == r.Name() {
+			return fmt.Errorf("rivers: Handle: a river named %q exists: give one a name with Named", r.Name())
+		}
+	}
+	s.rivers = append(s.rivers, &riverEntry{river: r, topic: s.cfg.topic(r.topic), handler: h, mws: mws, internal: internal})
+	return nil
+}
+
+// Use adds middleware around every handler and timer, inside the SDK's
+// metrics and tracing and outside retries, timeouts and panic recovery.
+// The first is the outermost. It panics once the service has started.
+func (s *Service) Use(mws ...Middleware) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		panic("rivers: Use: the service has started")
+	}
+	s.mws = append(s.mws, mws...)
+}
+
+// Publishes declares event types the service publishes. Heartbeats list
+// them (with the types it has actually published), so the ecosystem knows
+// who produces what before the first event.
+func (s *Service) Publishes(types ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range types {
+		s.declared[t] = struct{}{}
+	}
+}
+
+// CheckReady registers a readiness check: /readyz and heartbeats report
+// not ready while fn returns an error (a database unreachable, a cache
+// cold). fn gets a context with a short deadline.
+func (s *Service) CheckReady(name string, fn func(context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks = append(s.checks, readinessCheck{name: name, fn: fn})
+}
+
+// HandleHTTP mounts h at pattern on the service's HTTP server, next to
+// /healthz, /readyz and /metrics.
+func (s *Service) HandleHTTP(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HTTPHandler returns the service's HTTP handler: /healthz, /readyz,
+// /metrics and what HandleHTTP mounted. Run serves it on Config.HTTPAddr.
+func (s *Service) HTTPHandler() http.Handler { return s.mux }
+
+// Publish publishes an origin event (no cause) and returns once the broker
+// has acknowledged it, or with an error (see [Publisher] for validation and
+// retirement). It is safe for concurrent use — concurrent calls share
+// batches — and works only while the service runs. Handlers and timers use
+// the Publisher they are given instead.
+func (s *Service) Publish(ctx context.Context, typ string, data any, opts ...PublishOption) error {
+	rt := s.runtimeRef()
+	if rt == nil {
+		return fmt.Errorf("rivers: publish %s: %w", typ, ErrStopped)
+	}
+	rec, err := s.build(ctx, nil, typ, data, opts)
+	if err != nil {
+		return err
+	}
+	return rt.send.publish(ctx, []Record{rec})
+}
+
+func (s *Service) observePublished(typ string) {
+	s.mu.Lock()
+	if _, ok := s.observed[typ]; !ok {
+		s.observed[typ] = struct{}{}
+	}
+	s.mu.Unlock()
+}
+
+// publishesList is what heartbeats say the service publishes: declared and
+// observed types, less the retired and the SDK's own lifecycle events.
+func (s *Service) publishesList(now time.Time) []string {
+	s.mu.Lock()
+	set := map[string]struct{}{}
+	for t := range s.declared {
+		set[t] = struct{}{}
+	}
+	for t := range s.observed {
+		if t == typeHeartbeat || t == typeStarted || t == typeStopping {
+			if _, ok := s.declared[t]; !ok {
+				continue
+			}
+		}
+		set[t] = struct{}{}
+	}
+	s.mu.Unlock()
+	out := sortedTypes(set)
+	return slices.DeleteFunc(out, func(t string) bool { return s.retire.isRetired(t, now) })
+}
+
+// clone of an envelope for hooks, which may keep it.
+func cloneEnv(e *contracts.Event) contracts.Event { return e.Clone() }

@@ -1,0 +1,77 @@
+package rivers
+
+import (
+	"context"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts"
+)
+
+// Record is one record of a topic: what a [Transport] delivers and accepts.
+// Key, Value and Headers are a Kafka binary-mode CloudEvent.
+type Record struct {
+	Topic     string
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []contracts.Header
+	Time      time.Time // the record's timestamp; zero on records to publish
+}
+
+// Message returns the record's key, value and headers.
+func (r Record) Message() contracts.Message {
+	return contracts.Message{Key: r.Key, Value: r.Value, Headers: r.Headers}
+}
+
+// Transport connects a [Service] to topics: Kafka through the rapids
+// package ([NewKafkaTransport]), or memory in the riverstest package. The
+// same Service runs unchanged over either.
+//
+// Implementations are safe for concurrent use.
+type Transport interface {
+	// Publish appends records to their topics and returns once every one is
+	// stored durably (acknowledged by the broker). Records with the same topic
+	// and key keep the order of the call. On error any subset may have been
+	// stored: the caller publishes the whole call again (at-least-once), so
+	// Publish must be safe to repeat. Publish honours ctx cancellation.
+	Publish(ctx context.Context, records ...Record) error
+
+	// Subscribe joins consumer group on topics and returns the membership.
+	// Records of one partition are delivered in offset order; a record that
+	// is not committed before the membership ends is delivered again, to this
+	// or another member of the group.
+	Subscribe(ctx context.Context, group string, topics []string) (Subscription, error)
+
+	// Close flushes anything buffered and releases the transport. Publish
+	// and Subscribe fail after Close.
+	Close() error
+}
+
+// Subscription is one membership of a consumer group, made by
+// [Transport.Subscribe]. Fetch and Commit may be called from different
+// goroutines.
+//
+// A Subscription may also implement interface{ Lag() int64 } (records
+// behind the end of the assigned partitions, for heartbeats and metrics) and
+// interface{ Ready(context.Context) error } (for /readyz: nil once
+// partitions are assigned and the broker is reachable).
+type Subscription interface {
+	// Fetch blocks until the next record arrives or ctx is done, and then
+	// returns ctx.Err().
+	Fetch(ctx context.Context) (Record, error)
+
+	// Commit marks records, and everything before them in their partitions,
+	// as processed. Committing an offset lower than one already committed has
+	// no effect.
+	Commit(ctx context.Context, records ...Record) error
+
+	// Close leaves the group. Uncommitted records are delivered again to the
+	// member that takes over their partitions.
+	Close() error
+}
+
+// lagger and readier are the optional Subscription interfaces.
+type lagger interface{ Lag() int64 }
+
+type readier interface{ Ready(context.Context) error }
