@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -72,6 +73,8 @@ type Ecosystem struct {
 	opts    Options
 	members []Member
 
+	host string
+
 	mu     sync.Mutex
 	status map[string]*Status
 }
@@ -99,7 +102,11 @@ func New(opts Options, members ...Member) (*Ecosystem, error) {
 	if opts.ServiceLogger == nil {
 		opts.ServiceLogger = opts.Logger
 	}
-	e := &Ecosystem{opts: opts, members: members, status: map[string]*Status{}}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	e := &Ecosystem{opts: opts, members: members, host: host, status: map[string]*Status{}}
 	for i, m := range members {
 		if m.Name == "" || m.Setup == nil {
 			return nil, fmt.Errorf("ecosystem: member %d needs a Name and a Setup", i)
@@ -199,8 +206,12 @@ func (e *Ecosystem) runOnce(ctx context.Context, m Member) (err error) {
 		}
 	}()
 	cfg := rivers.Config{
-		Name:     m.Name,
-		Version:  m.Version,
+		Name:    m.Name,
+		Version: m.Version,
+		// Members share one process, so the SDK's "<host>-<pid>" default
+		// would make them one instance to the registry and the heartbeat
+		// monitor; each run is its own instance, as a restarted process is.
+		Instance: fmt.Sprintf("%s-%s-%d-%d", e.host, m.Name, os.Getpid(), e.statusOf(m.Name).Restarts),
 		Kafka:    e.opts.Kafka,
 		HTTPAddr: e.statusOf(m.Name).HTTPAddr,
 		// Topics were created once by the caller; members skip the round trip.
