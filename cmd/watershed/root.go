@@ -30,6 +30,7 @@ package README); flags override them.`,
 		newServicesCmd(),
 		newDLQCmd(),
 		newPondsCmd(),
+		newNewCmd(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
