@@ -150,7 +150,13 @@ func printMap(w io.Writer, broker, redis, dataDir string, st []ecosystem.Status)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nwatch it:  go run ./cmd/watershed tap rivers\n")
-	fmt.Fprintf(w, "           go run ./cmd/watershed services\n")
+	registry := "http://127.0.0.1:8080"
+	for _, s := range st {
+		if s.Name == "registry" {
+			registry = "http://" + s.HTTPAddr
+		}
+	}
+	fmt.Fprintf(w, "           go run ./cmd/watershed services --registry %s\n", registry)
 	fmt.Fprintf(w, "           go run ./cmd/watershed dlq ls\n")
 	fmt.Fprintf(w, "Ctrl-C stops everything (started %s)\n", time.Now().Format(time.TimeOnly))
 }
