@@ -26,6 +26,12 @@ type Record struct {
 	// Time is the record timestamp. Publish sets it to the current time when
 	// it is zero, as every Kafka client does.
 	Time time.Time
+
+	// HighWaterMark is, on a fetched record, the end offset of its partition
+	// as the fetch that returned it saw it (the offset the next record will
+	// get): HighWaterMark-Offset-1 records were behind it then. Zero on
+	// records to publish.
+	HighWaterMark int64
 }
 
 // NewRecord returns the binary-mode record of e on topic: ce_* headers, the
@@ -82,6 +88,8 @@ func fromKafka(m kafka.Message) Record {
 		Value:     m.Value,
 		Headers:   fromKafkaHeaders(m.Headers),
 		Time:      m.Time,
+
+		HighWaterMark: m.HighWaterMark,
 	}
 }
 

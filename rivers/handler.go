@@ -52,6 +52,11 @@ type Delivery struct {
 	// RecordTime is the record's timestamp as the broker stored it (Kafka
 	// CreateTime or LogAppendTime); zero for timers.
 	RecordTime time.Time
+	// Behind is how many records of the partition followed this one when it
+	// was fetched: 0 means the service had read to the end of the partition.
+	// Monitors use it to tell "nothing came" from "I have not read it yet".
+	// Zero for timers and on transports that do not know the end offset.
+	Behind int64
 }
 
 // DeliveryFrom returns the delivery ctx belongs to, if any.

@@ -591,7 +591,7 @@ func (s *Service) handle(rt *runtime, p *prepared) (*item, bool) {
 		}
 		d := &delivery{
 			Delivery: Delivery{Service: s.cfg.Name, River: e.river.Name(), Type: env.Type,
-				Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Attempt: 1, RecordTime: rec.Time},
+				Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Attempt: 1, RecordTime: rec.Time, Behind: rec.Behind()},
 			eventID: env.ID, clock: s.clock, log: s.log, drain: rt.drain,
 			out: &collector{s: s, cause: env}, metrics: route.metrics[i],
 		}

@@ -17,6 +17,18 @@ type Record struct {
 	Value     []byte
 	Headers   []contracts.Header
 	Time      time.Time // the record's timestamp; zero on records to publish
+	// HighWaterMark is, on a fetched record, its partition's end offset as
+	// the fetch saw it; zero when the transport does not know it.
+	HighWaterMark int64
+}
+
+// Behind returns how many records of its partition followed a fetched
+// record when it was fetched (0 when unknown or at the end).
+func (r Record) Behind() int64 {
+	if r.HighWaterMark <= r.Offset {
+		return 0
+	}
+	return r.HighWaterMark - r.Offset - 1
 }
 
 // Message returns the record's key, value and headers.

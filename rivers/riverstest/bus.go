@@ -206,6 +206,7 @@ func (s *subscription) Fetch(ctx context.Context) (rivers.Record, error) {
 				s.pos[t] = p + 1
 				s.next = (s.next + i + 1) % len(s.topics)
 				r := clone(s.b.topics[t][p])
+				r.HighWaterMark = int64(len(s.b.topics[t]))
 				s.b.mu.Unlock()
 				return r, nil
 			}
