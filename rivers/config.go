@@ -81,6 +81,15 @@ type Config struct {
 	// to be acknowledged before their offsets are committed. Default 1000
 	// (MAX_IN_FLIGHT).
 	MaxInFlight int
+	// Concurrency is how many partitions the service works on at once: its
+	// records are spread over this many workers by partition, so the order
+	// within a partition is kept. Handlers must then be safe for concurrent
+	// use. Default 1 (CONCURRENCY); the topic's partition count is the
+	// ceiling that makes sense.
+	Concurrency int
+	// MaxBatch bounds the records of one batch given to a batch handler
+	// ([HandleBatch]). Default 512 (MAX_BATCH).
+	MaxBatch int
 
 	// DefaultTTL is the use-by of published events whose type has no TTL of
 	// its own: expirytime = time of publication + TTL. Default 24h
@@ -111,6 +120,8 @@ const (
 	DefaultMaxHops           = contracts.DefaultMaxHops
 	DefaultHandlerTimeout    = 30 * time.Second
 	DefaultMaxInFlight       = 1000
+	DefaultConcurrency       = 1
+	DefaultMaxBatch          = 512
 	DefaultTTL               = 24 * time.Hour
 )
 
@@ -167,6 +178,12 @@ func (c Config) withDefaults() Config {
 	c.Retry = c.Retry.withDefaults()
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
 	}
 	if c.DefaultTTL == 0 {
 		c.DefaultTTL = DefaultTTL
@@ -230,6 +247,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 0 {
 		bad("MAX_IN_FLIGHT: %d must be a positive integer", c.MaxInFlight)
+	}
+	if c.Concurrency < 0 || c.Concurrency > 256 {
+		bad("CONCURRENCY: %d must be a positive number of workers, at most 256", c.Concurrency)
+	}
+	if c.MaxBatch < 0 {
+		bad("MAX_BATCH: %d must be a positive number of records", c.MaxBatch)
 	}
 	for typ, d := range c.TTLs {
 		if typ == "" || strings.ContainsAny(typ, "=, ") {
@@ -364,6 +387,8 @@ func configFromLookup(name, version string, lookup func(string) (string, bool)) 
 	dur("RETRY_BACKOFF", &c.Retry.Backoff, "100ms")
 	dur("RETRY_MAX_BACKOFF", &c.Retry.MaxBackoff, "10s")
 	num("MAX_IN_FLIGHT", &c.MaxInFlight, "a positive integer")
+	num("CONCURRENCY", &c.Concurrency, "a positive number of workers (at most the partitions of the topics)")
+	num("MAX_BATCH", &c.MaxBatch, "a positive number of records")
 	if v, ok := get("EVENT_TTL"); ok {
 		d, err := parseTTL(v)
 		if err != nil {

@@ -37,7 +37,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 		"KAFKA_GROUP": "usage-v2", "KAFKA_START_OFFSET": "LATEST", "ENSURE_TOPICS": "false", "HTTP_ADDR": "127.0.0.1:9000",
 		"HEARTBEAT_INTERVAL": "2s", "SHUTDOWN_TIMEOUT": "7s", "DEDUP_WINDOW": "1m", "DEDUP_SIZE": "50",
 		"MAX_HOPS": "4", "MAX_EVENT_BYTES": "2048", "HANDLER_TIMEOUT": "-1s", "RETRY_ATTEMPTS": "2",
-		"RETRY_BACKOFF": "10ms", "RETRY_MAX_BACKOFF": "1s", "MAX_IN_FLIGHT": "10", "EVENT_TTL": "never",
+		"RETRY_BACKOFF": "10ms", "RETRY_MAX_BACKOFF": "1s", "MAX_IN_FLIGHT": "10", "CONCURRENCY": "3", "MAX_BATCH": "64", "EVENT_TTL": "never",
 		"EVENT_TTLS": "meter.reading.v1=2h, outage.suspected.v1=30m", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text",
 		"OTEL_TRACES_EXPORTER": "console",
 	}))
@@ -47,7 +47,7 @@ func TestConfigFromEnvReadsEveryVariable(t *testing.T) {
 	want := Config{Name: "usage-aggregator", Version: "2.0.0", Instance: "pod-7", Group: "usage-v2", StartOffset: "latest",
 		SkipEnsureTopics: true, HTTPAddr: "127.0.0.1:9000", HeartbeatInterval: 2 * time.Second, ShutdownTimeout: 7 * time.Second,
 		DedupWindow: time.Minute, DedupSize: 50, MaxHops: 4, MaxEventBytes: 2048, HandlerTimeout: -time.Second,
-		Retry: RetryPolicy{Attempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: time.Second}, MaxInFlight: 10,
+		Retry: RetryPolicy{Attempts: 2, Backoff: 10 * time.Millisecond, MaxBackoff: time.Second}, MaxInFlight: 10, Concurrency: 3, MaxBatch: 64,
 		DefaultTTL: -1, LogLevel: "debug", LogFormat: "text", TracesExporter: TracesConsole}
 	if len(c.Kafka.Brokers) != 2 || c.Kafka.Brokers[1] != "k2:9092" {
 		t.Errorf("KAFKA_BROKERS: %v", c.Kafka.Brokers)

@@ -29,6 +29,21 @@ func newBenchService(tb testing.TB, h Handler) (*Service, *runtime) {
 	return s, &runtime{hard: ctx, drain: ctx, index: s.buildIndex(s.rivers)}
 }
 
+// dispatch runs one record through the pipeline as a chunk of its own and
+// returns its item, without a sender.
+func (s *Service) dispatch(rt *runtime, rec *Record) (*item, bool) {
+	typ, has := contracts.HeaderValue(rec.Headers, contracts.HeaderType)
+	route := s.match(rt, rec, typ)
+	if route == nil && has {
+		s.tel.skipped.Add(1)
+	}
+	items, ok := s.processChunk(rt, []prepared{{rec: *rec, route: route, typed: has && len(typ) > 0}})
+	if !ok {
+		return nil, false
+	}
+	return &items[0], true
+}
+
 func benchRecord(tb testing.TB, typ string) Record {
 	tb.Helper()
 	e, err := contracts.New("/services/meter-simulator", typ, events.MeterReading{

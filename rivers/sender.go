@@ -16,12 +16,11 @@ import (
 // a timer, or a direct publication) produced, and the consumed record to
 // commit once they are acknowledged.
 type item struct {
-	in    *Record    // consumed record to commit; nil for origin publications
-	skips []Record   // earlier records no river wanted, committed with it
-	out   []Record   // records to publish first
-	done  chan error // closed after the acknowledgement when someone waits
-	dead  bool       // out holds a dead letter (not counted as published)
-	err   error      // result for done
+	in   *Record    // consumed record to commit; nil for origin publications
+	out  []Record   // records to publish first
+	done chan error // closed after the acknowledgement when someone waits
+	dead bool       // out holds a dead letter (not counted as published)
+	err  error      // result for done
 }
 
 // sender publishes the records of items in order, in batches, and commits
@@ -42,6 +41,7 @@ type sender struct {
 	closed    bool
 
 	failing atomic.Pointer[publishFailure] // set while sends fail, for /readyz
+	ins     []Record                       // consumed records of the batch being flushed
 }
 
 // publishFailure is the state of a broker outage seen by the sender.
@@ -87,6 +87,16 @@ func (sn *sender) enqueue(it *item) error {
 	case <-sn.ctx.Done():
 		return ErrStopped
 	}
+}
+
+// enqueueChunk hands a worker's items to the sender in order.
+func (sn *sender) enqueueChunk(items []item) error {
+	for i := range items {
+		if err := sn.enqueue(&items[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // publish sends records as one item and waits for their acknowledgement.
@@ -157,13 +167,13 @@ func (sn *sender) flush(batch []*item, records []Record) bool {
 			return false
 		}
 	}
-	ins := make([]Record, 0, len(batch))
+	ins := sn.ins[:0]
 	for _, it := range batch {
-		ins = append(ins, it.skips...)
 		if it.in != nil {
 			ins = append(ins, *it.in)
 		}
 	}
+	sn.ins = ins
 	if len(ins) > 0 && sn.sub != nil {
 		if err := sn.sub.Commit(sn.ctx, ins...); err != nil {
 			// Offsets are cumulative: the next commit covers these.

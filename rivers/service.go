@@ -57,7 +57,8 @@ type Service struct {
 type riverEntry struct {
 	river    *River
 	topic    string
-	handler  Handler
+	handler  Handler     // per-event rivers
+	batch    batchRunner // batch rivers (HandleBatch)
 	mws      []Middleware
 	internal bool
 }
@@ -174,6 +175,11 @@ func (s *Service) register(r *River, h Handler, mws []Middleware, internal bool)
 	if r == nil || h == nil {
 		return fmt.Errorf("rivers: Handle: nil river or handler")
 	}
+	return s.registerEntry(&riverEntry{river: r, handler: h, mws: mws, internal: internal})
+}
+
+func (s *Service) registerEntry(e *riverEntry) error {
+	r := e.river
 	if err := r.err(); err != nil {
 		return fmt.Errorf("rivers: Handle: %w", err)
 	}
@@ -182,12 +188,13 @@ func (s *Service) register(r *River, h Handler, mws []Middleware, internal bool)
 	if s.started {
 		return fmt.Errorf("rivers: Handle %q: the service has started", r.Name())
 	}
-	for _, e := range s.rivers {
-		if e.river.Name() == r.Name() {
+	for _, x := range s.rivers {
+		if x.river.Name() == r.Name() {
 			return fmt.Errorf("rivers: Handle: a river named %q exists: give one a name with Named", r.Name())
 		}
 	}
-	s.rivers = append(s.rivers, &riverEntry{river: r, topic: s.cfg.topic(r.topic), handler: h, mws: mws, internal: internal})
+	e.topic = s.cfg.topic(r.topic)
+	s.rivers = append(s.rivers, e)
 	return nil
 }
 
