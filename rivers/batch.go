@@ -25,7 +25,8 @@ import (
 // Return nil when every event is done; a [*BatchError] to say which event
 // failed (the events before it are done, their publications kept; the
 // failed one is retried or dead-lettered like a per-event handler's, and
-// the batch goes on after it); any other error, or a panic, when it is not
+// the batch goes on after it; a BatchError of [ErrRetired] counts the event
+// as done); any other error, or a panic, when it is not
 // known which event failed: the SDK then calls the handler again with one
 // event at a time, so a bad event is dead-lettered alone. Handlers must
 // therefore be safe to call again on the events of a failed call.
@@ -249,6 +250,13 @@ func (s *Service) runBatch(rt *runtime, b *batchRun) bool {
 			if be.Err != nil {
 				err = be.Err
 			}
+		}
+		if at >= 0 && isRetired(err) { // a retired type is withheld, not a failure
+			for i := lo; i <= at; i++ {
+				keep(i)
+			}
+			lo, attempt = at+1, 1
+			continue
 		}
 		for i := lo; i < hi; i++ {
 			if i < at {

@@ -3,7 +3,7 @@ package validator
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -49,23 +49,30 @@ func register(svc *rivers.Service, v *Validator) (*handler, error) {
 		OnTopic(rivers.Rapids).
 		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v").
 		Interested("flags")
-	svc.Handle(river, h.handle)
+	rivers.HandleBatch(svc, river, h.handleBatch)
 	svc.Publishes(events.TypeMeterReadingRejected, events.TypeMeterReadingAnomalous)
 	return h, nil
 }
 
-func (h *handler) handle(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
-	var r events.MeterReading
-	if err := ev.Decode(&r); err != nil {
-		return rivers.Permanent(fmt.Errorf("decode meter.reading.v1: %w", err))
+// handleBatch checks a batch of readings of one partition in order.
+func (h *handler) handleBatch(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
+	h.checked.Add(ctx, int64(b.Len()))
+	for i := range b.Len() {
+		if err := h.check(ctx, b.Event(i), b.Value(i), b.Publisher(i)); err != nil {
+			return &rivers.BatchError{Index: i, Err: err}
+		}
 	}
+	return nil
+}
+
+// check runs the rules on one reading and publishes its findings.
+func (h *handler) check(ctx context.Context, ev rivers.Event, r *events.MeterReading, pub rivers.Publisher) error {
 	ref := ev.OccurredAt()
 	if h.v.cfg.Reference == ReferenceWall || ref.IsZero() {
 		ref = h.wall()
 	}
-	h.checked.Add(ctx, 1)
 	var buf [4]Finding
-	fs := h.v.Check(buf[:0], &r, ref)
+	fs := h.v.Check(buf[:0], r, ref)
 	if len(fs) == 0 {
 		return nil
 	}
@@ -78,20 +85,20 @@ func (h *handler) handle(ctx context.Context, ev rivers.Event, pub rivers.Publis
 				MeterID: r.MeterID, ReadingEventID: env.ID, ReadingSource: env.Source,
 				Reading: json.RawMessage(env.Data), Rule: f.Rule, Reason: f.Reason, RejectedAt: now,
 			}, rivers.WithKey(r.MeterID), rivers.WithTime(now))
-			if err != nil {
+			if err != nil && !errors.Is(err, rivers.ErrRetired) {
 				return err
 			}
 			continue
 		}
 		a := events.MeterReadingAnomalous{
 			MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID, ReadAt: r.ReadAt,
-			ReadingEventID: ev.ID(), Reading: r, Rule: f.Rule, Reason: f.Reason, Field: f.Field, DetectedAt: now,
+			ReadingEventID: ev.ID(), Reading: *r, Rule: f.Rule, Reason: f.Reason, Field: f.Field, DetectedAt: now,
 		}
 		if f.Field != "" {
 			val, th := f.Value, f.Threshold
 			a.Value, a.Threshold = &val, &th
 		}
-		if err := pub.Publish(ctx, events.TypeMeterReadingAnomalous, a, rivers.WithKey(r.MeterID), rivers.WithTime(now)); err != nil {
+		if err := pub.Publish(ctx, events.TypeMeterReadingAnomalous, a, rivers.WithKey(r.MeterID), rivers.WithTime(now)); err != nil && !errors.Is(err, rivers.ErrRetired) {
 			return err
 		}
 	}
