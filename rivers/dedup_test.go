@@ -3,6 +3,7 @@ package rivers
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +87,23 @@ func BenchmarkMemoryDedupSeen(b *testing.B) {
 	for b.Loop() {
 		d.Seen(ctx, keys[i%len(keys)])
 		i++
+	}
+}
+
+func TestMemoryDedupTellsLongKeysApartAndStaysBounded(t *testing.T) {
+	m := NewMemoryDedup(time.Hour, 100, nil)
+	long := strings.Repeat("x", 120_000)
+	ctx := context.Background()
+	for i := range 1000 {
+		key := long + strconv.Itoa(i)
+		if seen, _ := m.Seen(ctx, key); seen {
+			t.Fatalf("key %d seen before it was recorded", i)
+		}
+		if seen, _ := m.Seen(ctx, key); !seen {
+			t.Fatalf("key %d not seen right after it was recorded", i)
+		}
+	}
+	if n := m.Len(); n != 100 {
+		t.Fatalf("%d keys remembered, want the size bound 100", n)
 	}
 }
