@@ -184,8 +184,11 @@ func sendFirst(t *testing.T, k *riverstest.Kit) contracts.Event {
 
 func TestBatchErrorDeadLettersThatEventAloneAndGoesOn(t *testing.T) {
 	w := &batchWatch{failOn: "MTR-7", failErr: rivers.Permanent(errors.New("meter 7 is bad"))}
-	k, _ := newBatchWatch(t, w)
+	k, svc := newBatchWatch(t, w)
 	sendReadings(t, k, 20, nil)
+	if p := svc.Progress("rapids"); p[0] != 20 {
+		t.Fatalf("Progress(rapids) = %v, want partition 0 done up to offset 20", p)
+	}
 	got := anomaliesByMeter(k)
 	for i := range 20 {
 		m := fmt.Sprintf("MTR-%d", i)

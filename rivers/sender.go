@@ -175,6 +175,7 @@ func (sn *sender) flush(batch []*item, records []Record) bool {
 	}
 	sn.ins = ins
 	if len(ins) > 0 && sn.sub != nil {
+		sn.s.progress.advance(ins)
 		if err := sn.sub.Commit(sn.ctx, ins...); err != nil {
 			// Offsets are cumulative: the next commit covers these.
 			sn.log.Warn("commit failed", "error", err, "records", len(ins))

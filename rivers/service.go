@@ -50,6 +50,7 @@ type Service struct {
 	serving   atomic.Bool // between the start of Serve and the start of its shutdown
 	rt        atomic.Pointer[runtime]
 	processed atomic.Int64
+	progress  progress
 	deadTotal atomic.Int64
 	expTotal  atomic.Int64
 }
@@ -286,3 +287,47 @@ func (s *Service) publishesList(now time.Time) []string {
 
 // clone of an envelope for hooks, which may keep it.
 func cloneEnv(e *contracts.Event) contracts.Event { return e.Clone() }
+
+// Progress returns, for each partition of topic the service has read since
+// it started, the offset after the last record it is done with: handled
+// (or dropped, or dead-lettered), its publications acknowledged and its
+// offset handed to the consumer group's commit. Tests and benchmarks wait on it ("every record
+// published so far is done") instead of sleeping.
+func (s *Service) Progress(topic string) map[int]int64 { return s.progress.of(topic) }
+
+// progress is what Progress reports, advanced by the sender.
+type progress struct {
+	mu   sync.Mutex
+	next map[partitionOf]int64
+}
+
+type partitionOf struct {
+	topic     string
+	partition int
+}
+
+func (p *progress) advance(recs []Record) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next == nil {
+		p.next = map[partitionOf]int64{}
+	}
+	for i := range recs {
+		k := partitionOf{recs[i].Topic, recs[i].Partition}
+		if o := recs[i].Offset + 1; o > p.next[k] {
+			p.next[k] = o
+		}
+	}
+}
+
+func (p *progress) of(topic string) map[int]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[int]int64{}
+	for k, o := range p.next {
+		if k.topic == topic {
+			out[k.partition] = o
+		}
+	}
+	return out
+}

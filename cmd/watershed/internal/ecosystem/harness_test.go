@@ -276,3 +276,11 @@ func header(rec rapids.Record, key string) string {
 	v, _ := contracts.HeaderValue(rec.Headers, key)
 	return string(v)
 }
+
+// service returns the running instance of the member called name; nil
+// before it started.
+func (r *runningEcosystem) service(name string) *rivers.Service {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.services[name]
+}

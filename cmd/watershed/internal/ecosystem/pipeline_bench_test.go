@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,11 +37,10 @@ import (
 //     uploads spread over 14 minutes, about 1,000 readings/s offered, 2
 //     intervals per op: the latency of a pipeline that keeps up.
 //
-// Each op waits until every one of the five services has handled every
-// reading published so far (a middleware counts the meter.reading.v1
-// deliveries that reached each service's handler: each reading is a
-// distinct event, so the count reaches the published total exactly when the
-// slowest consumer has worked through the topic). Metrics:
+// Each op waits until every one of the five services is done with every
+// reading published so far: [rivers.Service.Progress] on the rapids (done =
+// handled, or dropped as a duplicate, its publications acknowledged and its
+// offset handed to the commit) adds up to the readings published. Metrics:
 //
 //   - reads/s: readings published ÷ wall time from the first publication
 //     to the last reading handled by the slowest service;
@@ -86,13 +84,7 @@ func benchPipeline(b *testing.B, load pipelineLoad) {
 		b.Fatal(err)
 	}
 	consumers := []string{validator.Name, gapdetector.Name, usage.Name, feederagg.Name, outage.Name}
-	counts := map[string]*atomic.Int64{}
-	for _, n := range consumers {
-		counts[n] = new(atomic.Int64)
-	}
-	eco := startEcosystem(b, kcfg, log, only(b, all, consumers...), func(name string) rivers.Middleware {
-		return countReadings(counts[name])
-	})
+	eco := startEcosystem(b, kcfg, log, only(b, all, consumers...))
 	eco.waitReady(b, 3*time.Minute)
 
 	lat := &latencyProbe{published: map[string]time.Time{}}
@@ -149,7 +141,7 @@ func benchPipeline(b *testing.B, load pipelineLoad) {
 		}
 		publishing += time.Since(t0)
 		published += run.Published()
-		waitHandled(b, counts, int64(published), 10*time.Minute)
+		waitHandled(b, eco, consumers, kcfg.Topics.Rapids, int64(published), 10*time.Minute)
 		total += time.Since(t0)
 	}
 	b.StopTimer()
@@ -169,28 +161,22 @@ func benchPipeline(b *testing.B, load pipelineLoad) {
 		published, benchMeters, load.intervals, b.N, load.rate, total.Round(time.Millisecond), publishing.Round(time.Millisecond), derived)
 }
 
-// countReadings counts the meter.reading.v1 deliveries a service's handler
-// finished (Use runs outside retries: one count per delivery).
-func countReadings(n *atomic.Int64) rivers.Middleware {
-	return func(next rivers.Handler) rivers.Handler {
-		return func(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
-			err := next(ctx, ev, pub)
-			if d, ok := rivers.DeliveryFrom(ctx); ok && d.Type == events.TypeMeterReading {
-				n.Add(1)
-			}
-			return err
-		}
-	}
-}
-
-// waitHandled polls until every service handled want readings.
-func waitHandled(b *testing.B, counts map[string]*atomic.Int64, want int64, timeout time.Duration) {
+// waitHandled polls until every consumer is done with want records of the
+// rapids (the topic is fresh: its offsets start at 0, so the offsets the
+// services are done up to add up to the records they are done with).
+func waitHandled(b *testing.B, eco *runningEcosystem, consumers []string, topic string, want int64, timeout time.Duration) {
 	b.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		behind := ""
-		for name, n := range counts {
-			if got := n.Load(); got < want {
+		for _, name := range consumers {
+			var got int64
+			if svc := eco.service(name); svc != nil {
+				for _, next := range svc.Progress(topic) {
+					got += next
+				}
+			}
+			if got < want {
 				behind += fmt.Sprintf(" %s=%d", name, got)
 			}
 		}
