@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 
-.PHONY: dev test test-unit test-docker bench fuzz vet fmt tags build help
+.PHONY: dev test test-unit test-docker bench bench-pipeline fuzz vet fmt tags build help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ test-docker: ## the integration suite against containers (needs a Docker engine)
 
 bench: ## run the benchmarks and rewrite BENCHMARKS.md with machine and date
 	scripts/bench.sh
+
+bench-pipeline: ## the pipeline vs the plain kafka-go yardstick (../shared/perf/rawpipe) in one run, into BENCHMARKS.md
+	scripts/bench-pipeline.sh
 
 fuzz: ## run the envelope fuzz targets for FUZZTIME (default 30s each)
 	FUZZTIME=$${FUZZTIME:-30s} scripts/fuzz.sh

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -33,9 +36,10 @@ import (
 //     no paced timer), 20 intervals (≈ 201,000 readings) per op: the
 //     sustained throughput. Its latencies are those of a saturated
 //     pipeline (they grow with the backlog).
-//   - paced-1k: the Runner paced at 90 grid seconds per wall second with
-//     uploads spread over 14 minutes, about 1,000 readings/s offered, 2
-//     intervals per op: the latency of a pipeline that keeps up.
+//   - paced: the Runner paced at PIPELINE_PACED_READS readings/s (default
+//     1,000; scripts/bench-pipeline.sh sets half of what max measured) with
+//     uploads spread over 14 grid minutes, about 20 s of load: the latency
+//     of a pipeline that keeps up.
 //
 // Each op waits until every one of the five services is done with every
 // reading published so far: [rivers.Service.Progress] on the rapids (done =
@@ -60,8 +64,20 @@ func BenchmarkPipeline(b *testing.B) {
 	b.Run("max", func(b *testing.B) {
 		benchPipeline(b, pipelineLoad{rate: simulator.RateMax, intervals: 20})
 	})
-	b.Run("paced-1k", func(b *testing.B) {
-		benchPipeline(b, pipelineLoad{rate: simulator.RatePaced, speed: 90, uploadDelay: 14 * time.Minute, intervals: 2})
+	b.Run("paced", func(b *testing.B) {
+		reads := 1000.0
+		if v := os.Getenv("PIPELINE_PACED_READS"); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f <= 0 {
+				b.Fatalf("PIPELINE_PACED_READS=%q: want readings per second, e.g. 30000", v)
+			}
+			reads = f
+		}
+		// 10,000 meters read every 15 minutes of grid time: reads/s = speed ×
+		// meters / 900. About 20 s of load, at least 2 intervals.
+		speed := reads * 900 / benchMeters
+		intervals := max(2, int(math.Ceil(20*reads/benchMeters)))
+		benchPipeline(b, pipelineLoad{rate: simulator.RatePaced, speed: speed, uploadDelay: 14 * time.Minute, intervals: intervals})
 	})
 }
 
