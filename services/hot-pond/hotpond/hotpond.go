@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/ponds/hot"
 	"github.com/watershed-grid/watershed/rivers"
@@ -118,7 +119,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 //	GET /v1/transformers/{id}
 //	GET /v1/feeders/{id}
 func (h *HotPond) Register(svc *rivers.Service) error {
-	svc.Handle(rivers.NewRiver(events.TypeMeterReading).Named("hot-pond").OnTopic(rivers.Rapids).
+	rivers.HandleBatch(svc, rivers.NewRiver(events.TypeMeterReading).Named("hot-pond").OnTopic(rivers.Rapids).
 		Require("meter_id", "read_at"), h.handle)
 	svc.CheckReady("redis", func(ctx context.Context) error { return h.client.Ping(ctx).Err() })
 	r := chi.NewRouter()
@@ -130,19 +131,34 @@ func (h *HotPond) Register(svc *rivers.Service) error {
 	return nil
 }
 
-// handle writes one reading: one pipelined round trip, idempotent by
-// (read_at, event id). The SDK commits the offset after it returns, so
-// the write is durable in Redis first. A reading Redis refuses to store is
-// dead-lettered; a Redis failure is retried by the SDK.
-func (h *HotPond) handle(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
-	res, err := h.pond.Write(ctx, ev.Envelope())
+// handle writes a batch of readings in one pipelined round trip,
+// idempotent by (read_at, event id). The SDK commits the offsets after it
+// returns, so the writes are durable in Redis first. A reading Redis refuses
+// to store is dead-lettered (the batch goes on after it); a Redis failure is
+// retried by the SDK.
+func (h *HotPond) handle(ctx context.Context, b *rivers.Batch[readingKeys]) error {
+	evs := make([]contracts.Event, b.Len())
+	for i := range evs {
+		evs[i] = b.Event(i).Envelope()
+	}
+	res, err := h.pond.Write(ctx, evs...)
 	if err != nil {
 		return err
 	}
 	if len(res.Rejected) > 0 {
+		for i := range evs {
+			if evs[i].ID == res.Rejected[0].EventID {
+				return &rivers.BatchError{Index: i, Err: rivers.Permanent(res.Rejected[0].Err)}
+			}
+		}
 		return rivers.Permanent(res.Rejected[0].Err)
 	}
 	return nil
+}
+
+// readingKeys is what the river declares; the pond decodes the rest.
+type readingKeys struct {
+	MeterID string `json:"meter_id"`
 }
 
 func (h *HotPond) latest(w http.ResponseWriter, r *http.Request) {
