@@ -48,9 +48,6 @@ func (h *handoff) put(ctx context.Context, rec *Record, route *typeRoute, typed 
 			return false
 		}
 		if len(h.items) < h.max {
-			if h.items == nil {
-				h.items = make([]prepared, 0, min(h.max, 256))
-			}
 			h.items = append(h.items, prepared{rec: *rec, route: route, typed: typed})
 			first := len(h.items) == 1
 			h.mu.Unlock()
@@ -76,7 +73,7 @@ func (h *handoff) take(ctx context.Context) ([]prepared, bool) {
 		h.mu.Lock()
 		if n := len(h.items); n > 0 {
 			chunk := h.items
-			h.items = make([]prepared, 0, min(max(2*n, 16), h.max))
+			h.items = make([]prepared, 0, n) // sized like the last chunk; append grows it
 			h.mu.Unlock()
 			notify(h.space)
 			return chunk, true

@@ -89,10 +89,46 @@ func (sn *sender) enqueue(it *item) error {
 	}
 }
 
-// enqueueChunk hands a worker's items to the sender in order.
+// enqueueChunk hands a worker's items to the sender in order. An item with
+// nothing to publish is left out when a later item of the chunk is of the
+// same partition: offsets are committed cumulatively, so the later commit
+// covers it. Most records publish nothing (skipped, or handled quietly),
+// so most of a chunk costs the sender nothing.
 func (sn *sender) enqueueChunk(items []item) error {
+	type last struct {
+		topic     string
+		partition int
+		index     int
+	}
+	var lasts []last
 	for i := range items {
-		if err := sn.enqueue(&items[i]); err != nil {
+		r := items[i].in
+		found := false
+		for k := range lasts {
+			if lasts[k].partition == r.Partition && lasts[k].topic == r.Topic {
+				lasts[k].index, found = i, true
+				break
+			}
+		}
+		if !found {
+			lasts = append(lasts, last{r.Topic, r.Partition, i})
+		}
+	}
+	for i := range items {
+		it := &items[i]
+		if len(it.out) == 0 {
+			covered := false
+			for _, l := range lasts {
+				if l.partition == it.in.Partition && l.topic == it.in.Topic {
+					covered = l.index > i
+					break
+				}
+			}
+			if covered {
+				continue
+			}
+		}
+		if err := sn.enqueue(it); err != nil {
 			return err
 		}
 	}
