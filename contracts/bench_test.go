@@ -1,10 +1,16 @@
 package contracts_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/catalog"
+	"github.com/watershed-grid/watershed/contracts/events"
 )
 
 // benchEvent is a meter reading as the gateway publishes it: required
@@ -86,6 +92,68 @@ func BenchmarkValidateMeterReading(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.Validate("meter.reading.v1", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateMeterReadingLibrary is what Validate cost for a reading
+// before the typed validator: the JSON Schema library on the parsed payload.
+func BenchmarkValidateMeterReadingLibrary(b *testing.B) {
+	raw, err := os.ReadFile("schemas/meter.reading.v1.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	comp := jsonschema.NewCompiler()
+	comp.DefaultDraft(jsonschema.Draft2020)
+	comp.AssertFormat()
+	if err := comp.AddResource(catalog.BaseURL+"meter.reading.v1.json", doc); err != nil {
+		b.Fatal(err)
+	}
+	s, err := comp.Compile(catalog.BaseURL + "meter.reading.v1.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := benchEvent(b).Data
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Validate(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeMeterReading validates and decodes a reading in one pass.
+func BenchmarkDecodeMeterReading(b *testing.B) {
+	data := benchEvent(b).Data
+	var m events.MeterReading
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := catalog.DecodeMeterReading(data, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkValidateThenUnmarshalMeterReading is what a consumer paid before
+// DecodeMeterReading: the library's validation, then json.Unmarshal.
+func BenchmarkValidateThenUnmarshalMeterReading(b *testing.B) {
+	data := benchEvent(b).Data
+	var m events.MeterReading
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := catalog.Default().Validate(events.TypeMeterReading, data); err != nil {
+			b.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &m); err != nil {
 			b.Fatal(err)
 		}
 	}
