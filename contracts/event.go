@@ -54,15 +54,23 @@ type Event struct {
 
 // New returns an event of type typ from source with a fresh time-ordered id,
 // the current time, and data marshalled to JSON. data may already be
-// json.RawMessage or []byte holding JSON.
+// json.RawMessage or []byte holding JSON, or an [Identified] that also
+// brings the event's id.
 func New(source, typ string, data any) (Event, error) {
 	raw, err := marshalData(data)
 	if err != nil {
 		return Event{}, err
 	}
+	id := ""
+	if d, ok := data.(Identified); ok {
+		id = d.ID
+	}
+	if id == "" {
+		id = NewID()
+	}
 	now := time.Now().UTC()
 	return Event{
-		ID:              NewID(),
+		ID:              id,
 		Source:          source,
 		Type:            typ,
 		SpecVersion:     SpecVersion,
@@ -70,6 +78,17 @@ func New(source, typ string, data any) (Event, error) {
 		DataContentType: ContentTypeJSON,
 		Data:            raw,
 	}, nil
+}
+
+// Identified is event data that carries its own event id: New and Derive
+// give the event ID (a fresh id when ID is empty) and Data as the payload.
+// A fact with a stable identity is published this way so that every
+// publication of it, through any publisher built on New (the rivers SDK
+// included), has the same ce_id and is de-duplicated: a meter reading's id
+// is events.ReadingID(meter id, read time).
+type Identified struct {
+	ID   string
+	Data any // the payload, as New takes it
 }
 
 // NewID returns a new event id: a UUIDv7, so ids sort by creation time.
@@ -125,6 +144,8 @@ func appendParticipant(ps []string, p string) []string {
 
 func marshalData(data any) (json.RawMessage, error) {
 	switch d := data.(type) {
+	case Identified:
+		return marshalData(d.Data)
 	case nil:
 		return json.RawMessage("null"), nil
 	case json.RawMessage:

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/watershed-grid/watershed/contracts"
+	"github.com/watershed-grid/watershed/contracts/events"
 )
 
 func TestNew(t *testing.T) {
@@ -145,5 +146,29 @@ func TestClone(t *testing.T) {
 	c.Data[0] = '['
 	if e.Participants[0] == "x" || e.Data[0] == '[' {
 		t.Fatal("Clone shares slices with the original")
+	}
+}
+
+func TestNewIdentifiedKeepsItsID(t *testing.T) {
+	at := time.Date(2025, 3, 1, 10, 15, 0, 0, time.UTC)
+	id := events.ReadingID("MTR-000417", at)
+	data := json.RawMessage(`{"meter_id":"MTR-000417"}`)
+	e, err := contracts.New("/services/test", events.TypeMeterReading, contracts.Identified{ID: id, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID != id || string(e.Data) != string(data) {
+		t.Fatalf("New(Identified) = id %q data %s, want %q %s", e.ID, e.Data, id, data)
+	}
+	d, err := e.Derive("/services/other", events.TypeMeterReading, contracts.Identified{ID: id, Data: data})
+	if err != nil || d.ID != id || d.CausationID != id {
+		t.Fatalf("Derive(Identified) = %+v, %v: want id %q", d, err, id)
+	}
+	fresh, err := contracts.New("/services/test", events.TypeMeterReading, contracts.Identified{Data: data})
+	if err != nil || fresh.ID == "" || fresh.ID == id {
+		t.Fatalf("New(Identified without ID) id %q, %v: want a fresh id", fresh.ID, err)
+	}
+	if _, err := contracts.New("/services/test", events.TypeMeterReading, contracts.Identified{ID: id, Data: json.RawMessage(`{`)}); err == nil {
+		t.Fatal("New accepted invalid JSON inside Identified")
 	}
 }
