@@ -179,7 +179,10 @@ func (g *Gateway) process(ctx context.Context, batch []message) []message {
 func (g *Gateway) handle(ctx context.Context, m message) error {
 	r, data, err := Translate(g.cfg.Topic, m.topic, m.payload)
 	if err == nil {
-		err = g.svc.Publish(ctx, events.TypeMeterReading, json.RawMessage(data),
+		// The id comes from the reading itself: a retried or re-sent
+		// payload is the same event (ce_id) and is de-duplicated downstream.
+		id := events.ReadingID(r.MeterID, r.ReadAt)
+		err = g.svc.Publish(ctx, events.TypeMeterReading, contracts.Identified{ID: id, Data: json.RawMessage(data)},
 			rivers.ToTopic(rivers.Rapids), rivers.WithKey(r.MeterID), rivers.WithTime(m.received))
 		if err == nil {
 			g.published.Add(ctx, 1)

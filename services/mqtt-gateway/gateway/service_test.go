@@ -143,3 +143,26 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestRepublishedReadingKeepsItsID: a payload sent twice (a meter's retry,
+// a QoS 1 redelivery) is published twice with one ce_id, the reading's own
+// (events.ReadingID), so consumers de-duplicate it.
+func TestRepublishedReadingKeepsItsID(t *testing.T) {
+	k, g := newKit(t, "tcp://127.0.0.1:1")
+	for range 2 {
+		g.inbox <- message{topic: "meters/MTR-7/reading", payload: []byte(good), received: riverstest.Start}
+	}
+	k.Advance(PumpInterval)
+	evs := k.Published(events.TypeMeterReading)
+	if len(evs) != 2 {
+		t.Fatalf("%d readings published, want 2", len(evs))
+	}
+	var r events.MeterReading
+	if err := json.Unmarshal(evs[0].Data, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := events.ReadingID("MTR-7", r.ReadAt)
+	if evs[0].ID != want || evs[1].ID != want {
+		t.Fatalf("ids %q and %q, want both %q", evs[0].ID, evs[1].ID, want)
+	}
+}

@@ -91,12 +91,10 @@ func Translate(pattern, topic string, payload []byte) (events.MeterReading, []by
 	if err != nil {
 		return fail("payload: %v", err)
 	}
-	if err := catalog.Default().Validate(events.TypeMeterReading, merged); err != nil {
-		return events.MeterReading{}, nil, &PayloadError{Topic: topic, Reason: err.Error()}
-	}
+	// One pass validates (the catalog's verdict) and decodes.
 	var r events.MeterReading
-	if err := json.Unmarshal(merged, &r); err != nil {
-		return fail("%v", err)
+	if err := catalog.DecodeMeterReading(merged, &r); err != nil {
+		return events.MeterReading{}, nil, &PayloadError{Topic: topic, Reason: err.Error()}
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
