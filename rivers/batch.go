@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/watershed-grid/watershed/contracts/catalog"
 )
 
 // BatchHandler processes a batch of events of one river: records of one
@@ -79,8 +81,9 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // HandleBatch registers h for the events of river r, delivered in batches
 // of up to Config.MaxBatch records of one partition. Each payload is decoded
 // once into a T, a struct whose fields must all be keys the river declares
-// (as for [Event.Decode]); a *T that implements json.Unmarshaler decodes
-// itself, anything else is decoded by encoding/json. A payload that does
+// (as for [Event.Decode]): events.MeterReading by the catalog's one-pass
+// decoder, a *T that implements json.Unmarshaler by itself, anything else
+// by encoding/json. A payload that does
 // not decode is dead-lettered alone. The service's middleware ([Service.Use])
 // wraps per-event handlers only. It panics on the programming errors
 // [Service.Handle] panics on, and when T has undeclared fields.
@@ -102,7 +105,11 @@ func HandleBatch[T any](s *Service, r *River, h BatchHandler[T]) {
 		panic(fmt.Sprintf("rivers: HandleBatch: river %q: %s has fields the river does not declare: %s (declare them with Require or Interested)",
 			r.Name(), t, strings.Join(undeclared, ", ")))
 	}
-	if err := s.registerEntry(&riverEntry{river: r, batch: &batchRiver[T]{h: h}}); err != nil {
+	br := &batchRiver[T]{h: h, decode: decodePayload[T]}
+	if d, ok := any(catalog.DecodeMeterReading).(func([]byte, *T) error); ok {
+		br.decode = d // readings: validated and decoded in one pass, no reflection
+	}
+	if err := s.registerEntry(&riverEntry{river: r, batch: br}); err != nil {
 		panic(err)
 	}
 }
@@ -124,7 +131,10 @@ type batchCall interface {
 	reset(i int)         // discard record i's publications
 }
 
-type batchRiver[T any] struct{ h BatchHandler[T] }
+type batchRiver[T any] struct {
+	h      BatchHandler[T]
+	decode func([]byte, *T) error
+}
 
 type batchCallState[T any] struct {
 	h       BatchHandler[T]
@@ -142,7 +152,7 @@ func (br *batchRiver[T]) open(s *Service, river *River, recs []*prepared, fail f
 		recs: make([]*prepared, 0, len(recs)), orig: make([]int, 0, len(recs)), values: make([]T, len(recs))}
 	for i, p := range recs {
 		v := &c.values[len(c.recs)]
-		if err := decodePayload(p.env.Data, v); err != nil {
+		if err := br.decode(p.env.Data, v); err != nil {
 			*v = *new(T)
 			fail(i, &KeyError{River: river.Name(), Reason: fmt.Sprintf("payload does not decode into %T: %v", *v, err), Err: ErrKeyType})
 			continue
