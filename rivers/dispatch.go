@@ -18,7 +18,7 @@ type prepared struct {
 	env   contracts.Event
 	data  *payload
 	key   string // de-duplication key, once recorded in the store
-	ok    bool   // passed the record-level checks: its rivers' handlers run
+	valid bool   // its payload passed its type's schema (not merely tolerated)
 }
 
 // handleChunk runs one worker's chunk through the pipeline and hands the
@@ -127,14 +127,15 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 		return false
 	}
 	p.key = key
-	if err := s.validator.Validate(env.Type, env.Data); err != nil && !errors.Is(err, ErrUnknownType) && !tolerable(err) {
+	err = s.validator.Validate(env.Type, env.Data)
+	if err != nil && !errors.Is(err, ErrUnknownType) && !tolerable(err) {
 		s.forget(key)
 		p.key = ""
 		s.deadLetterAll(it, rec, entries, typName, ClassSchema, err)
 		return false
 	}
 	p.data = newPayload(p.env.Data)
-	p.ok = true
+	p.valid = err == nil
 	return true
 }
 
@@ -186,6 +187,9 @@ func (s *Service) handleRecord(rt *runtime, p *prepared, it *item) bool {
 // passes applies a river's key rules to a record, counting and reporting
 // a rejection.
 func (s *Service) passes(ctx context.Context, e *riverEntry, m *riverMetrics, p *prepared) bool {
+	if e.proven && p.valid {
+		return true // the schema requires what the river requires
+	}
 	problems := e.river.check(p.data)
 	if len(problems) == 0 {
 		return true

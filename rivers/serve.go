@@ -82,6 +82,7 @@ func (s *Service) Serve(ctx context.Context, tr Transport, opts ...ServeOption) 
 		if e.handler != nil {
 			e.handler = s.chain(e.handler, e.mws, e.internal)
 		}
+		e.proven = rulesProven(s.validator, e.river)
 	}
 	timers := slices.Clone(s.timers)
 	for _, t := range timers {

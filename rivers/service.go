@@ -60,6 +60,7 @@ type riverEntry struct {
 	topic    string
 	handler  Handler     // per-event rivers
 	batch    batchRunner // batch rivers (HandleBatch)
+	proven   bool        // a schema-valid payload passes the key rules (set by Serve)
 	mws      []Middleware
 	internal bool
 }

@@ -1,7 +1,9 @@
 package rivers
 
 import (
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/watershed-grid/watershed/contracts/catalog"
@@ -91,6 +93,79 @@ func tolerable(err error) bool {
 	for _, v := range ve.Violations {
 		if !strings.HasPrefix(v.Message, "additional properties ") {
 			return false
+		}
+	}
+	return true
+}
+
+// schemaSource is a Validator that can show a type's JSON Schema (the
+// catalog can).
+type schemaSource interface {
+	Schema(typ string) []byte
+}
+
+func (vs validators) Schema(typ string) []byte {
+	for _, v := range vs {
+		if ss, ok := v.(schemaSource); ok {
+			if b := ss.Schema(typ); b != nil {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// provenKeys returns the top-level keys that every payload of typ valid
+// against v's schema carries, not null: the schema requires them and their
+// type excludes null. Nil when v cannot show the schema.
+func provenKeys(v Validator, typ string) map[string]bool {
+	ss, ok := v.(schemaSource)
+	if !ok {
+		return nil
+	}
+	raw := ss.Schema(typ)
+	if raw == nil {
+		return nil
+	}
+	var schema struct {
+		Type       any                        `json:"type"`
+		Required   []string                   `json:"required"`
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(raw, &schema) != nil || schema.Type != "object" {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, k := range schema.Required {
+		var prop struct {
+			Type any `json:"type"`
+		}
+		if json.Unmarshal(schema.Properties[k], &prop) != nil {
+			continue
+		}
+		switch t := prop.Type.(type) {
+		case string:
+			out[k] = t != "null"
+		case []any:
+			out[k] = !slices.Contains(t, any("null"))
+		}
+	}
+	return out
+}
+
+// rulesProven reports whether a payload that passed v's schema for every
+// type of r passes r's key rules too: r only requires presence of keys the
+// schemas prove present. Such rivers skip the payload scan.
+func rulesProven(v Validator, r *River) bool {
+	if len(r.prefixes) > 0 || len(r.forbid) > 0 {
+		return false
+	}
+	for _, typ := range r.types {
+		proven := provenKeys(v, typ)
+		for _, rule := range r.require {
+			if len(rule.values) > 0 || len(rule.path) != 1 || !proven[rule.key] {
+				return false
+			}
 		}
 	}
 	return true
