@@ -1,0 +1,177 @@
+package eventtime
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+// ev is event time: minute m of the grid day.
+func ev(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+
+// rec is record time (the broker's clock): second s of the run.
+func rec(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
+
+func wantValue(t *testing.T, w *Watermark, want time.Time) {
+	t.Helper()
+	if got := w.Value(); !got.Equal(want) {
+		t.Errorf("value %v, want %v", got, want)
+	}
+}
+
+func TestValueIsTheSlowestPartition(t *testing.T) {
+	w := New(Config{MaxClockSkew: 2 * time.Hour})
+	if !w.Value().IsZero() || !w.ClosedThrough(time.Minute).IsZero() {
+		t.Fatal("an empty watermark has a value")
+	}
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(0), 0, rec(0))
+	for m := 15; m <= 90; m += 15 {
+		w.Observe(0, ev(m), 5, rec(1))
+	}
+	wantValue(t, w, ev(0))
+	if !w.Max().Equal(ev(90)) {
+		t.Errorf("max %v, want %v", w.Max(), ev(90))
+	}
+	w.Observe(1, ev(60), 3, rec(1))
+	wantValue(t, w, ev(60))
+	if got := w.ClosedThrough(30 * time.Minute); !got.Equal(ev(30)) {
+		t.Errorf("closed through %v, want %v", got, ev(30))
+	}
+}
+
+// The bug the package fixes: a partition whose reader stalls with records
+// pending was taken for idle once it was MaxClockSkew (event time) behind,
+// and its meters were declared missed while their reads sat unread.
+func TestAStalledPartitionHoldsTheWatermark(t *testing.T) {
+	w := New(Config{MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(0), 40, rec(0)) // 40 records of partition 1 still to read
+	// Partition 0 runs a day ahead, read for minutes of record time.
+	for m, s := 15, 1; m <= 24*60; m, s = m+15, s+1 {
+		w.Observe(0, ev(m), 0, rec(s))
+	}
+	wantValue(t, w, ev(0))
+	if w.CaughtUp() {
+		t.Error("caught up with partition 1 behind")
+	}
+	// Partition 1 is read to its end: the watermark follows it, never past.
+	w.Observe(1, ev(600), 0, rec(200))
+	wantValue(t, w, ev(600))
+	if !w.CaughtUp() {
+		t.Error("not caught up with every partition read to its end")
+	}
+}
+
+func TestACaughtUpPartitionGoesIdle(t *testing.T) {
+	w := New(Config{IdleAfter: 10 * time.Second})
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(0), 0, rec(0))
+	w.Observe(0, ev(15), 0, rec(9))
+	wantValue(t, w, ev(0))
+	// Ten seconds of records read from partition 0 since partition 1's last:
+	// nothing came on 1.
+	w.Observe(0, ev(30), 0, rec(10))
+	wantValue(t, w, ev(30))
+	st := w.Partitions()
+	if len(st) != 2 || !st[1].Idle || st[0].Idle {
+		t.Errorf("partitions %+v, want 1 idle", st)
+	}
+	// It speaks again, late: the watermark does not go back.
+	w.Observe(1, ev(20), 0, rec(11))
+	wantValue(t, w, ev(30))
+	w.Observe(0, ev(45), 0, rec(12))
+	wantValue(t, w, ev(30))
+	w.Observe(1, ev(45), 0, rec(12))
+	wantValue(t, w, ev(45))
+}
+
+// A reader that stalls as a whole (a paused process) reads nothing: no
+// record time moves and no partition becomes idle, however long the pause.
+// When it resumes, the backlog it reads carries the old record times.
+func TestAPausedReaderMakesNoPartitionIdle(t *testing.T) {
+	w := New(Config{IdleAfter: 10 * time.Second})
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(0), 0, rec(0))
+	// Resumed a minute later: partition 0's backlog comes first.
+	for s := 1; s <= 5; s++ {
+		w.Observe(0, ev(15*s), 100, rec(s))
+	}
+	wantValue(t, w, ev(0))
+}
+
+func TestNeverIdle(t *testing.T) {
+	w := New(Config{IdleAfter: -1})
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(60), 0, rec(3600))
+	wantValue(t, w, ev(0))
+	w2 := New(Config{})
+	w2.Observe(0, ev(0), 0, time.Time{})
+	w2.Observe(1, ev(60), 0, time.Time{})
+	wantValue(t, w2, ev(0)) // no record times: idleness cannot be told
+}
+
+func TestClockSkew(t *testing.T) {
+	w := New(Config{MaxClockSkew: time.Hour, SkewConfirm: 3})
+	w.Observe(0, ev(0), 0, rec(0))
+	if w.Observe(0, ev(24*60), 0, rec(0)) {
+		t.Error("a read a day ahead is plausible")
+	}
+	if !w.Observe(0, ev(15), 0, rec(0)) || !w.Max().Equal(ev(15)) {
+		t.Errorf("max %v, want %v", w.Max(), ev(15))
+	}
+	if w.Plausible(ev(24*60)) || !w.Plausible(ev(30)) || w.Plausible(time.Time{}) {
+		t.Error("Plausible disagrees with the guard")
+	}
+	// The whole stream jumps: the third read in a row confirms it.
+	for i, m := range []int{24*60 + 30, 24 * 60, 24*60 + 15} {
+		if got := w.Observe(0, ev(m), 0, rec(0)); got != (i == 2) {
+			t.Errorf("read %d of the jump plausible %v", i, got)
+		}
+	}
+	if !w.Max().Equal(ev(24 * 60)) {
+		t.Errorf("max %v after the jump, want %v (the earliest)", w.Max(), ev(24*60))
+	}
+	if New(Config{}).Observe(0, time.Time{}, 0, rec(0)) {
+		t.Error("a zero time is plausible")
+	}
+}
+
+func TestCheckpoint(t *testing.T) {
+	cfg := Config{MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second}
+	w := New(cfg)
+	w.Observe(0, ev(90), 0, rec(0))
+	w.Observe(2, ev(60), 0, rec(0))
+	wantValue(t, w, ev(60))
+	data, err := w.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(cfg)
+	if err := r.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Max().Equal(ev(90)) || r.CaughtUp() {
+		t.Errorf("restored max %v caught up %v, want %v false", r.Max(), r.CaughtUp(), ev(90))
+	}
+	wantValue(t, r, ev(60))
+	// After the restart partition 0 is read; partition 2 is not (yet): it
+	// holds the watermark until 10 s of record time were read without it.
+	r.Observe(0, ev(120), 0, rec(100))
+	wantValue(t, r, ev(60))
+	r.Observe(0, ev(135), 0, rec(109))
+	wantValue(t, r, ev(60))
+	r.Observe(0, ev(150), 0, rec(110))
+	wantValue(t, r, ev(150))
+	again, _ := r.MarshalBinary()
+	if rest, err := New(cfg).DecodeFrom(append(again, 7)); err != nil || len(rest) != 1 {
+		t.Errorf("DecodeFrom: rest %v, %v", rest, err)
+	}
+	for _, bad := range [][]byte{nil, {9}, data[:len(data)-1]} {
+		if err := New(cfg).UnmarshalBinary(bad); !errors.Is(err, ErrBadState) {
+			t.Errorf("UnmarshalBinary(%v) = %v, want ErrBadState", bad, err)
+		}
+	}
+}
