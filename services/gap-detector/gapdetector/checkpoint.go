@@ -108,10 +108,17 @@ func (s FileCheckpoints) Load(_ context.Context, name string) ([]byte, error) {
 	return d, nil
 }
 
-const checkpointMagic = "WSGAP2\n"
+// checkpointMagic heads the checkpoints this version writes: the
+// watermark's own state (per partition) follows it. checkpointMagicV2
+// heads older checkpoints, which kept the latest read time only.
+const (
+	checkpointMagic   = "WSGAP3\n"
+	checkpointMagicV2 = "WSGAP2\n"
+)
 
-// MarshalBinary encodes the tracker's state: the watermark, the
-// transformers and every meter's cadence, recent slots and judged slots.
+// MarshalBinary encodes the tracker's state: the watermark (per input
+// partition), the transformers and every meter's cadence, recent slots and
+// judged slots.
 func (t *Tracker) MarshalBinary() ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(checkpointMagic) + 16 + len(t.states)*24 + len(t.meters.arena))
@@ -119,7 +126,12 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 	var tmp [binary.MaxVarintLen64]byte
 	uv := func(v uint64) { buf.Write(tmp[:binary.PutUvarint(tmp[:], v)]) }
 	str := func(s string) { uv(uint64(len(s))); buf.WriteString(s) }
-	uv(uint64(t.wm.max))
+	wm, err := t.wm.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	uv(uint64(len(wm)))
+	buf.Write(wm)
 	uv(uint64(len(t.intervals)))
 	for _, iv := range t.intervals {
 		uv(uint64(iv))
@@ -145,10 +157,15 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalBinary replaces the tracker's state with a checkpoint made by
-// MarshalBinary. The warm-up restarts: no missed read is emitted for slots
-// expected before the first read after the restore plus WarmUp.
+// MarshalBinary (or by the previous version, which kept no partitions).
+// The warm-up restarts: no missed read is emitted for slots expected before
+// the first read after the restore plus WarmUp. The partitions of the
+// checkpoint hold the watermark at their last read time until they are
+// read again (or prove idle), so meters of a partition the restarted
+// consumer has not reached yet are not declared missed.
 func (t *Tracker) UnmarshalBinary(data []byte) (err error) {
-	if !bytes.HasPrefix(data, []byte(checkpointMagic)) {
+	v2 := bytes.HasPrefix(data, []byte(checkpointMagicV2))
+	if !v2 && !bytes.HasPrefix(data, []byte(checkpointMagic)) {
 		return fmt.Errorf("%w: unknown format", ErrBadCheckpoint)
 	}
 	r := bufio.NewReader(bytes.NewReader(data[len(checkpointMagic):]))
@@ -180,7 +197,20 @@ func (t *Tracker) UnmarshalBinary(data []byte) (err error) {
 		return b
 	}
 	n := NewTracker(t.cfg)
-	n.wm.max = int64(uv())
+	if v2 {
+		// The latest read time, of no known partition: the watermark starts
+		// again from the reads (the warm-up keeps the rivers quiet).
+		uv()
+	} else if nb := uv(); err == nil {
+		if nb > 1<<20 {
+			err = errors.New("watermark too long")
+		} else {
+			wm := make([]byte, nb)
+			if _, err = io.ReadFull(r, wm); err == nil {
+				err = n.wm.UnmarshalBinary(wm)
+			}
+		}
+	}
 	ni := uv()
 	if err == nil && ni > 0xFFFF {
 		err = errors.New("too many intervals")

@@ -36,6 +36,13 @@ type Config struct {
 	// 2h, 100. GAP_MAX_CLOCK_SKEW, GAP_SKEW_CONFIRM.
 	MaxClockSkew time.Duration
 	SkewConfirm  int
+	// IdleAfter: a rapids partition read to its end whose meters all fell
+	// silent stops holding the watermark back once the detector has read
+	// this much newer records (by broker record time) from the other
+	// partitions. A partition with records still to read is never idle,
+	// however far behind: a slow reader delays missed reads, it does not
+	// invent them. Default 10s. GAP_IDLE_AFTER.
+	IdleAfter time.Duration
 	// Tick is the wall-clock period of the timer that declares due slots
 	// missed. Default 1s. GAP_TICK.
 	Tick time.Duration
@@ -63,6 +70,7 @@ func DefaultConfig() Config {
 		WarmUp:          time.Hour,
 		MaxClockSkew:    2 * time.Hour,
 		SkewConfirm:     100,
+		IdleAfter:       10 * time.Second,
 		Tick:            time.Second,
 		CheckpointEvery: 30 * time.Second,
 		CheckpointName:  Name,
@@ -82,6 +90,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: GAP_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
 	case c.SkewConfirm < 1:
 		return fmt.Errorf("%w: GAP_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("%w: GAP_IDLE_AFTER %v: want > 0 (e.g. 10s)", ErrInvalidConfig, c.IdleAfter)
 	case c.Tick <= 0:
 		return fmt.Errorf("%w: GAP_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
 	case c.CheckpointEvery < 0:
@@ -94,7 +104,7 @@ func (c Config) Validate() error {
 
 func (c Config) tracker() TrackerConfig {
 	return TrackerConfig{Grace: c.Grace, MaxConsecutive: c.MaxConsecutive, WarmUp: c.WarmUp,
-		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm}
+		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm, IdleAfter: c.IdleAfter}
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the GAP_* environment
@@ -127,6 +137,7 @@ func ConfigFromEnv() (Config, error) {
 	dur("GAP_WARMUP", &c.WarmUp)
 	dur("GAP_MAX_CLOCK_SKEW", &c.MaxClockSkew)
 	num("GAP_SKEW_CONFIRM", &c.SkewConfirm)
+	dur("GAP_IDLE_AFTER", &c.IdleAfter)
 	dur("GAP_TICK", &c.Tick)
 	dur("GAP_CHECKPOINT_EVERY", &c.CheckpointEvery)
 	if v, ok := os.LookupEnv("GAP_CHECKPOINT_DIR"); ok && v != "" {

@@ -13,12 +13,16 @@
 //
 // Time is event time, never the wall clock: the simulator runs an
 // accelerated clock (900×: fifteen grid minutes per wall second), and real
-// head-ends deliver in bursts hours late. The watermark is the lowest, over
-// the rapids partitions the instance consumes, of each partition's latest
-// plausible read_at: a partition consumed ahead of the others cannot make
-// the others' meters look silent. A partition more than MaxClockSkew behind
-// the latest read (idle: all its meters silent, or far behind) stops
-// holding the watermark back. A slot expected at E is declared missed once
+// head-ends deliver in bursts hours late. The watermark (package
+// rivers/eventtime) is the lowest, over the rapids partitions the instance
+// consumes, of each partition's latest plausible read_at: a partition
+// consumed ahead of the others cannot make the others' meters look silent.
+// A partition stops holding the watermark back only when it is idle: the
+// detector read it to its end (rivers.Delivery.Behind was 0 at its last
+// read) and has since read IdleAfter of newer records (by broker record
+// time) from the other partitions. A partition with records still to read
+// is never idle, however far behind: lag makes a missed read late, never
+// false. A slot expected at E is declared missed once
 // watermark ≥ E + Grace; the timer (Tick, wall clock) only decides how
 // often that is checked. Grace covers the lateness within a partition. A read
 // more than MaxClockSkew ahead of the watermark (a meter with a wrong
@@ -45,7 +49,10 @@
 // CheckpointDir, else memory). After a start, no missed read is published
 // for slots expected before the first read's read_at + WarmUp: a stale
 // checkpoint, or offsets committed after it, cannot flood the rivers with
-// false misses. Missed events are at least once: a crash between a
+// false misses. The checkpoint keeps the watermark per partition; after a
+// restore, a partition not read again holds the watermark at its last read
+// time until it is read, or until IdleAfter of record time was read from
+// the others without it. Missed events are at least once: a crash between a
 // publication and the next checkpoint may repeat a few after the warm-up.
 //
 // # Environment
@@ -55,6 +62,7 @@
 //	GAP_WARMUP            1h    event time after the first read with no missed events
 //	GAP_MAX_CLOCK_SKEW    2h    reads further ahead of the watermark are ignored
 //	GAP_SKEW_CONFIRM      100   implausible reads in a row that move the watermark
+//	GAP_IDLE_AFTER        10s   record time read from other partitions before a caught-up, silent partition is idle
 //	GAP_TICK              1s    wall-clock period of the missed-read timer
 //	GAP_CHECKPOINT_EVERY  30s   wall-clock period of checkpoints (0: off)
 //	GAP_CHECKPOINT_DIR    ""    directory of file checkpoints (main: unless REDIS_URL)

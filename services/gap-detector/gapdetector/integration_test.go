@@ -24,9 +24,12 @@ func TestIntegrationGapDetector(t *testing.T) {
 			ReadAt: base.Add(time.Duration(slot) * 15 * time.Minute), IntervalSeconds: 900,
 			EnergyKWhTotal: 100 + float64(slot), DemandKW: 1, VoltageVolts: 230}
 	}
-	// One batch per interval, as a live head-end delivers them. The stream
-	// runs five hours: a partition that only held m4 stops holding the
-	// watermark back after MaxClockSkew (2h).
+	// One batch per interval, as a live head-end delivers them at the
+	// simulator's pace (15 grid minutes a second, by record time). The
+	// stream runs five hours: a partition that only held m4, read to its
+	// end, stops holding the watermark back once the detector has read
+	// IdleAfter (10s) of newer records from the others.
+	start := time.Now().Add(-time.Minute).Truncate(time.Second)
 	for slot := range 20 {
 		var batch []events.MeterReading
 		for _, m := range []string{"m1", "m2", "m3", "m4"} {
@@ -36,7 +39,7 @@ func TestIntegrationGapDetector(t *testing.T) {
 			batch = append(batch, reading(m, slot))
 		}
 		batch = append(batch, reading("m1", slot)) // a duplicate
-		publishReadings(t, kc, batch...)
+		publishReadingsAt(t, kc, start.Add(time.Duration(slot)*time.Second), batch...)
 	}
 
 	// m4's slots from 10:30 on are missed, in order.

@@ -71,6 +71,13 @@ func startService(t *testing.T, kc rapids.Config, name string, attach func(*rive
 
 func publishReadings(t *testing.T, kc rapids.Config, readings ...events.MeterReading) {
 	t.Helper()
+	publishReadingsAt(t, kc, time.Time{}, readings...)
+}
+
+// publishReadingsAt publishes readings as records stamped at (the current
+// time when zero), as a head-end publishing them then would.
+func publishReadingsAt(t *testing.T, kc rapids.Config, at time.Time, readings ...events.MeterReading) {
+	t.Helper()
 	p, err := rapids.NewProducer(kc)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +94,7 @@ func publishReadings(t *testing.T, kc rapids.Config, readings ...events.MeterRea
 		if err != nil {
 			t.Fatal(err)
 		}
+		rec.Time = at
 		recs = append(recs, rec)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -104,9 +104,11 @@ func (d *Detector) handle(ctx context.Context, ev rivers.Event, pub rivers.Publi
 		d.count("clock_invalid")
 		return nil
 	}
+	dl, _ := rivers.DeliveryFrom(ctx)
 	d.mu.Lock()
 	obs, err := d.tr.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
-		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal, Partition: partitionOf(ctx)})
+		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal,
+		Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
 	d.mu.Unlock()
 	if err != nil {
 		d.count("invalid")
@@ -208,10 +210,4 @@ func LatePayload(l Late) events.MeterReadingLate {
 		ReceivedAt: l.ReceivedAt, MissedDetectedAt: l.MissedDetectedAt,
 		DelaySeconds: max(l.ReceivedAt.Sub(l.ReadAt).Seconds(), 0),
 	}
-}
-
-// partitionOf returns the input partition of the event being handled.
-func partitionOf(ctx context.Context) int {
-	d, _ := rivers.DeliveryFrom(ctx)
-	return d.Partition
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/watershed-grid/watershed/rivers/eventtime"
 )
 
 // ErrInvalidRead is wrapped by Observe's errors: the read cannot be tracked
@@ -25,6 +27,13 @@ type Read struct {
 	// Partition is the input partition the read came from: the watermark
 	// is the lowest of the partitions' latest read times.
 	Partition int
+	// Behind is how many records of the partition followed this one when
+	// it was fetched (rivers.Delivery.Behind): a partition is idle only
+	// when it was read to its end.
+	Behind int64
+	// RecordTime is the record's broker timestamp (rivers.Delivery.RecordTime);
+	// zero when unknown.
+	RecordTime time.Time
 }
 
 // Missed is one expected read that did not arrive within the grace period:
@@ -122,6 +131,7 @@ type TrackerConfig struct {
 	WarmUp         time.Duration
 	MaxClockSkew   time.Duration
 	SkewConfirm    int
+	IdleAfter      time.Duration
 }
 
 // noWh marks an unknown register in meterState.lastWh.
@@ -152,12 +162,13 @@ type trafo struct{ id, feeder string }
 
 // Tracker holds the expected cadence and recent reads of every meter and
 // decides which expected reads are missed. Time is event time: the
-// watermark is the latest plausible read_at seen, and a slot is declared
-// missed once the watermark has passed its expected time by the grace
-// period. A Tracker is not safe for concurrent use.
+// watermark is the lowest, over the input partitions that are not idle, of
+// their latest plausible read_at (package rivers/eventtime), and a slot is
+// declared missed once the watermark has passed its expected time by the
+// grace period. A Tracker is not safe for concurrent use.
 type Tracker struct {
 	cfg     TrackerConfig
-	wm      watermark
+	wm      *eventtime.Watermark
 	meters  *internTable
 	states  []meterState
 	trafos  []trafo
@@ -204,9 +215,12 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 	if cfg.SkewConfirm <= 0 {
 		cfg.SkewConfirm = d.SkewConfirm
 	}
+	if cfg.IdleAfter == 0 {
+		cfg.IdleAfter = d.IdleAfter
+	}
 	return &Tracker{
 		cfg:     cfg,
-		wm:      watermark{maxSkew: int64(cfg.MaxClockSkew / time.Second), confirm: cfg.SkewConfirm},
+		wm:      eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
 		meters:  newInternTable(),
 		trafoIx: make(map[trafo]uint32),
 		ivIx:    make(map[int64]uint16),
@@ -242,11 +256,18 @@ func (t *Tracker) Meters() int { return len(t.states) }
 
 // Watermark returns the event-time watermark (zero before the first read).
 func (t *Tracker) Watermark() time.Time {
-	if t.wm.max == 0 {
-		return time.Time{}
-	}
-	return time.Unix(t.wm.max, 0).UTC()
+	return t.wm.Max()
 }
+
+// LowWatermark returns the watermark slots are judged on: the lowest over
+// the partitions that are not idle (zero before the first read).
+func (t *Tracker) LowWatermark() time.Time {
+	return t.wm.Value()
+}
+
+// CaughtUp reports whether every input partition was read to its end at
+// its last read.
+func (t *Tracker) CaughtUp() bool { return t.wm.CaughtUp() }
 
 func (t *Tracker) trafoIndex(id, feeder string) uint32 {
 	k := trafo{id, feeder}
@@ -277,7 +298,7 @@ func (t *Tracker) Observe(r Read) (Observation, error) {
 		return Observation{}, fmt.Errorf("%w: meter %s: too many distinct intervals", ErrInvalidRead, r.MeterID)
 	}
 	at := r.ReadAt.Unix()
-	if !t.wm.observeAt(r.Partition, at) {
+	if !t.wm.Observe(r.Partition, r.ReadAt, r.Behind, r.RecordTime) {
 		return Observation{Outcome: Implausible}, nil
 	}
 	if t.warm == warmArmed {
@@ -342,7 +363,7 @@ func (t *Tracker) late(r Read, slot, iv int64) *Late {
 	return &Late{
 		MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
 		ReadAt: r.ReadAt.UTC(), Interval: r.Interval, EnergyKWh: r.EnergyKWh,
-		ReceivedAt:       time.Unix(t.wm.max, 0).UTC(),
+		ReceivedAt:       t.wm.Max().Truncate(time.Second),
 		MissedDetectedAt: time.Unix(slot*iv, 0).Add(t.cfg.Grace).UTC(),
 	}
 }
@@ -353,10 +374,10 @@ func (t *Tracker) late(r Read, slot, iv int64) *Late {
 // returns the number emitted. During warm-up after a start, slots expected
 // before the first read's time plus WarmUp are judged without emitting.
 func (t *Tracker) Advance(emit func(Missed)) int {
-	if t.wm.max == 0 || t.warm == warmArmed {
+	if t.wm.Max().IsZero() || t.warm == warmArmed {
 		return 0
 	}
-	limitT := t.wm.value() - int64(t.cfg.Grace/time.Second)
+	limitT := t.wm.Value().Unix() - int64(t.cfg.Grace/time.Second)
 	if limitT <= 0 {
 		return 0
 	}

@@ -296,45 +296,96 @@ func TestInternTable(t *testing.T) {
 	}
 }
 
+// recAt is a record time (the broker's clock): second s of the run.
+func recAt(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
+
+// partitioned plays reads on partitions with their read progress.
+type partitioned struct {
+	t      *testing.T
+	tr     *Tracker
+	missed []string
+}
+
+func newPartitioned(t *testing.T) *partitioned {
+	return &partitioned{t: t, tr: NewTracker(TrackerConfig{Grace: 30 * time.Minute, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})}
+}
+
+// obs reads meter m's read at min from partition part, fetched with behind
+// records after it, stamped recSec by the broker.
+func (p *partitioned) obs(m string, part, min int, behind int64, recSec int) {
+	p.t.Helper()
+	r := read(m, min)
+	r.Partition, r.Behind, r.RecordTime = part, behind, recAt(recSec)
+	if _, err := p.tr.Observe(r); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *partitioned) advance() {
+	p.tr.Advance(func(m Missed) {
+		p.missed = append(p.missed, fmt.Sprintf("%s@%d", m.MeterID, int(m.ExpectedAt.Sub(t0)/time.Minute)))
+	})
+}
+
 func TestWatermarkIsTheSlowestPartition(t *testing.T) {
-	tr := NewTracker(TrackerConfig{Grace: 30 * time.Minute, MaxClockSkew: 2 * time.Hour})
-	obs := func(m string, part, min int) {
-		r := read(m, min)
-		r.Partition = part
-		if _, err := tr.Observe(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var missed []string
-	advance := func() {
-		tr.Advance(func(m Missed) {
-			missed = append(missed, fmt.Sprintf("%s@%d", m.MeterID, int(m.ExpectedAt.Sub(t0)/time.Minute)))
-		})
-	}
-	obs("a", 0, 0)
-	obs("b", 1, 0)
+	p := newPartitioned(t)
+	p.obs("a", 0, 0, 0, 0)
+	p.obs("b", 1, 0, 0, 0)
 	// Partition 0 is consumed an hour and a half ahead of partition 1.
 	for min := 15; min <= 90; min += 15 {
-		obs("a", 0, min)
+		p.obs("a", 0, min, 6, 1)
 	}
-	advance()
-	if len(missed) != 0 {
-		t.Fatalf("missed %v while partition 1 is behind", missed)
+	p.advance()
+	if len(p.missed) != 0 {
+		t.Fatalf("missed %v while partition 1 is behind", p.missed)
 	}
 	for min := 15; min <= 90; min += 15 {
-		obs("b", 1, min)
+		p.obs("b", 1, min, 0, 2)
 	}
-	advance()
-	if len(missed) != 0 {
-		t.Fatalf("missed %v after partition 1 caught up", missed)
+	p.advance()
+	if len(p.missed) != 0 {
+		t.Fatalf("missed %v after partition 1 caught up", p.missed)
 	}
-	// Partition 1 goes idle: after MaxClockSkew it no longer holds the
-	// watermark back, and its silent meter is missed.
-	for min := 105; min <= 300; min += 15 {
-		obs("a", 0, min)
+	// Partition 1 was read to its end and its meter falls silent: once the
+	// detector has read ten seconds of newer records from partition 0, it
+	// is idle, no longer holds the watermark back, and b is missed.
+	for i, min := 0, 105; min <= 300; i, min = i+1, min+15 {
+		p.obs("a", 0, min, 0, 3+i)
 	}
-	advance()
-	if len(missed) == 0 || missed[0] != "b@105" {
-		t.Errorf("missed %v, want b from 105", missed)
+	p.advance()
+	if len(p.missed) == 0 || p.missed[0] != "b@105" {
+		t.Errorf("missed %v, want b from 105", p.missed)
+	}
+}
+
+// Issue #12: a partition whose reader stalls with records pending was taken
+// for idle once it was MaxClockSkew behind in event time, and its meters
+// were declared missed while their reads waited to be read. Lag may make a
+// missed read late; it must never make one up.
+func TestAStalledPartitionIsNeverIdle(t *testing.T) {
+	p := newPartitioned(t)
+	p.obs("a", 0, 0, 0, 0)
+	p.obs("b", 1, 0, 500, 0) // partition 1: 500 records still to read
+	// Partition 0 runs ten hours ahead, read over minutes of record time.
+	for i, min := 0, 15; min <= 600; i, min = i+1, min+15 {
+		p.obs("a", 0, min, 0, 1+i)
+		p.advance()
+	}
+	if len(p.missed) != 0 {
+		t.Fatalf("missed %v while partition 1 had records to read", p.missed)
+	}
+	if !p.tr.LowWatermark().Equal(at(0)) || p.tr.CaughtUp() {
+		t.Errorf("low watermark %v caught up %v, want %v false", p.tr.LowWatermark(), p.tr.CaughtUp(), at(0))
+	}
+	// The backlog is read: b reported all along.
+	for min := 15; min <= 600; min += 15 {
+		p.obs("b", 1, min, int64(600-min)/15, 300)
+		p.advance()
+	}
+	if len(p.missed) != 0 {
+		t.Errorf("missed %v once the backlog was read", p.missed)
+	}
+	if !p.tr.CaughtUp() {
+		t.Error("not caught up after reading the backlog")
 	}
 }
