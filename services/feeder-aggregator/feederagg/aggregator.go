@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/watershed-grid/watershed/rivers/eventtime"
 )
 
 // ErrInvalidRead is wrapped by Observe's errors: the read cannot be used.
@@ -34,6 +36,13 @@ type Read struct {
 	// Partition is the input partition the read came from: windows close
 	// on the lowest of the partitions' latest read times.
 	Partition int
+	// Behind is how many records of the partition followed this one when
+	// it was fetched (rivers.Delivery.Behind): a partition is idle only
+	// when it was read to its end.
+	Behind int64
+	// RecordTime is the record's broker timestamp (rivers.Delivery.RecordTime);
+	// zero when unknown.
+	RecordTime time.Time
 }
 
 // Load is one transformer's or feeder's window: a feeder.load.v1.
@@ -86,6 +95,7 @@ type AggregatorConfig struct {
 	ExpectedHorizon time.Duration
 	MaxClockSkew    time.Duration
 	SkewConfirm     int
+	IdleAfter       time.Duration
 }
 
 type read struct {
@@ -114,7 +124,7 @@ type trafo struct {
 // within the lateness change nothing. Not safe for concurrent use.
 type Aggregator struct {
 	cfg    AggregatorConfig
-	wm     watermark
+	wm     *eventtime.Watermark
 	meters map[string]*meter
 	trafos map[string]*trafo
 	closed int64 // end of the last closed window (unix); 0 before the first read
@@ -138,9 +148,12 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 	if cfg.SkewConfirm <= 0 {
 		cfg.SkewConfirm = d.SkewConfirm
 	}
+	if cfg.IdleAfter == 0 {
+		cfg.IdleAfter = d.IdleAfter
+	}
 	return &Aggregator{
 		cfg:    cfg,
-		wm:     watermark{maxSkew: int64(cfg.MaxClockSkew / time.Second), confirm: cfg.SkewConfirm},
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
 		meters: make(map[string]*meter),
 		trafos: make(map[string]*trafo),
 	}
@@ -148,11 +161,12 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 
 // Watermark returns the event-time watermark (zero before the first read).
 func (a *Aggregator) Watermark() time.Time {
-	if a.wm.max == 0 {
-		return time.Time{}
-	}
-	return time.Unix(a.wm.max, 0).UTC()
+	return a.wm.Max().Truncate(time.Second)
 }
+
+// LowWatermark returns the watermark windows close on: the lowest over the
+// input partitions that are not idle (zero before the first read).
+func (a *Aggregator) LowWatermark() time.Time { return a.wm.Value() }
 
 func (a *Aggregator) win() int64 { return int64(a.cfg.Window / time.Second) }
 
@@ -176,7 +190,7 @@ func (a *Aggregator) Observe(r Read) (Outcome, error) {
 	if a.closed != 0 && a.windowEnd(t) <= a.closed {
 		return TooLate, nil
 	}
-	if !a.wm.observeAt(r.Partition, t) {
+	if !a.wm.Observe(r.Partition, r.ReadAt, r.Behind, r.RecordTime) {
 		return Implausible, nil
 	}
 	if a.closed == 0 {
@@ -219,7 +233,7 @@ func (a *Aggregator) Observe(r Read) (Outcome, error) {
 // windows it closed. After a jump of the watermark it closes at most a
 // day of windows.
 func (a *Aggregator) Advance(emit func(Load)) int {
-	limit := a.wm.value() - int64(a.cfg.Lateness/time.Second)
+	limit := a.wm.Value().Unix() - int64(a.cfg.Lateness/time.Second)
 	w := a.win()
 	if a.closed == 0 || limit < a.closed+w {
 		return 0

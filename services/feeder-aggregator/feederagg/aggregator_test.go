@@ -119,3 +119,58 @@ func TestLateReadDropped(t *testing.T) {
 		t.Error("a read without interval was accepted")
 	}
 }
+
+// Issue #12: lag may make a window late, never different. Meter 2 of T1
+// lives on partition 1, whose reader stalls with records pending while
+// partition 0 runs five hours ahead: T1's windows wait for it, and close
+// with the same figures as without the stall.
+func TestAStalledPartitionHoldsTheWindows(t *testing.T) {
+	rec := func(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
+	on := func(r Read, part int, behind int64, s int) Read {
+		r.Partition, r.Behind, r.RecordTime = part, behind, rec(s)
+		return r
+	}
+	play := func(stall bool) map[string]Load {
+		a := NewAggregator(AggregatorConfig{Window: 15 * time.Minute, Lateness: 30 * time.Minute, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})
+		out := map[string]Load{}
+		collect := func() {
+			for k, l := range loads(a) {
+				out[k] = l
+			}
+		}
+		var backlog []Read
+		for i, min := 0, 0; min <= 300; i, min = i+1, min+15 {
+			a.Observe(on(rd("T1", 0, min), 0, 0, i))
+			a.Observe(on(rd("T1", 1, min), 0, 0, i))
+			r := rd("T1", 2, min)
+			switch {
+			case !stall:
+				a.Observe(on(r, 1, 0, i))
+			case min == 0:
+				a.Observe(on(r, 1, 20, i)) // fetched with the next 20 behind it
+			default:
+				backlog = append(backlog, r)
+			}
+			collect()
+		}
+		if stall {
+			if len(out) != 0 {
+				t.Errorf("windows closed while partition 1 had records to read: %v", out)
+			}
+			for i, r := range backlog {
+				a.Observe(on(r, 1, int64(len(backlog)-i-1), 100))
+				collect()
+			}
+		}
+		return out
+	}
+	want, got := play(false), play(true)
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("closed %d windows after the stall, %d without", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g.MetersReporting != w.MetersReporting || g.EnergyWh != w.EnergyWh || g.Reads != w.Reads {
+			t.Errorf("%s: %+v after the stall, %+v without", k, g, w)
+		}
+	}
+}

@@ -33,6 +33,13 @@ type Config struct {
 	// FEEDER_SKEW_CONFIRM.
 	MaxClockSkew time.Duration
 	SkewConfirm  int
+	// IdleAfter: a rapids partition read to its end whose meters all fell
+	// silent stops holding the watermark back once this much newer record
+	// time (the broker's clock) was read from the other partitions. A
+	// partition with records still to read is never idle, however far
+	// behind: lag delays a closing, it never closes early. Default 10s.
+	// FEEDER_IDLE_AFTER.
+	IdleAfter time.Duration
 	// Tick is the wall-clock period of the timer that closes windows.
 	// Default 1s. FEEDER_TICK.
 	Tick time.Duration
@@ -46,6 +53,7 @@ func DefaultConfig() Config {
 		ExpectedHorizon: 24 * time.Hour,
 		MaxClockSkew:    2 * time.Hour,
 		SkewConfirm:     100,
+		IdleAfter:       10 * time.Second,
 		Tick:            time.Second,
 	}
 }
@@ -61,6 +69,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: FEEDER_EXPECTED_HORIZON %v: want >= FEEDER_WINDOW", ErrInvalidConfig, c.ExpectedHorizon)
 	case c.MaxClockSkew <= 0:
 		return fmt.Errorf("%w: FEEDER_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("%w: FEEDER_IDLE_AFTER %v: want > 0 (e.g. 10s)", ErrInvalidConfig, c.IdleAfter)
 	case c.SkewConfirm < 1:
 		return fmt.Errorf("%w: FEEDER_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
 	case c.Tick <= 0:
@@ -71,7 +81,7 @@ func (c Config) Validate() error {
 
 func (c Config) aggregator() AggregatorConfig {
 	return AggregatorConfig{Window: c.Window, Lateness: c.Lateness, ExpectedHorizon: c.ExpectedHorizon,
-		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm}
+		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm, IdleAfter: c.IdleAfter}
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the FEEDER_*
@@ -93,6 +103,7 @@ func ConfigFromEnv() (Config, error) {
 	dur("FEEDER_LATENESS", &c.Lateness)
 	dur("FEEDER_EXPECTED_HORIZON", &c.ExpectedHorizon)
 	dur("FEEDER_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	dur("FEEDER_IDLE_AFTER", &c.IdleAfter)
 	dur("FEEDER_TICK", &c.Tick)
 	if v, ok := os.LookupEnv("FEEDER_SKEW_CONFIRM"); ok && v != "" {
 		n, err := strconv.Atoi(v)

@@ -21,10 +21,13 @@
 //
 // Windows close in event time: when the watermark passes a window's end
 // by Lateness. The watermark is the lowest, over the rapids partitions
-// consumed, of each partition's latest plausible read_at (a partition more
-// than MaxClockSkew behind the latest read stops holding it back; a read
-// more than MaxClockSkew ahead, a meter with a wrong clock, does not move
-// it). Figures are computed at close from each meter's recent
+// consumed, of each partition's latest plausible read_at (package
+// rivers/eventtime). A partition stops holding it back only when idle:
+// read to its end (rivers.Delivery.Behind was 0 at its last read) and
+// IdleAfter of newer record time read from the other partitions since; a
+// partition with records still to read holds it however far behind, so
+// lag makes a window late, never different. A read more than MaxClockSkew
+// ahead, a meter with a wrong clock, does not move it. Figures are computed at close from each meter's recent
 // reads, so duplicates and reordering within the lateness change nothing.
 // A read for a closed window is dropped and counted (no corrections: this
 // is an operational view; usage-aggregator owns exact energy).
@@ -40,6 +43,7 @@
 //	FEEDER_EXPECTED_HORIZON  24h  a meter is expected when seen within this long
 //	FEEDER_MAX_CLOCK_SKEW    2h   reads further ahead of the watermark are ignored
 //	FEEDER_SKEW_CONFIRM      100  implausible reads in a row that move the watermark
+//	FEEDER_IDLE_AFTER        10s  record time read from other partitions before a caught-up, silent partition is idle
 //	FEEDER_TICK              1s   wall-clock period of the closing timer
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).

@@ -71,10 +71,11 @@ func (s *Service) handle(ctx context.Context, ev rivers.Event, _ rivers.Publishe
 	if err := ev.Decode(&r); err != nil {
 		return err
 	}
+	dl, _ := rivers.DeliveryFrom(ctx)
 	s.mu.Lock()
 	out, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
 		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal,
-		DemandKW: r.DemandKW, VoltageV: r.VoltageV, Partition: partitionOf(ctx)})
+		DemandKW: r.DemandKW, VoltageV: r.VoltageV, Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
 	s.mu.Unlock()
 	if err != nil {
 		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
@@ -115,10 +116,4 @@ func Payload(l Load) events.FeederLoad {
 		p.VoltageMinVolts, p.VoltageMaxVolts, p.VoltageAvgVolts = &vmin, &vmax, &vavg
 	}
 	return p
-}
-
-// partitionOf returns the input partition of the event being handled.
-func partitionOf(ctx context.Context) int {
-	d, _ := rivers.DeliveryFrom(ctx)
-	return d.Partition
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/watershed-grid/watershed/rivers/eventtime"
 )
 
 // ErrInvalidRead is wrapped by Observe's errors: the read cannot be used
@@ -32,6 +34,13 @@ type Read struct {
 	// Partition is the input partition the read came from: periods close
 	// on the lowest of the partitions' latest read times.
 	Partition int
+	// Behind is how many records of the partition followed this one when
+	// it was fetched (rivers.Delivery.Behind): a partition is idle only
+	// when it was read to its end.
+	Behind int64
+	// RecordTime is the record's broker timestamp (rivers.Delivery.RecordTime);
+	// zero when unknown.
+	RecordTime time.Time
 }
 
 // Interval is the energy of one meter over one hour or day.
@@ -84,6 +93,7 @@ type AggregatorConfig struct {
 	Horizon      time.Duration
 	MaxClockSkew time.Duration
 	SkewConfirm  int
+	IdleAfter    time.Duration
 	Location     *time.Location
 }
 
@@ -120,7 +130,7 @@ type meter struct {
 // An Aggregator is not safe for concurrent use.
 type Aggregator struct {
 	cfg    AggregatorConfig
-	wm     watermark
+	wm     *eventtime.Watermark
 	meters map[string]*meter
 	// nextClose is the earliest period end not closed for every meter: a
 	// shortcut so Advance does nothing between hour boundaries.
@@ -142,12 +152,15 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 	if cfg.SkewConfirm <= 0 {
 		cfg.SkewConfirm = d.SkewConfirm
 	}
+	if cfg.IdleAfter == 0 {
+		cfg.IdleAfter = d.IdleAfter
+	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
 	return &Aggregator{
 		cfg:    cfg,
-		wm:     watermark{maxSkew: int64(cfg.MaxClockSkew / time.Second), confirm: cfg.SkewConfirm},
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
 		meters: make(map[string]*meter),
 	}
 }
@@ -157,11 +170,12 @@ func (a *Aggregator) Meters() int { return len(a.meters) }
 
 // Watermark returns the event-time watermark (zero before the first read).
 func (a *Aggregator) Watermark() time.Time {
-	if a.wm.max == 0 {
-		return time.Time{}
-	}
-	return time.Unix(a.wm.max, 0).UTC()
+	return a.wm.Max().Truncate(time.Second)
 }
+
+// LowWatermark returns the watermark periods close on: the lowest over the
+// input partitions that are not idle (zero before the first read).
+func (a *Aggregator) LowWatermark() time.Time { return a.wm.Value() }
 
 // WhOf converts a register in kWh, as the simulator and meters round it
 // (0.001 kWh), to integer Wh.
@@ -204,10 +218,10 @@ func (a *Aggregator) Observe(r Read) (Outcome, []Interval, error) {
 		return 0, nil, fmt.Errorf("%w: meter %s: register %v kWh", ErrInvalidRead, r.MeterID, r.EnergyKWh)
 	}
 	t := r.ReadAt.Unix()
-	if a.wm.max != 0 && t <= a.wm.max-int64(a.cfg.Horizon/time.Second) {
+	if a.wm.Max().Unix() != 0 && t <= a.wm.Max().Unix()-int64(a.cfg.Horizon/time.Second) {
 		return TooLate, nil, nil
 	}
-	if !a.wm.observeAt(r.Partition, t) {
+	if !a.wm.Observe(r.Partition, r.ReadAt, r.Behind, r.RecordTime) {
 		return Implausible, nil, nil
 	}
 	m := a.meters[r.MeterID]
@@ -317,11 +331,11 @@ func (a *Aggregator) compute(m *meter, s, e int64, day bool) (Interval, bool) {
 // by the period of the meter's next read). It then forgets reads older
 // than the horizon. It returns the number emitted.
 func (a *Aggregator) Advance(emit func(Interval)) int {
-	limit := a.wm.value() - int64(a.cfg.Lateness/time.Second)
-	if a.wm.max == 0 || a.nextClose == 0 || limit < a.nextClose {
+	limit := a.wm.Value().Unix() - int64(a.cfg.Lateness/time.Second)
+	if a.wm.Max().IsZero() || a.nextClose == 0 || limit < a.nextClose {
 		return 0
 	}
-	horizon := a.wm.max - int64(a.cfg.Horizon/time.Second)
+	horizon := a.wm.Max().Unix() - int64(a.cfg.Horizon/time.Second)
 	n := 0
 	next := int64(math.MaxInt64)
 	for _, m := range a.meters {

@@ -241,3 +241,61 @@ func TestManyMetersShuffled(t *testing.T) {
 		t.Errorf("published %d hours, want %d", n, 50*7)
 	}
 }
+
+// Issue #12: lag may make a period late, never different. Meter b lives on
+// partition 1, whose reader stalls with records pending while partition 0
+// runs ten hours ahead: b's hours wait for it, and close with the same
+// figures, first revision, as without the stall.
+func TestAStalledPartitionHoldsThePeriods(t *testing.T) {
+	rec := func(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
+	on := func(r Read, part int, behind int64, s int) Read {
+		r.Partition, r.Behind, r.RecordTime = part, behind, rec(s)
+		return r
+	}
+	play := func(stall bool) map[string]Interval {
+		a := NewAggregator(AggregatorConfig{Lateness: time.Hour, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})
+		out := map[string]Interval{}
+		keep := func() {
+			for _, iv := range collect(a) {
+				out[fmt.Sprintf("%s %s %s", iv.MeterID, iv.Period, iv.Start.Format(time.RFC3339))] = iv
+			}
+		}
+		var backlog []Read
+		for i, min := 0, 0; min <= 600; i, min = i+1, min+15 {
+			if _, _, err := a.Observe(on(rd("a", min), 0, 0, i)); err != nil {
+				t.Fatal(err)
+			}
+			r := rd("b", min)
+			switch {
+			case !stall:
+				a.Observe(on(r, 1, 0, i))
+			case min == 0:
+				a.Observe(on(r, 1, 40, i)) // fetched with the next 40 behind it
+			default:
+				backlog = append(backlog, r)
+			}
+			keep()
+		}
+		if stall {
+			for k := range out {
+				if k[0] == 'b' {
+					t.Errorf("%s closed while partition 1 had records to read", k)
+				}
+			}
+			for i, r := range backlog {
+				a.Observe(on(r, 1, int64(len(backlog)-i-1), 100))
+				keep()
+			}
+		}
+		return out
+	}
+	want, got := play(false), play(true)
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("%d periods after the stall, %d without", len(got), len(want))
+	}
+	for k, w := range want {
+		if g := got[k]; g.EnergyWh != w.EnergyWh || g.Reads != w.Reads || g.Revision != w.Revision {
+			t.Errorf("%s: %+v after the stall, %+v without", k, g, w)
+		}
+	}
+}

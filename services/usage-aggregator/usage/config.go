@@ -31,6 +31,13 @@ type Config struct {
 	// USAGE_MAX_CLOCK_SKEW, USAGE_SKEW_CONFIRM.
 	MaxClockSkew time.Duration
 	SkewConfirm  int
+	// IdleAfter: a rapids partition read to its end whose meters all fell
+	// silent stops holding the watermark back once this much newer record
+	// time (the broker's clock) was read from the other partitions. A
+	// partition with records still to read is never idle, however far
+	// behind: lag delays a closing, it never closes early. Default 10s.
+	// USAGE_IDLE_AFTER.
+	IdleAfter time.Duration
 	// TimeZone of the daily periods (IANA name). Default "UTC".
 	// USAGE_TIME_ZONE.
 	TimeZone string
@@ -46,6 +53,7 @@ func DefaultConfig() Config {
 		Horizon:      26 * time.Hour,
 		MaxClockSkew: 2 * time.Hour,
 		SkewConfirm:  100,
+		IdleAfter:    10 * time.Second,
 		TimeZone:     "UTC",
 		Tick:         time.Second,
 	}
@@ -61,6 +69,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: USAGE_HORIZON %v: want >= USAGE_LATENESS + 1h (%v)", ErrInvalidConfig, c.Horizon, c.Lateness+time.Hour)
 	case c.MaxClockSkew <= 0:
 		return fmt.Errorf("%w: USAGE_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("%w: USAGE_IDLE_AFTER %v: want > 0 (e.g. 10s)", ErrInvalidConfig, c.IdleAfter)
 	case c.SkewConfirm < 1:
 		return fmt.Errorf("%w: USAGE_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
 	case c.TimeZone == "" || err != nil:
@@ -77,7 +87,7 @@ func (c Config) aggregator() (AggregatorConfig, error) {
 		return AggregatorConfig{}, fmt.Errorf("%w: USAGE_TIME_ZONE %q: %w", ErrInvalidConfig, c.TimeZone, err)
 	}
 	return AggregatorConfig{Lateness: c.Lateness, Horizon: c.Horizon, MaxClockSkew: c.MaxClockSkew,
-		SkewConfirm: c.SkewConfirm, Location: loc}, nil
+		SkewConfirm: c.SkewConfirm, IdleAfter: c.IdleAfter, Location: loc}, nil
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the USAGE_*
@@ -98,6 +108,7 @@ func ConfigFromEnv() (Config, error) {
 	dur("USAGE_LATENESS", &c.Lateness)
 	dur("USAGE_HORIZON", &c.Horizon)
 	dur("USAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	dur("USAGE_IDLE_AFTER", &c.IdleAfter)
 	dur("USAGE_TICK", &c.Tick)
 	if v, ok := os.LookupEnv("USAGE_SKEW_CONFIRM"); ok && v != "" {
 		n, err := strconv.Atoi(v)

@@ -25,9 +25,13 @@
 // register decrease against its neighbours is rejected. A period closes
 // when the event-time watermark passes its end by Lateness. The watermark
 // is the lowest, over the rapids partitions consumed, of each partition's
-// latest plausible read_at (a partition more than MaxClockSkew behind the
-// latest read stops holding it back; a read more than MaxClockSkew ahead,
-// a meter with a wrong clock, does not move it); out-of-order reads within the lateness change nothing. A read
+// latest plausible read_at (package rivers/eventtime). A partition stops
+// holding it back only when idle: read to its end (rivers.Delivery.Behind
+// was 0 at its last read) and IdleAfter of newer record time read from the
+// other partitions since; a partition with records still to read holds it
+// however far behind, so lag makes a period late, never different. A read
+// more than MaxClockSkew ahead, a meter with a wrong clock, does not move
+// it; out-of-order reads within the lateness change nothing. A read
 // that arrives for a closed period recomputes every closed period after
 // it: each one whose figures changed is published again, derived from the
 // late read. A correction is a new usage.interval.v1 for the same meter,
@@ -45,6 +49,7 @@
 //	USAGE_HORIZON         26h   event time reads are kept for corrections
 //	USAGE_MAX_CLOCK_SKEW  2h    reads further ahead of the watermark are ignored
 //	USAGE_SKEW_CONFIRM    100   implausible reads in a row that move the watermark
+//	USAGE_IDLE_AFTER      10s   record time read from other partitions before a caught-up, silent partition is idle
 //	USAGE_TIME_ZONE       UTC   IANA zone of the daily periods
 //	USAGE_TICK            1s    wall-clock period of the closing timer
 //

@@ -72,9 +72,11 @@ func (s *Service) handle(ctx context.Context, ev rivers.Event, pub rivers.Publis
 	if err := ev.Decode(&r); err != nil {
 		return err
 	}
+	dl, _ := rivers.DeliveryFrom(ctx)
 	s.mu.Lock()
 	out, corr, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
-		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal, DemandKW: r.DemandKW, Partition: partitionOf(ctx)})
+		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal, DemandKW: r.DemandKW,
+		Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
 	s.mu.Unlock()
 	if err != nil {
 		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
@@ -135,10 +137,4 @@ func Payload(iv Interval) events.UsageInterval {
 		EnergyKWh: float64(max(iv.EnergyWh, 0)) / 1000, Reads: iv.Reads, ReadsExpected: iv.ReadsExpected,
 		MaxDemandKW: &maxKW, RegisterStartKWh: kwh(iv.RegisterStartWh), RegisterEndKWh: kwh(iv.RegisterEndWh),
 	}
-}
-
-// partitionOf returns the input partition of the event being handled.
-func partitionOf(ctx context.Context) int {
-	d, _ := rivers.DeliveryFrom(ctx)
-	return d.Partition
 }
