@@ -40,6 +40,12 @@ type Config struct {
 	// OUTAGE_SKEW_CONFIRM.
 	MaxClockSkew time.Duration
 	SkewConfirm  int
+	// IdleAfter: a rapids partition read to its end whose meters all fell
+	// silent stops holding the reads watermark back once this much newer
+	// record time (the broker's clock) was read from the other partitions.
+	// A partition with records still to read holds it however far behind.
+	// Default 10s. OUTAGE_IDLE_AFTER.
+	IdleAfter time.Duration
 	// Tick is the wall-clock period of the evaluation timer. Default 1s.
 	// OUTAGE_TICK.
 	Tick time.Duration
@@ -55,6 +61,7 @@ func DefaultConfig() Config {
 		PopulationHorizon: 48 * time.Hour,
 		MaxClockSkew:      2 * time.Hour,
 		SkewConfirm:       100,
+		IdleAfter:         10 * time.Second,
 		Tick:              time.Second,
 	}
 }
@@ -74,6 +81,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: OUTAGE_POPULATION_HORIZON %v: want >= OUTAGE_WINDOW", ErrInvalidConfig, c.PopulationHorizon)
 	case c.MaxClockSkew <= 0:
 		return fmt.Errorf("%w: OUTAGE_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("%w: OUTAGE_IDLE_AFTER %v: want > 0 (e.g. 10s)", ErrInvalidConfig, c.IdleAfter)
 	case c.SkewConfirm < 1:
 		return fmt.Errorf("%w: OUTAGE_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
 	case c.Tick <= 0:
@@ -84,7 +93,8 @@ func (c Config) Validate() error {
 
 func (c Config) detector() DetectorConfig {
 	return DetectorConfig{Threshold: c.Threshold, RestoreShare: c.RestoreShare, MinMeters: c.MinMeters,
-		Window: c.Window, PopulationHorizon: c.PopulationHorizon, MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm}
+		Window: c.Window, PopulationHorizon: c.PopulationHorizon, MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm,
+		IdleAfter: c.IdleAfter}
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the OUTAGE_*
@@ -128,6 +138,7 @@ func ConfigFromEnv() (Config, error) {
 	dur("OUTAGE_WINDOW", &c.Window)
 	dur("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
 	dur("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	dur("OUTAGE_IDLE_AFTER", &c.IdleAfter)
 	num("OUTAGE_SKEW_CONFIRM", &c.SkewConfirm)
 	dur("OUTAGE_TICK", &c.Tick)
 	if err := errors.Join(errs...); err != nil {

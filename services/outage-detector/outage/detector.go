@@ -8,6 +8,7 @@ import (
 
 	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers/eventtime"
 )
 
 // DetectorConfig parameterises a Detector; zero fields take the defaults
@@ -20,6 +21,23 @@ type DetectorConfig struct {
 	PopulationHorizon time.Duration
 	MaxClockSkew      time.Duration
 	SkewConfirm       int
+	IdleAfter         time.Duration
+}
+
+// Source is where a read came from: its rapids partition, how many records
+// of the partition followed it when it was fetched (rivers.Delivery.Behind)
+// and its broker record time. The zero Source is partition 0, read to its
+// end, record time unknown.
+type Source struct {
+	Partition  int
+	Behind     int64
+	RecordTime time.Time
+}
+
+// pendingMissed is a missed read waiting for the reads to catch up.
+type pendingMissed struct {
+	meter, tx, feeder string
+	expected          int64
 }
 
 type meter struct {
@@ -59,11 +77,20 @@ type transformer struct {
 // restore share, the outage is restored. One suspected event per outage
 // (hysteresis between the two shares). Times are event times. Not safe for
 // concurrent use.
+//
+// A missed read is only believed once the detector has read the rapids far
+// enough to know the meter did not report: once the reads watermark (the
+// lowest latest read_at over the rapids partitions, package
+// rivers/eventtime) has reached its expected time, or the detector has read
+// every partition to its end. Until then it waits (Pending): a detector
+// whose rapids reader is behind concludes late, never differently.
 type Detector struct {
-	cfg    DetectorConfig
-	wm     watermark
-	meters map[string]*meter
-	txs    map[string]*transformer
+	cfg     DetectorConfig
+	wm      *eventtime.Watermark
+	pending []pendingMissed
+	read    bool // a read was observed
+	meters  map[string]*meter
+	txs     map[string]*transformer
 }
 
 // NewDetector returns an empty detector.
@@ -90,9 +117,12 @@ func NewDetector(cfg DetectorConfig) *Detector {
 	if cfg.SkewConfirm <= 0 {
 		cfg.SkewConfirm = d.SkewConfirm
 	}
+	if cfg.IdleAfter == 0 {
+		cfg.IdleAfter = d.IdleAfter
+	}
 	return &Detector{
 		cfg:    cfg,
-		wm:     watermark{maxSkew: int64(cfg.MaxClockSkew / time.Second), confirm: cfg.SkewConfirm},
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
 		meters: make(map[string]*meter),
 		txs:    make(map[string]*transformer),
 	}
@@ -123,11 +153,21 @@ func (d *Detector) meter(id, tx, feeder string) *meter {
 	return m
 }
 
-// ObserveRead records a meter's read (meter.reading.v1 from the rapids):
-// the meter is alive at readAt and belongs to the transformer.
+// ObserveRead records a meter's read (meter.reading.v1 from the rapids)
+// from the zero Source: the meter is alive at readAt and belongs to the
+// transformer.
 func (d *Detector) ObserveRead(meterID, tx, feeder string, readAt time.Time, powerFail bool) {
+	d.ObserveReadFrom(Source{}, meterID, tx, feeder, readAt, powerFail)
+}
+
+// ObserveReadFrom is ObserveRead for a read from src.
+func (d *Detector) ObserveReadFrom(src Source, meterID, tx, feeder string, readAt time.Time, powerFail bool) {
 	t := readAt.Unix()
-	if meterID == "" || tx == "" || !d.wm.observe(t) {
+	if meterID == "" || tx == "" {
+		return
+	}
+	d.read = true
+	if !d.wm.Observe(src.Partition, readAt, src.Behind, src.RecordTime) {
 		return
 	}
 	m := d.meter(meterID, tx, feeder)
@@ -150,12 +190,53 @@ func (d *Detector) ObserveRead(meterID, tx, feeder string, readAt time.Time, pow
 }
 
 // ObserveMissed records a meter.reading.missed.v1: the read expected at
-// expectedAt did not come.
+// expectedAt did not come. It waits (see Pending) until the detector has
+// read the rapids far enough to know.
 func (d *Detector) ObserveMissed(meterID, tx, feeder string, expectedAt time.Time) {
 	e := expectedAt.Unix()
-	if meterID == "" || tx == "" || !d.wm.observe(e) {
+	if meterID == "" || tx == "" || !d.wm.Plausible(expectedAt) {
 		return
 	}
+	if !d.known(e) {
+		d.pending = append(d.pending, pendingMissed{meter: meterID, tx: tx, feeder: feeder, expected: e})
+		return
+	}
+	d.applyMissed(meterID, tx, feeder, e)
+}
+
+// known reports whether the reads read so far decide a slot expected at e:
+// the reads watermark has reached it, or every rapids partition was read
+// to its end.
+func (d *Detector) known(e int64) bool {
+	if v := d.wm.Value(); !v.IsZero() && v.Unix() >= e {
+		return true
+	}
+	return d.read && d.wm.CaughtUp()
+}
+
+// release applies the pending missed reads that are known now, in the
+// order they arrived.
+func (d *Detector) release() {
+	if len(d.pending) == 0 {
+		return
+	}
+	kept := d.pending[:0]
+	for _, p := range d.pending {
+		if d.known(p.expected) {
+			d.applyMissed(p.meter, p.tx, p.feeder, p.expected)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	clear(d.pending[len(kept):])
+	d.pending = kept
+}
+
+// Pending returns how many missed reads wait for the rapids reader to
+// catch up.
+func (d *Detector) Pending() int { return len(d.pending) }
+
+func (d *Detector) applyMissed(meterID, tx, feeder string, e int64) {
 	m := d.meter(meterID, tx, feeder)
 	if e <= m.lastRead {
 		return // stale: the meter reported after that slot
@@ -169,10 +250,12 @@ func (d *Detector) ObserveMissed(meterID, tx, feeder string, expectedAt time.Tim
 	m.tx.dirty = true
 }
 
-// Evaluate decides, for every transformer whose meters changed since the
-// last call, whether an outage starts or ends, calling suspected and
-// restored. now stamps detected_at.
+// Evaluate applies the missed reads that became known, then decides, for
+// every transformer whose meters changed since the last call, whether an
+// outage starts or ends, calling suspected and restored. now stamps
+// detected_at.
 func (d *Detector) Evaluate(now time.Time, suspected func(events.OutageSuspected), restored func(events.OutageRestored)) {
+	d.release()
 	ids := make([]string, 0)
 	for id, t := range d.txs {
 		if t.dirty {
@@ -180,7 +263,7 @@ func (d *Detector) Evaluate(now time.Time, suspected func(events.OutageSuspected
 		}
 	}
 	sort.Strings(ids)
-	pop := d.wm.max - int64(d.cfg.PopulationHorizon/time.Second)
+	pop := d.wm.Max().Unix() - int64(d.cfg.PopulationHorizon/time.Second)
 	win := int64(d.cfg.Window / time.Second)
 	for _, id := range ids {
 		t := d.txs[id]
@@ -279,8 +362,8 @@ func (d *Detector) maybeSuspect(t *transformer, silent []*meter, total int, win 
 // Prune forgets evidence older than the window and meters not heard of
 // within the population horizon.
 func (d *Detector) Prune() {
-	pop := d.wm.max - int64(d.cfg.PopulationHorizon/time.Second)
-	from := d.wm.max - 2*int64(d.cfg.Window/time.Second)
+	pop := d.wm.Max().Unix() - int64(d.cfg.PopulationHorizon/time.Second)
+	from := d.wm.Max().Unix() - 2*int64(d.cfg.Window/time.Second)
 	for id, m := range d.meters {
 		if m.activity() < pop && (m.tx.outage == nil || !m.tx.outage.affected[m]) {
 			delete(m.tx.meters, m)

@@ -139,3 +139,56 @@ func TestRestoredWithAStillSilentMeter(t *testing.T) {
 		t.Errorf("restored %+v", r)
 	}
 }
+
+// Issue #12: an outage-detector whose rapids reader is behind got missed
+// reads (from the rivers) before the reads that contradict them, and
+// suspected outages for transformers whose meters all reported. Missed
+// reads now wait until the reads watermark reaches them.
+func TestMissedReadsWaitForTheReads(t *testing.T) {
+	rec := func(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
+	f := newFleet(DetectorConfig{})
+	read := func(tx string, part, min int, behind int64, s int) {
+		for i := range 10 {
+			f.d.ObserveReadFrom(Source{Partition: part, Behind: behind, RecordTime: rec(s)}, mid(tx, i), tx, "FD-1", at(min), false)
+		}
+	}
+	// T2's meters (partition 0) are read up to date; T1's (partition 1)
+	// are read up to minute 0 with 200 records still to read.
+	read("T1", 1, 0, 200, 0)
+	for i, min := 0, 0; min <= 120; i, min = i+1, min+15 {
+		read("T2", 0, min, 0, i)
+	}
+	// A gap-detector declared T1's meters missed at 15 and 30 (falsely, or
+	// not: this detector cannot know yet).
+	f.missed("T1", 0, 10, 15)
+	f.missed("T1", 0, 10, 30)
+	f.eval()
+	if len(f.suspected) != 0 || f.d.Pending() != 20 {
+		t.Fatalf("suspected %d, pending %d while partition 1 is behind; want 0, 20", len(f.suspected), f.d.Pending())
+	}
+	// The backlog is read: T1's meters reported all along.
+	for i, min := 0, 15; min <= 120; i, min = i+1, min+15 {
+		read("T1", 1, min, int64(7-i), 50)
+		f.eval()
+	}
+	if len(f.suspected) != 0 || f.d.Pending() != 0 {
+		t.Errorf("suspected %+v, pending %d after the backlog was read; want none", f.suspected, f.d.Pending())
+	}
+
+	// The same missed reads, T1 really silent, partition 1 read to its
+	// end: the outage is suspected.
+	g := newFleet(DetectorConfig{})
+	for i := range 10 {
+		g.d.ObserveReadFrom(Source{Partition: 1, RecordTime: rec(0)}, mid("T1", i), "T1", "FD-1", at(0), false)
+	}
+	for i, min := 0, 0; min <= 120; i, min = i+1, min+15 {
+		for m := range 10 {
+			g.d.ObserveReadFrom(Source{Partition: 0, RecordTime: rec(i)}, mid("T2", m), "T2", "FD-1", at(min), false)
+		}
+	}
+	g.missed("T1", 0, 10, 15)
+	g.eval()
+	if len(g.suspected) != 1 || g.suspected[0].TransformerID != "T1" {
+		t.Errorf("suspected %+v with T1 silent and read to its end, want T1", g.suspected)
+	}
+}

@@ -19,6 +19,19 @@
 // order in which the two topics are consumed (a stale missed event after
 // the meter resumed changes nothing).
 //
+// # Lag
+//
+// The missed events (rivers, low volume) are usually read long before the
+// reads (rapids, high volume) of the same time. A missed read is only
+// believed once the detector has read the rapids far enough to know the
+// meter did not report: the reads watermark (the lowest latest read_at
+// over the rapids partitions, package rivers/eventtime) has reached its
+// expected_at, or every rapids partition was read to its end
+// (rivers.Delivery.Behind was 0 at its last read). Until then it waits in
+// memory (Detector.Pending). A rapids partition with records still to read
+// holds the watermark however far behind; one read to its end stops
+// holding it after IdleAfter of newer record time read from the others.
+//
 // # Rules
 //
 //   - Population: meters heard of (read or missed) under the transformer
@@ -47,6 +60,7 @@
 //	OUTAGE_POPULATION_HORIZON  48h  a meter counts while heard of within this long
 //	OUTAGE_MAX_CLOCK_SKEW      2h   times further ahead of the watermark are ignored
 //	OUTAGE_SKEW_CONFIRM        100  implausible times in a row that move the watermark
+//	OUTAGE_IDLE_AFTER          10s  record time read from other partitions before a caught-up, silent partition is idle
 //	OUTAGE_TICK                1s   wall-clock period of the evaluation timer
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).

@@ -81,13 +81,15 @@ func (s *Service) handleMissed(_ context.Context, ev rivers.Event, _ rivers.Publ
 	return nil
 }
 
-func (s *Service) handleRead(_ context.Context, ev rivers.Event, _ rivers.Publisher) error {
+func (s *Service) handleRead(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
 	var r reading
 	if err := ev.Decode(&r); err != nil {
 		return err
 	}
+	dl, _ := rivers.DeliveryFrom(ctx)
+	src := Source{Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime}
 	s.mu.Lock()
-	s.det.ObserveRead(r.MeterID, r.TransformerID, r.FeederID, r.ReadAt, slices.Contains(r.Flags, events.FlagPowerFail))
+	s.det.ObserveReadFrom(src, r.MeterID, r.TransformerID, r.FeederID, r.ReadAt, slices.Contains(r.Flags, events.FlagPowerFail))
 	s.mu.Unlock()
 	return nil
 }
