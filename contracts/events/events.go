@@ -26,6 +26,7 @@ const (
 	TypeServiceUp             = "system.service.up.v1"
 	TypeServiceRestarted      = "system.service.restarted.v1"
 	TypeClockSkew             = "system.clock.skew.v1"
+	TypeMonitorLagging        = "system.monitor.lagging.v1"
 	TypeMeterCommand          = "meter.command.v1"
 	TypeMeterCommandAck       = "meter.command.ack.v1"
 )
@@ -51,6 +52,7 @@ func Types() []string {
 		TypeServiceUp,
 		TypeServiceRestarted,
 		TypeClockSkew,
+		TypeMonitorLagging,
 		TypeMeterCommand,
 		TypeMeterCommandAck,
 	}
@@ -94,6 +96,8 @@ func NewPayload(eventType string) (any, bool) {
 		return new(ServiceRestarted), true
 	case TypeClockSkew:
 		return new(ClockSkew), true
+	case TypeMonitorLagging:
+		return new(MonitorLagging), true
 	case TypeMeterCommand:
 		return new(MeterCommand), true
 	case TypeMeterCommandAck:
@@ -561,6 +565,45 @@ type ClockSkew struct {
 	// Length of the window the samples came from, in seconds.
 	WindowSeconds float64 `json:"window_s,omitempty"`
 	// When the skew was detected.
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// States of system.monitor.lagging.v1.
+const (
+	MonitorLaggingStateLagging   = "lagging"
+	MonitorLaggingStateRecovered = "recovered"
+)
+
+// MonitorLagging is the payload of system.monitor.lagging.v1.
+//
+// A monitor (heartbeat-monitor, registry, demand-tracker) knows it is behind in the stream it
+// watches and withholds the verdicts that depend on what it has not read yet (state lagging);
+// published again when it has caught up (state recovered).
+type MonitorLagging struct {
+	// Service name of the monitor, as in its ce_source /services/<name>: lower-case letters, digits
+	// and dashes.
+	Monitor string `json:"monitor"`
+	// Id of the monitor's instance.
+	Instance string `json:"instance"`
+	// lagging: the monitor is behind and withholds verdicts; recovered: it has read to the end of
+	// every partition it reads, for its settling time, and judges again.
+	State string `json:"state"`
+	// The Kafka topic the monitor watches (the rivers).
+	Topic string `json:"topic,omitempty"`
+	// Records that followed the monitor's last read record in their partitions when it was fetched,
+	// summed over partitions (0 when recovered).
+	BehindRecords int64 `json:"behind_records"`
+	// The monitor's position in the stream: the oldest, over the partitions it is behind on, of the
+	// newest record time it has read (the newest record time read when recovered).
+	Position time.Time `json:"position"`
+	// How far behind the monitor is, in seconds: detected_at - position (0 when it cannot tell).
+	LagSeconds float64 `json:"lag_s"`
+	// When the monitor found it was behind, for this episode.
+	LaggingSince time.Time `json:"lagging_since"`
+	// Verdicts withheld while behind (instances not declared down, not dropped, retirements not
+	// decided), when the monitor counts them.
+	Withheld int `json:"withheld,omitempty"`
+	// When the monitor found it was behind (lagging) or caught up (recovered).
 	DetectedAt time.Time `json:"detected_at"`
 }
 
