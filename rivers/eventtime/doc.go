@@ -41,11 +41,15 @@
 //
 // # Progress
 //
-// A [Progress] is the read position of a monitor on its topic: the newest
-// record time it has read per partition and whether it has read each to
-// its end. A monitor judges liveness against the wall clock only when
-// [Progress.CaughtUp] (every partition read to its end, for a settling
-// time); otherwise it is behind, says so and withholds verdicts.
+// A [Progress] is the read position of a monitor on the topic it watches:
+// per partition, the newest record time read, the records behind its last
+// one and when the monitor last reached its end. [Progress.Position] is the
+// clock a monitor judges ages against: everything published before it has
+// been read. A partition is lagging when records were behind its last one
+// for longer than a tolerance (a batch being read is not lag); the monitor
+// is caught up when no partition is lagging and none was for a settling
+// time ([Progress.CaughtUp]). Until then it withholds verdicts (see package
+// rivers/lagwatch).
 //
 // Neither type reads a clock or depends on the shape of a handler: callers
 // pass the times, so they work from per-event and batch handlers alike and

@@ -6,80 +6,115 @@ import (
 	"time"
 )
 
-// DefaultSettle is the default of [NewProgress]'s settle time.
-const DefaultSettle = 5 * time.Second
+// Defaults of [NewProgress].
+const (
+	DefaultTolerance = 2 * time.Second
+	DefaultSettle    = 5 * time.Second
+)
 
 // Progress is how far a reader has read its partitions: per partition, the
-// newest record time read and how many records were behind it. A monitor
-// feeds it every record of the topic it watches (a river of "*" that
-// reads no payload costs almost nothing) and judges liveness against the
-// wall clock only while [Progress.CaughtUp]; otherwise its position in the
-// stream ([Progress.Position]) is the clock, and a verdict that depends on
-// what it has not read yet is withheld.
+// newest record time read, how many records were behind its last record
+// when it was fetched, and when the reader last reached its end. A monitor
+// feeds it every record of the topic it watches (a river of "*" that reads
+// no payload costs almost nothing) and judges ages against
+// [Progress.Position], its position in the stream, never against the wall
+// clock: a monitor that is behind, or stalled, cannot see heartbeats it has
+// not read and must not count them as missing.
+//
+// A partition is lagging when its last record had records behind it and the
+// reader has not reached the partition's end for more than the tolerance
+// (records fetched in batches are behind each other for an instant; that
+// is not lag). The reader is caught up when no partition is lagging and
+// none has been for the settle time. A partition read to its end stays
+// caught up however long nothing comes: a quiet partition is not a stalled
+// one, and if the reader stalls as a whole its position stops, so nothing
+// ages.
 type Progress struct {
-	settle int64 // ns
+	tolerance, settle int64 // ns
 
-	parts   []progressPart
-	seen    []bool
-	behind  int   // partitions with records behind their last one
-	since   int64 // wall time (ns) since every partition was read to its end; 0 = behind
-	started bool
+	parts       []progressPart
+	seen        []bool
+	newest      int64 // newest record time read (ns)
+	lastLagging int64 // wall time (ns) a partition was last found lagging; 0 = never
+	started     bool
 }
 
 type progressPart struct {
 	record int64 // newest record time read (ns)
-	behind int64
+	behind int64 // records behind its last record when fetched
+	atEnd  int64 // wall time (ns) it was last known to be read to its end
 }
 
-// NewProgress returns an empty progress; settle is how long (wall clock)
-// every partition must have been read to its end before the reader counts
-// as caught up (default DefaultSettle when settle <= 0).
-func NewProgress(settle time.Duration) *Progress {
+// NewProgress returns an empty progress. tolerance is how long (wall clock)
+// a partition may have records behind its last one before it is lagging
+// (default DefaultTolerance when <= 0); settle how long no partition may
+// have lagged before the reader is caught up again (default DefaultSettle).
+func NewProgress(tolerance, settle time.Duration) *Progress {
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
 	if settle <= 0 {
 		settle = DefaultSettle
 	}
-	return &Progress{settle: int64(settle)}
+	return &Progress{tolerance: int64(tolerance), settle: int64(settle)}
 }
 
-// Observe records a record of partition p stamped recordTime that had
-// behind records after it when it was fetched, read at wall time now.
+// Observe records a record of partition p stamped recordTime (the broker's
+// clock; rivers.Delivery.RecordTime) that had behind records after it when
+// it was fetched (rivers.Delivery.Behind), read at wall time now.
 func (pr *Progress) Observe(p int, recordTime time.Time, behind int64, now time.Time) {
 	p = max(p, 0)
 	if p >= len(pr.parts) {
 		pr.parts = slices.Grow(pr.parts, p+1-len(pr.parts))[:p+1]
 		pr.seen = slices.Grow(pr.seen, p+1-len(pr.seen))[:p+1]
 	}
-	pt := &pr.parts[p]
-	wasBehind := pr.seen[p] && pt.behind > 0
-	pr.seen[p] = true
-	pt.record = max(pt.record, unix(recordTime))
+	pt, n := &pr.parts[p], unix(now)
+	if !pr.seen[p] {
+		pr.seen[p], pt.atEnd = true, n
+	}
+	if pr.lagging(pt, n) {
+		pr.lastLagging = n
+	}
+	rt := unix(recordTime)
+	pt.record = max(pt.record, rt)
+	pr.newest = max(pr.newest, rt)
+	// The lag clock starts at the first record found with others behind
+	// it after the partition was read to its end: until then the reader
+	// was at the end, as far as it knows.
+	if pt.behind == 0 || behind <= 0 {
+		pt.atEnd = n
+	}
 	pt.behind = max(behind, 0)
-	switch {
-	case wasBehind && pt.behind == 0:
-		pr.behind--
-	case !wasBehind && pt.behind > 0:
-		pr.behind++
-	}
-	switch {
-	case pr.behind > 0:
-		pr.since = 0
-	case pr.since == 0:
-		pr.since = max(unix(now), 1)
-	}
 	pr.started = true
+}
+
+func (pr *Progress) lagging(pt *progressPart, now int64) bool {
+	return pt.behind > 0 && now-pt.atEnd > pr.tolerance
 }
 
 // Started reports whether any record was observed.
 func (pr *Progress) Started() bool { return pr.started }
 
-// Behind reports whether some partition's last record had records behind
-// it: the reader has not read everything that was there.
-func (pr *Progress) Behind() bool { return pr.behind > 0 }
+// Lagging reports whether some partition is lagging at now: its last record
+// had records behind it and the reader has not reached its end for more
+// than the tolerance.
+func (pr *Progress) Lagging(now time.Time) bool {
+	n := unix(now)
+	for i := range pr.parts {
+		if pr.seen[i] && pr.lagging(&pr.parts[i], n) {
+			return true
+		}
+	}
+	return false
+}
 
-// CaughtUp reports whether every partition read so far was read to its end
-// and has been for the settle time at now. False before the first record.
+// CaughtUp reports whether the reader is caught up at now: records were
+// read, no partition is lagging, and none was for the settle time.
 func (pr *Progress) CaughtUp(now time.Time) bool {
-	return pr.started && pr.behind == 0 && unix(now)-pr.since >= pr.settle
+	if !pr.started || pr.Lagging(now) {
+		return false
+	}
+	return pr.lastLagging == 0 || unix(now)-pr.lastLagging >= pr.settle
 }
 
 // Records returns the records that were behind the partitions' last
@@ -95,23 +130,19 @@ func (pr *Progress) Records() int64 {
 }
 
 // Position returns the reader's position in the stream: the oldest of the
-// newest record times read on the partitions that are behind; when none
-// is, the newest record time read. Zero before the first record (or when
-// the transport gives no record times).
+// newest record times read on the partitions with records behind their
+// last one; when none has, the newest record time read. Everything
+// published before it was read (as far as record times tell). Zero before
+// the first record, or when the transport gives no record times.
 func (pr *Progress) Position() time.Time {
-	lo, hi := int64(math.MaxInt64), int64(0)
+	lo := int64(math.MaxInt64)
 	for i := range pr.parts {
-		if !pr.seen[i] {
-			continue
-		}
-		p := &pr.parts[i]
-		hi = max(hi, p.record)
-		if p.behind > 0 && p.record != 0 {
+		if p := &pr.parts[i]; pr.seen[i] && p.behind > 0 && p.record != 0 {
 			lo = min(lo, p.record)
 		}
 	}
 	if lo == math.MaxInt64 {
-		return fromUnix(hi)
+		return fromUnix(pr.newest)
 	}
 	return fromUnix(lo)
 }

@@ -33,6 +33,7 @@ type Kit struct {
 	t       testing.TB
 	svc     *rivers.Service
 	bus     *Bus
+	backlog *Backlog // when set, the service reads the bus through it
 	clock   *Clock
 	timeout time.Duration
 	cancel  context.CancelFunc
@@ -78,7 +79,11 @@ func New(t testing.TB, svc *rivers.Service, opts ...Option) *Kit {
 	k.bus.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	k.cancel = cancel
-	go func() { k.done <- svc.Serve(ctx, k.bus, rivers.WithClock(k.clock)) }()
+	var tr rivers.Transport = k.bus
+	if k.backlog != nil {
+		tr = k.backlog.on(k.bus)
+	}
+	go func() { k.done <- svc.Serve(ctx, tr, rivers.WithClock(k.clock)) }()
 	t.Cleanup(func() {
 		if err := k.Stop(); err != nil {
 			t.Errorf("riverstest: service stopped with an error: %v", err)

@@ -1,0 +1,201 @@
+package lagwatch
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/eventtime"
+)
+
+// Config tunes a [Watch]. Zero fields take their defaults.
+type Config struct {
+	// Tolerance: how long (wall clock) a partition may have records behind
+	// its last read one before the monitor is lagging. Default 2s.
+	Tolerance time.Duration
+	// Settle: how long no partition may have lagged before the monitor is
+	// caught up again and judges. Default 5s.
+	Settle time.Duration
+	// Every: how often the state is evaluated and a change published.
+	// Default 1s.
+	Every time.Duration
+	// River names the passive "*" river [Register] adds. Default "lag".
+	River string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Tolerance <= 0 {
+		c.Tolerance = eventtime.DefaultTolerance
+	}
+	if c.Settle <= 0 {
+		c.Settle = eventtime.DefaultSettle
+	}
+	if c.Every <= 0 {
+		c.Every = time.Second
+	}
+	if c.River == "" {
+		c.River = "lag"
+	}
+	return c
+}
+
+// Watch is one monitor's read progress and lag state. Its methods are safe
+// for concurrent use.
+type Watch struct {
+	cfg                   Config
+	name, instance, topic string
+
+	mu        sync.Mutex
+	p         *eventtime.Progress
+	announced bool      // a lagging event was published, not yet recovered
+	since     time.Time // when the current lag was found
+	withheld  int
+}
+
+// New returns a watch for svc and registers its timer (every cfg.Every),
+// which publishes system.monitor.lagging.v1 on each change of state; it
+// adds no river: feed it with [Watch.Observe] from a river of "*", or use
+// [Register].
+func New(svc *rivers.Service, cfg Config) *Watch {
+	cfg = cfg.withDefaults()
+	c := svc.Config()
+	w := &Watch{cfg: cfg, name: c.Name, instance: c.Instance, topic: c.Kafka.Topics.Rivers,
+		p: eventtime.NewProgress(cfg.Tolerance, cfg.Settle)}
+	svc.Publishes(events.TypeMonitorLagging)
+	svc.Every(cfg.Every, cfg.River+".state", w.tick)
+	return w
+}
+
+// Register is New plus a passive river of every type on the rivers, named
+// cfg.River, that reads no payload key and feeds the watch.
+func Register(svc *rivers.Service, cfg Config) *Watch {
+	w := New(svc, cfg)
+	svc.Handle(rivers.NewRiver("*").Named(w.cfg.River).Passive(), func(ctx context.Context, _ rivers.Event, _ rivers.Publisher) error {
+		w.Observe(ctx)
+		return nil
+	})
+	return w
+}
+
+// Observe records the delivery ctx belongs to (its partition, what was
+// behind it and its record time), at the service clock's time. Outside a
+// delivery it does nothing.
+func (w *Watch) Observe(ctx context.Context) {
+	d, ok := rivers.DeliveryFrom(ctx)
+	if !ok || d.Timer != "" {
+		return
+	}
+	w.ObserveRecord(d.Partition, d.RecordTime, d.Behind, rivers.Now(ctx))
+}
+
+// ObserveRecord records a record of partition p stamped recordTime that had
+// behind records after it when it was fetched, read at wall time now: for
+// handlers that get records rather than a delivery context.
+func (w *Watch) ObserveRecord(p int, recordTime time.Time, behind int64, now time.Time) {
+	w.mu.Lock()
+	w.p.Observe(p, recordTime, behind, now)
+	w.mu.Unlock()
+}
+
+// Position returns the monitor's position in the stream: everything
+// published before it has been read (see [eventtime.Progress.Position]).
+// Zero before the first record.
+func (w *Watch) Position() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.p.Position()
+}
+
+// Judge returns the time a monitor judges ages against (its position) and
+// whether it may conclude at now: it has read records, and no partition is
+// lagging or has been for the settle time. When ok is false the monitor
+// withholds verdicts that depend on what it has not read.
+func (w *Watch) Judge(now time.Time) (at time.Time, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.p.Position(), w.p.CaughtUp(now)
+}
+
+// Withhold counts n verdicts withheld while behind; the next lagging or
+// recovered event reports the count of the episode.
+func (w *Watch) Withhold(n int) {
+	w.mu.Lock()
+	w.withheld += n
+	w.mu.Unlock()
+}
+
+// Lagging reports whether the watch has announced a lag not yet recovered.
+func (w *Watch) Lagging() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.announced
+}
+
+// Update evaluates the state at now and returns the event to publish when
+// it changed (lagging found, or recovered), and whether it did. The
+// watch's timer calls it; a caller that publishes the event itself and
+// fails calls Undo.
+func (w *Watch) Update(now time.Time) (events.MonitorLagging, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state(now)
+}
+
+// Undo reverts the change Update returned (its publication failed): the
+// next Update finds it again.
+func (w *Watch) Undo(ev events.MonitorLagging) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.announced = ev.State == events.MonitorLaggingStateRecovered
+	if w.announced {
+		w.since, w.withheld = ev.LaggingSince, ev.Withheld
+	}
+}
+
+func (w *Watch) state(now time.Time) (events.MonitorLagging, bool) {
+	var change bool
+	state := events.MonitorLaggingStateLagging
+	since := w.since
+	switch {
+	case !w.announced && w.p.Lagging(now):
+		change, since = true, now
+	case w.announced && w.p.CaughtUp(now):
+		change, state = true, events.MonitorLaggingStateRecovered
+	case w.announced:
+	default:
+		return events.MonitorLagging{}, false
+	}
+	pos := w.p.Position()
+	ev := events.MonitorLagging{Monitor: w.name, Instance: w.instance, State: state, Topic: w.topic,
+		BehindRecords: w.p.Records(), Position: pos.UTC(), LaggingSince: since.UTC(), Withheld: w.withheld,
+		DetectedAt: now.UTC()}
+	if !pos.IsZero() {
+		ev.LagSeconds = max(now.Sub(pos).Seconds(), 0)
+	}
+	if state == events.MonitorLaggingStateRecovered {
+		ev.BehindRecords = 0
+	}
+	if change {
+		w.announced, w.since = state == events.MonitorLaggingStateLagging, since
+		if !w.announced {
+			w.withheld = 0
+		}
+	}
+	return ev, change
+}
+
+func (w *Watch) tick(ctx context.Context, now time.Time, pub rivers.Publisher) error {
+	ev, change := w.Update(now)
+	if !change {
+		return nil
+	}
+	rivers.Logger(ctx).Warn("monitor "+ev.State, "behind_records", ev.BehindRecords, "position", ev.Position,
+		"lag_s", ev.LagSeconds, "withheld", ev.Withheld)
+	if err := pub.Publish(ctx, events.TypeMonitorLagging, ev, rivers.WithKey(w.name)); err != nil {
+		w.Undo(ev)
+		return err
+	}
+	return nil
+}
