@@ -25,11 +25,19 @@ type Config struct {
 	// ForgetAfter drops instances down or stopped this long. Default 1h
 	// (HEARTBEAT_FORGET_AFTER).
 	ForgetAfter time.Duration
+	// LagTolerance: how long records may stay behind the last one the
+	// monitor read in a partition before it is behind and withholds down
+	// verdicts. Default 2s (HEARTBEAT_LAG_TOLERANCE).
+	LagTolerance time.Duration
+	// LagSettle: how long the monitor must have been caught up before it
+	// judges again. Default 5s (HEARTBEAT_LAG_SETTLE).
+	LagSettle time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Misses: 3, DefaultInterval: 5 * time.Second, CheckInterval: time.Second, ForgetAfter: time.Hour}
+	return Config{Misses: 3, DefaultInterval: 5 * time.Second, CheckInterval: time.Second, ForgetAfter: time.Hour,
+		LagTolerance: 2 * time.Second, LagSettle: 5 * time.Second}
 }
 
 // ConfigFromEnv reads the HEARTBEAT_* variables over the defaults.
@@ -55,6 +63,8 @@ func ConfigFromEnv() (Config, error) {
 	dur("HEARTBEAT_DEFAULT_INTERVAL", &c.DefaultInterval)
 	dur("HEARTBEAT_CHECK_INTERVAL", &c.CheckInterval)
 	dur("HEARTBEAT_FORGET_AFTER", &c.ForgetAfter)
+	dur("HEARTBEAT_LAG_TOLERANCE", &c.LagTolerance)
+	dur("HEARTBEAT_LAG_SETTLE", &c.LagSettle)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
@@ -75,6 +85,12 @@ func (c Config) Validate() error {
 	}
 	if c.ForgetAfter <= 0 {
 		errs = append(errs, fmt.Errorf("HEARTBEAT_FORGET_AFTER=%s: must be positive", c.ForgetAfter))
+	}
+	if c.LagTolerance <= 0 {
+		errs = append(errs, fmt.Errorf("HEARTBEAT_LAG_TOLERANCE=%s: must be positive", c.LagTolerance))
+	}
+	if c.LagSettle <= 0 {
+		errs = append(errs, fmt.Errorf("HEARTBEAT_LAG_SETTLE=%s: must be positive", c.LagSettle))
 	}
 	return errors.Join(errs...)
 }

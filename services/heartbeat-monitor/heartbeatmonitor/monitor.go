@@ -75,8 +75,8 @@ type Instance struct {
 	Version    string
 	Instance   string
 	State      State
-	FirstSeen  time.Time // receipt time of its first heartbeat
-	LastSeen   time.Time // receipt time of its last heartbeat
+	FirstSeen  time.Time // when its first heartbeat was seen (see Beat)
+	LastSeen   time.Time // when its last heartbeat was seen (see Beat)
 	LastBeatAt time.Time // ce_time of its last heartbeat
 	Since      time.Time // when it entered State
 	Interval   time.Duration
@@ -133,10 +133,13 @@ func (m *Monitor) interval(in *Instance) time.Duration {
 	return m.cfg.DefaultInterval
 }
 
-// Beat records a heartbeat received at now and returns the transitions it
+// Beat records a heartbeat seen at now and returns the transitions it
 // causes: up for a new instance (a restart when it replaces one of the same
 // service that went down or stopped), up again for a down instance that
-// returned.
+// returned. now is on the clock Check is given: the service passes the
+// heartbeat's record time (the broker's clock) and checks against its
+// position in the stream, so a heartbeat it reads late is not taken for a
+// late heartbeat.
 func (m *Monitor) Beat(b Beat, now time.Time) []Transition {
 	if b.Service == "" || b.Instance == "" {
 		return nil
@@ -146,7 +149,13 @@ func (m *Monitor) Beat(b Beat, now time.Time) []Transition {
 		at = now
 	}
 	if in, ok := m.instances[b.Instance]; ok {
-		in.LastSeen, in.LastBeatAt, in.Version, in.Interval = now, at, b.Version, b.Interval
+		if now.After(in.LastSeen) {
+			in.LastSeen = now
+		}
+		if at.After(in.LastBeatAt) {
+			in.LastBeatAt = at
+		}
+		in.Version, in.Interval = b.Version, b.Interval
 		if in.State == Alive {
 			return nil
 		}
@@ -184,6 +193,34 @@ func (m *Monitor) Beat(b Beat, now time.Time) []Transition {
 		}
 	}
 	return []Transition{tr}
+}
+
+// Seen records that an instance known alive sent a heartbeat at now that
+// the service read too late to handle (it had expired: see
+// rivers.River.OnExpired): evidence of life, with no transition.
+func (m *Monitor) Seen(instance string, at, now time.Time) {
+	in, ok := m.instances[instance]
+	if !ok || in.State != Alive {
+		return
+	}
+	if now.After(in.LastSeen) {
+		in.LastSeen = now
+	}
+	if at.After(in.LastBeatAt) {
+		in.LastBeatAt = at
+	}
+}
+
+// Overdue returns the alive instances Check would declare down at now,
+// without changing anything, by service then instance.
+func (m *Monitor) Overdue(now time.Time) []string {
+	var out []string
+	for _, in := range m.sorted() {
+		if in.State == Alive && now.Sub(in.LastSeen) > time.Duration(m.cfg.Misses)*m.interval(in) {
+			out = append(out, in.Instance)
+		}
+	}
+	return out
 }
 
 // Stopping records that an instance announced an orderly stop

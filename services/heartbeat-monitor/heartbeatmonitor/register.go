@@ -2,18 +2,24 @@ package heartbeatmonitor
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
+	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/lagwatch"
 )
 
-// Rivers of the heartbeat monitor, both passive: watching heartbeats is
+// Rivers of the heartbeat monitor, all passive: watching heartbeats is
 // not a reason for anyone to keep publishing them.
 const (
 	RiverHeartbeats = "heartbeats"
 	RiverStopping   = "stopping"
+	// RiverLag reads every event type and no payload key: the monitor's
+	// read progress (see package rivers/lagwatch).
+	RiverLag = "lag"
 )
 
 // beatKeys is the part of system.heartbeat.v1 the monitor reads.
@@ -25,29 +31,49 @@ type beatKeys struct {
 }
 
 // Register adds the heartbeat monitor to svc: a passive river of
-// system.heartbeat.v1 and one of system.service.stopping.v1, and a timer
-// every cfg.CheckInterval that declares silent instances down. It
-// publishes system.service.down.v1 and system.service.up.v1.
+// system.heartbeat.v1 and one of system.service.stopping.v1, a passive
+// river of every type that follows the monitor's read progress, and a timer
+// every cfg.CheckInterval that declares silent instances down. It publishes
+// system.service.down.v1, system.service.up.v1 and
+// system.monitor.lagging.v1.
+//
+// Ages are judged against the monitor's position in the stream (the record
+// time up to which it has read everything), never the wall clock, and only
+// while it is caught up: while it is behind it withholds down verdicts and
+// says so (system.monitor.lagging.v1), and says so again when it caught up.
 func Register(svc *rivers.Service, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	w := &watcher{m: NewMonitor(MonitorConfig{Misses: cfg.Misses, DefaultInterval: cfg.DefaultInterval, ForgetAfter: cfg.ForgetAfter}), now: time.Now}
+	w := &watcher{m: NewMonitor(MonitorConfig{Misses: cfg.Misses, DefaultInterval: cfg.DefaultInterval, ForgetAfter: cfg.ForgetAfter}),
+		lag:      lagwatch.Register(svc, lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle, Every: cfg.CheckInterval, River: RiverLag}),
+		withheld: map[string]bool{}}
 	svc.Publishes(events.TypeServiceDown, events.TypeServiceUp)
 	svc.Handle(rivers.NewRiver(events.TypeHeartbeat).Named(RiverHeartbeats).Passive().
-		Require("service", "instance").Interested("version", "interval_s"), w.heartbeat)
+		Require("service", "instance").Interested("version", "interval_s").OnExpired(w.expired), w.heartbeat)
 	svc.Handle(rivers.NewRiver(events.TypeServiceStopping).Named(RiverStopping).Passive().
 		Require("instance"), w.stopping)
 	svc.Every(cfg.CheckInterval, "check", w.check)
 	return nil
 }
 
-// watcher serialises the monitor between the consuming goroutine and the
-// timer.
+// watcher serialises the monitor between the consuming goroutine, the
+// expiry hook and the timer.
 type watcher struct {
-	mu  sync.Mutex
-	m   *Monitor
-	now func() time.Time
+	lag *lagwatch.Watch
+
+	mu       sync.Mutex
+	m        *Monitor
+	withheld map[string]bool // instances whose down verdict is withheld in this lag
+}
+
+// seenAt is when the delivery's record was stored by the broker: the clock
+// the monitor's position is on. The service clock when unknown.
+func seenAt(ctx context.Context) time.Time {
+	if d, ok := rivers.DeliveryFrom(ctx); ok && !d.RecordTime.IsZero() {
+		return d.RecordTime
+	}
+	return rivers.Now(ctx)
 }
 
 func (w *watcher) heartbeat(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
@@ -57,25 +83,55 @@ func (w *watcher) heartbeat(ctx context.Context, ev rivers.Event, pub rivers.Pub
 	}
 	hb := events.Heartbeat{Service: k.Service, Version: k.Version, Instance: k.Instance, IntervalSeconds: k.IntervalSeconds}
 	w.mu.Lock()
-	trs := w.m.Beat(BeatFrom(hb, ev.OccurredAt()), w.now())
+	trs := w.m.Beat(BeatFrom(hb, ev.OccurredAt()), seenAt(ctx))
 	w.mu.Unlock()
 	return publish(ctx, pub, trs)
 }
 
-func (w *watcher) stopping(_ context.Context, ev rivers.Event, _ rivers.Publisher) error {
+// expired takes a heartbeat read after its use-by date (the monitor was
+// behind) as what it is: evidence that the instance was alive at its
+// ce_time. It runs ahead of the handlers.
+func (w *watcher) expired(_ context.Context, ev contracts.Event) {
+	var k beatKeys
+	if json.Unmarshal(ev.Data, &k) != nil || k.Instance == "" || ev.Time.IsZero() {
+		return
+	}
+	w.mu.Lock()
+	w.m.Seen(k.Instance, ev.Time, ev.Time)
+	w.mu.Unlock()
+}
+
+func (w *watcher) stopping(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
 	instance, err := ev.String("instance")
 	if err != nil {
 		return err
 	}
 	w.mu.Lock()
-	w.m.Stopping(instance, w.now())
+	w.m.Stopping(instance, seenAt(ctx))
 	w.mu.Unlock()
 	return nil
 }
 
 func (w *watcher) check(ctx context.Context, now time.Time, pub rivers.Publisher) error {
+	at, ok := w.lag.Judge(now)
 	w.mu.Lock()
-	trs := w.m.Check(now)
+	if !ok {
+		// Behind: what looks overdue by the wall clock may be unread.
+		// Withhold, and count the instances a wall-clock judge would have
+		// declared down.
+		n := 0
+		for _, id := range w.m.Overdue(now) {
+			if !w.withheld[id] {
+				w.withheld[id] = true
+				n++
+			}
+		}
+		w.mu.Unlock()
+		w.lag.Withhold(n)
+		return nil
+	}
+	clear(w.withheld)
+	trs := w.m.Check(at)
 	w.mu.Unlock()
 	return publish(ctx, pub, trs)
 }
