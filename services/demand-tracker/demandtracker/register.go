@@ -34,7 +34,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 	}
 	d := &demand{reg: registry.New(cfg.InstanceTTL), tracker: NewTracker(cfg.TrackerConfig()), volume: NewVolume(0)}
 	svc.Publishes(events.TypeRetirement)
-	registry.Watch(svc, d.reg, cfg.Evaluate, nil)
+	registry.Watch(svc, d.reg, registry.WatchConfig{ExpireEvery: cfg.Evaluate}, nil)
 	svc.Every(cfg.Evaluate, "evaluate", d.evaluate)
 	if cfg.CountVolume {
 		svc.Handle(rivers.NewRiver("*").Named(RiverVolume).Passive(),

@@ -17,8 +17,23 @@
 // and the routes mounted on the rivers service's HTTP server (HTTP_ADDR,
 // next to /healthz, /readyz and /metrics).
 //
+// # Lag
+//
+// An instance is dropped when silent for the TTL on the registry's
+// position in the stream (the record time up to which it has read
+// everything; a heartbeat is seen at its record time), not on the wall
+// clock. While the registry is behind (records stayed behind the last one
+// it read for more than REGISTRY_LAG_TOLERANCE) it drops nobody: an
+// instance whose heartbeats it has not read yet is not gone. It publishes
+// system.monitor.lagging.v1 then, and again (recovered) after
+// REGISTRY_LAG_SETTLE caught up. Heartbeats the SDK drops as expired still
+// register their instance. A passive river of every type that reads no
+// payload ([RiverLag]) follows the read progress.
+//
 // Environment variables (defaults):
 //
 //	REGISTRY_INSTANCE_TTL      30s   an instance silent this long is dropped
 //	REGISTRY_EXPIRE_INTERVAL   5s    how often silent instances are dropped
+//	REGISTRY_LAG_TOLERANCE     2s    records behind the last one read this long: behind
+//	REGISTRY_LAG_SETTLE        5s    caught up this long before dropping again
 package registry

@@ -2,23 +2,30 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
+	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/lagwatch"
 )
 
 // Name is the service's name.
 const Name = "registry"
 
 // Rivers the registry (and services embedding one, see [Watch]) read.
-// Both are passive: watching heartbeats creates no demand.
+// All are passive: watching heartbeats creates no demand.
 const (
 	RiverHeartbeats = "registry.heartbeats"
 	RiverStopping   = "registry.stopping"
+	// RiverLag reads every event type and no payload key: the watcher's
+	// read progress (see package rivers/lagwatch).
+	RiverLag = "registry.lag"
 )
 
 // Config is the registry service's configuration.
@@ -29,11 +36,18 @@ type Config struct {
 	// ExpireInterval is how often silent instances are dropped. Default 5s
 	// (REGISTRY_EXPIRE_INTERVAL).
 	ExpireInterval time.Duration
+	// LagTolerance: how long records may stay behind the last one the
+	// registry read in a partition before it is behind and drops nobody.
+	// Default 2s (REGISTRY_LAG_TOLERANCE).
+	LagTolerance time.Duration
+	// LagSettle: how long the registry must have been caught up before it
+	// drops silent instances again. Default 5s (REGISTRY_LAG_SETTLE).
+	LagSettle time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{InstanceTTL: 30 * time.Second, ExpireInterval: 5 * time.Second}
+	return Config{InstanceTTL: 30 * time.Second, ExpireInterval: 5 * time.Second, LagTolerance: 2 * time.Second, LagSettle: 5 * time.Second}
 }
 
 // ConfigFromEnv reads the REGISTRY_* variables over the defaults.
@@ -51,6 +65,8 @@ func ConfigFromEnv() (Config, error) {
 	}
 	dur("REGISTRY_INSTANCE_TTL", &c.InstanceTTL)
 	dur("REGISTRY_EXPIRE_INTERVAL", &c.ExpireInterval)
+	dur("REGISTRY_LAG_TOLERANCE", &c.LagTolerance)
+	dur("REGISTRY_LAG_SETTLE", &c.LagSettle)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
@@ -66,6 +82,9 @@ func (c Config) Validate() error {
 	if c.ExpireInterval <= 0 {
 		errs = append(errs, fmt.Errorf("REGISTRY_EXPIRE_INTERVAL=%s: must be positive", c.ExpireInterval))
 	}
+	if c.LagTolerance < 0 || c.LagSettle < 0 {
+		errs = append(errs, fmt.Errorf("REGISTRY_LAG_TOLERANCE=%s, REGISTRY_LAG_SETTLE=%s: must not be negative (0: the default)", c.LagTolerance, c.LagSettle))
+	}
 	return errors.Join(errs...)
 }
 
@@ -77,7 +96,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 		return err
 	}
 	reg := New(cfg.InstanceTTL)
-	Watch(svc, reg, cfg.ExpireInterval, nil)
+	Watch(svc, reg, WatchConfig{ExpireEvery: cfg.ExpireInterval, Lag: lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle}}, nil)
 	svc.HandleHTTP("/v1/*", reg.Routes())
 	return nil
 }
@@ -86,24 +105,51 @@ func Register(svc *rivers.Service, cfg Config) error {
 var heartbeatKeys = []string{"version", "started_at", "uptime_s", "interval_s", "publishes", "subscribes",
 	"retired", "lag_records", "last_processed_at", "processed_total", "dead_lettered_total", "expired_total", "ready"}
 
+// WatchConfig configures [Watch].
+type WatchConfig struct {
+	// ExpireEvery is how often silent instances are dropped.
+	ExpireEvery time.Duration
+	// Lag tunes how the watcher tells it is behind (see package
+	// rivers/lagwatch); its River defaults to [RiverLag].
+	Lag lagwatch.Config
+}
+
 // Watch feeds reg from svc's passive rivers of system.heartbeat.v1 and
 // system.service.stopping.v1, and drops silent instances every
-// expireEvery. changed, when not nil, is called on the consuming goroutine
-// after each heartbeat or stop was applied (the demand tracker evaluates
-// then).
-func Watch(svc *rivers.Service, reg *Registry, expireEvery time.Duration, changed func(ctx context.Context, now time.Time, pub rivers.Publisher) error) {
+// cfg.ExpireEvery. changed, when not nil, is called on the consuming
+// goroutine after each heartbeat or stop was applied (the demand tracker
+// evaluates then).
+//
+// Silence is judged on the watcher's position in the stream, not the wall
+// clock: a heartbeat is seen at its record time, and instances expire
+// against the record time up to which everything was read. While the
+// watcher is behind it drops nobody (an instance whose heartbeats it has
+// not read yet is not gone) and publishes system.monitor.lagging.v1; the
+// returned [lagwatch.Watch] tells callers the same. Heartbeats read after
+// their use-by date, which the SDK drops before any handler, still
+// register their instance.
+func Watch(svc *rivers.Service, reg *Registry, cfg WatchConfig, changed func(ctx context.Context, now time.Time, pub rivers.Publisher) error) *lagwatch.Watch {
+	if cfg.Lag.River == "" {
+		cfg.Lag.River = RiverLag
+	}
+	lag := lagwatch.Register(svc, cfg.Lag)
 	svc.Handle(rivers.NewRiver(events.TypeHeartbeat).Named(RiverHeartbeats).Passive().
-		Require("service", "instance").Interested(heartbeatKeys...),
+		Require("service", "instance").Interested(heartbeatKeys...).
+		OnExpired(func(_ context.Context, ev contracts.Event) {
+			var hb events.Heartbeat
+			if json.Unmarshal(ev.Data, &hb) == nil && !ev.Time.IsZero() {
+				reg.Observe(FromEvent(hb), ev.Time)
+			}
+		}),
 		func(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
 			var hb events.Heartbeat
 			if err := ev.Decode(&hb); err != nil {
 				return err
 			}
-			now := time.Now()
-			if !reg.Observe(FromEvent(hb), now) || changed == nil {
+			if !reg.Observe(FromEvent(hb), seenAt(ctx)) || changed == nil {
 				return nil
 			}
-			return changed(ctx, now, pub)
+			return changed(ctx, rivers.Now(ctx), pub)
 		})
 	svc.Handle(rivers.NewRiver(events.TypeServiceStopping).Named(RiverStopping).Passive().Require("instance"),
 		func(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
@@ -115,10 +161,37 @@ func Watch(svc *rivers.Service, reg *Registry, expireEvery time.Duration, change
 			if changed == nil {
 				return nil
 			}
-			return changed(ctx, time.Now(), pub)
+			return changed(ctx, rivers.Now(ctx), pub)
 		})
-	svc.Every(expireEvery, "registry.expire", func(_ context.Context, now time.Time, _ rivers.Publisher) error {
-		reg.Expire(now)
+	var mu sync.Mutex
+	withheld := map[string]bool{}
+	svc.Every(cfg.ExpireEvery, "registry.expire", func(_ context.Context, now time.Time, _ rivers.Publisher) error {
+		at, ok := lag.Judge(now)
+		mu.Lock()
+		defer mu.Unlock()
+		if !ok {
+			n := 0
+			for _, id := range reg.Stale(now) {
+				if !withheld[id] {
+					withheld[id] = true
+					n++
+				}
+			}
+			lag.Withhold(n)
+			return nil
+		}
+		clear(withheld)
+		reg.Expire(at)
 		return nil
 	})
+	return lag
+}
+
+// seenAt is when the delivery's record was stored by the broker: the clock
+// the watcher's position is on. The service clock when unknown.
+func seenAt(ctx context.Context) time.Time {
+	if d, ok := rivers.DeliveryFrom(ctx); ok && !d.RecordTime.IsZero() {
+		return d.RecordTime
+	}
+	return rivers.Now(ctx)
 }

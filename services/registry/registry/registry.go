@@ -36,8 +36,11 @@ func New(ttl time.Duration) *Registry {
 	return &Registry{ttl: ttl, instances: map[string]record{}}
 }
 
-// Observe records a heartbeat received at now. A heartbeat without service
-// or instance is ignored and reported false.
+// Observe records a heartbeat seen at now: the service passes its record
+// time (the broker's clock) and expires on its position in the stream (see
+// [Watch]). A heartbeat older than the one already recorded for its
+// instance changes nothing. A heartbeat without service or instance is
+// ignored and reported false.
 func (r *Registry) Observe(hb Heartbeat, now time.Time) bool {
 	if hb.Service == "" || hb.Instance == "" {
 		return false
@@ -46,7 +49,9 @@ func (r *Registry) Observe(hb Heartbeat, now time.Time) bool {
 	hb.Rivers = slices.Clone(hb.Rivers)
 	hb.Retired = slices.Clone(hb.Retired)
 	r.mu.Lock()
-	r.instances[hb.Instance] = record{hb: hb, lastSeen: now}
+	if old, ok := r.instances[hb.Instance]; !ok || !now.Before(old.lastSeen) {
+		r.instances[hb.Instance] = record{hb: hb, lastSeen: now}
+	}
 	r.mu.Unlock()
 	return true
 }
@@ -71,6 +76,20 @@ func (r *Registry) Expire(now time.Time) int {
 		}
 	}
 	return n
+}
+
+// Stale returns the instances Expire would drop at now, without dropping
+// them, in no particular order.
+func (r *Registry) Stale(now time.Time) []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	for id, rec := range r.instances {
+		if now.Sub(rec.lastSeen) > r.ttl {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (r *Registry) snapshot() []record {
