@@ -15,17 +15,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// reading is the part of meter.reading.v1 the gap detector reads.
-type reading struct {
-	MeterID        string    `json:"meter_id"`
-	TransformerID  string    `json:"transformer_id"`
-	FeederID       string    `json:"feeder_id"`
-	ReadAt         time.Time `json:"read_at"`
-	IntervalS      int       `json:"interval_s"`
-	EnergyKWhTotal float64   `json:"energy_kwh_total"`
-	Flags          []string  `json:"flags"`
-}
-
 // Detector is the gap detector registered on a service: a Tracker behind a
 // mutex, its checkpoints and its metrics.
 type Detector struct {
@@ -79,8 +68,8 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 	}
 	river := rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
 		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total").
-		Interested("flags")
-	svc.Handle(river, d.handle)
+		Interested("flags", "demand_kw", "voltage_v") // the whole reading, decoded in one pass
+	rivers.HandleBatch(svc, river, d.handle)
 	svc.Publishes(events.TypeMeterReadingMissed, events.TypeMeterReadingLate)
 	svc.Every(cfg.Tick, "declare-missed", d.tick)
 	if d.store != nil && cfg.CheckpointEvery > 0 {
@@ -95,34 +84,62 @@ func (d *Detector) count(outcome string) {
 	d.reads.Add(context.Background(), 1, metric.WithAttributes(attribute.String("outcome", outcome)))
 }
 
-func (d *Detector) handle(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
-	var r reading
-	if err := ev.Decode(&r); err != nil {
-		return err
+// handle observes a batch of readings of one partition under one lock,
+// then publishes the late reads it found. It stops at the first reading the
+// tracker refuses (dead-lettered alone; the rest come in the next call).
+func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
+	var counts [len(outcomeNames)]int64
+	var clockInvalid int64
+	type late struct {
+		i int
+		l Late
 	}
-	if slices.Contains(r.Flags, events.FlagClockInvalid) {
-		d.count("clock_invalid")
-		return nil
-	}
-	dl, _ := rivers.DeliveryFrom(ctx)
+	var lates []late
+	failed, failure := -1, error(nil)
 	d.mu.Lock()
-	obs, err := d.tr.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
-		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal,
-		Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
+	for i := range b.Len() {
+		r, dl := b.Value(i), b.Delivery(i)
+		if slices.Contains(r.Flags, events.FlagClockInvalid) {
+			clockInvalid++
+			continue
+		}
+		obs, err := d.tr.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
+			ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalSeconds) * time.Second, EnergyKWh: r.EnergyKWhTotal,
+			Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
+		if err != nil {
+			failed, failure = i, err
+			break
+		}
+		if int(obs.Outcome) < len(counts) {
+			counts[obs.Outcome]++
+		}
+		if obs.Resumed != nil {
+			d.log.DebugContext(ctx, "meter resumed", "meter_id", r.MeterID, "silent_since", obs.Resumed.SilentSince, "missed", obs.Resumed.Missed)
+		}
+		if obs.Late != nil {
+			lates = append(lates, late{i, *obs.Late})
+		}
+	}
 	d.mu.Unlock()
-	if err != nil {
-		d.count("invalid")
-		return rivers.Permanent(err)
+	for o, n := range counts {
+		if n > 0 {
+			d.reads.Add(ctx, n, metric.WithAttributes(attribute.String("outcome", Outcome(o).String())))
+		}
 	}
-	d.count(obs.Outcome.String())
-	if obs.Resumed != nil {
-		d.log.DebugContext(ctx, "meter resumed", "meter_id", r.MeterID, "silent_since", obs.Resumed.SilentSince, "missed", obs.Resumed.Missed)
+	if clockInvalid > 0 {
+		d.reads.Add(ctx, clockInvalid, metric.WithAttributes(attribute.String("outcome", "clock_invalid")))
 	}
-	if l := obs.Late; l != nil {
-		if err := pub.Publish(ctx, events.TypeMeterReadingLate, LatePayload(*l), rivers.WithTime(l.ReadAt)); err != nil {
-			return err
+	for _, l := range lates {
+		if err := b.Publisher(l.i).Publish(ctx, events.TypeMeterReadingLate, LatePayload(l.l), rivers.WithTime(l.l.ReadAt)); err != nil && !errors.Is(err, rivers.ErrRetired) {
+			// The slot is judged already: retrying would not find it late again.
+			d.log.ErrorContext(ctx, "late read not published", "meter_id", l.l.MeterID, "read_at", l.l.ReadAt, "err", err)
+			continue
 		}
 		d.late.Add(ctx, 1)
+	}
+	if failed >= 0 {
+		d.count("invalid")
+		return &rivers.BatchError{Index: failed, Err: rivers.Permanent(failure)}
 	}
 	return nil
 }
