@@ -14,18 +14,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// reading is the part of meter.reading.v1 the aggregator reads.
-type reading struct {
-	MeterID        string    `json:"meter_id"`
-	TransformerID  string    `json:"transformer_id"`
-	FeederID       string    `json:"feeder_id"`
-	ReadAt         time.Time `json:"read_at"`
-	IntervalS      int       `json:"interval_s"`
-	EnergyKWhTotal float64   `json:"energy_kwh_total"`
-	DemandKW       float64   `json:"demand_kw"`
-	VoltageV       float64   `json:"voltage_v"`
-}
-
 // Service is the feeder aggregator registered on a rivers service.
 type Service struct {
 	log *slog.Logger
@@ -59,29 +47,44 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("feederagg: metrics: %w", err)
 	}
 	river := rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
-		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v")
-	svc.Handle(river, s.handle)
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v").
+		Interested("flags") // the whole reading, decoded in one pass
+	rivers.HandleBatch(svc, river, s.handle)
 	svc.Publishes(events.TypeFeederLoad)
 	svc.Every(cfg.Tick, "close-windows", s.tick)
 	return s, nil
 }
 
-func (s *Service) handle(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
-	var r reading
-	if err := ev.Decode(&r); err != nil {
-		return err
-	}
-	dl, _ := rivers.DeliveryFrom(ctx)
+// handle aggregates a batch of readings of one partition under one lock.
+// It stops at the first reading the aggregator refuses (dead-lettered
+// alone; the rest come in the next call).
+func (s *Service) handle(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
+	var counts [len(outcomeNames)]int64
+	failed, failure := -1, error(nil)
 	s.mu.Lock()
-	out, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
-		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal,
-		DemandKW: r.DemandKW, VoltageV: r.VoltageV, Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
-	s.mu.Unlock()
-	if err != nil {
-		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
-		return rivers.Permanent(err)
+	for i := range b.Len() {
+		r, dl := b.Value(i), b.Delivery(i)
+		out, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
+			ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalSeconds) * time.Second, EnergyKWh: r.EnergyKWhTotal,
+			DemandKW: r.DemandKW, VoltageV: r.VoltageVolts, Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
+		if err != nil {
+			failed, failure = i, err
+			break
+		}
+		if int(out) < len(counts) {
+			counts[out]++
+		}
 	}
-	s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", out.String())))
+	s.mu.Unlock()
+	for o, n := range counts {
+		if n > 0 {
+			s.reads.Add(ctx, n, metric.WithAttributes(attribute.String("outcome", Outcome(o).String())))
+		}
+	}
+	if failed >= 0 {
+		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
+		return &rivers.BatchError{Index: failed, Err: rivers.Permanent(failure)}
+	}
 	return nil
 }
 

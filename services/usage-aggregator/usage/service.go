@@ -14,17 +14,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-// reading is the part of meter.reading.v1 the aggregator reads.
-type reading struct {
-	MeterID        string    `json:"meter_id"`
-	TransformerID  string    `json:"transformer_id"`
-	FeederID       string    `json:"feeder_id"`
-	ReadAt         time.Time `json:"read_at"`
-	IntervalS      int       `json:"interval_s"`
-	EnergyKWhTotal float64   `json:"energy_kwh_total"`
-	DemandKW       float64   `json:"demand_kw"`
-}
-
 // Service is the usage aggregator registered on a rivers service.
 type Service struct {
 	log *slog.Logger
@@ -60,33 +49,58 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("usage: metrics: %w", err)
 	}
 	river := rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
-		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw")
-	svc.Handle(river, s.handle)
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw").
+		Interested("voltage_v", "flags") // the whole reading, decoded in one pass
+	rivers.HandleBatch(svc, river, s.handle)
 	svc.Publishes(events.TypeUsageInterval)
 	svc.Every(cfg.Tick, "close-periods", s.tick)
 	return s, nil
 }
 
-func (s *Service) handle(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
-	var r reading
-	if err := ev.Decode(&r); err != nil {
-		return err
+// handle aggregates a batch of readings of one partition under one lock,
+// then publishes the corrections it produced. It stops at the first reading
+// the aggregator refuses (dead-lettered alone; the rest come in the next
+// call).
+func (s *Service) handle(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
+	var counts [len(outcomeNames)]int64
+	type correction struct {
+		i  int
+		iv Interval
 	}
-	dl, _ := rivers.DeliveryFrom(ctx)
+	var corrs []correction
+	failed, failure := -1, error(nil)
 	s.mu.Lock()
-	out, corr, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
-		ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalS) * time.Second, EnergyKWh: r.EnergyKWhTotal, DemandKW: r.DemandKW,
-		Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
-	s.mu.Unlock()
-	if err != nil {
-		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
-		return rivers.Permanent(err)
-	}
-	s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", out.String())))
-	for _, iv := range corr {
-		if err := s.publish(ctx, pub, iv); err != nil {
-			return err
+	for i := range b.Len() {
+		r, dl := b.Value(i), b.Delivery(i)
+		out, corr, err := s.agg.Observe(Read{MeterID: r.MeterID, TransformerID: r.TransformerID, FeederID: r.FeederID,
+			ReadAt: r.ReadAt, Interval: time.Duration(r.IntervalSeconds) * time.Second, EnergyKWh: r.EnergyKWhTotal, DemandKW: r.DemandKW,
+			Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime})
+		if err != nil {
+			failed, failure = i, err
+			break
 		}
+		if int(out) < len(counts) {
+			counts[out]++
+		}
+		for _, iv := range corr {
+			corrs = append(corrs, correction{i, iv})
+		}
+	}
+	s.mu.Unlock()
+	for o, n := range counts {
+		if n > 0 {
+			s.reads.Add(ctx, n, metric.WithAttributes(attribute.String("outcome", Outcome(o).String())))
+		}
+	}
+	for _, c := range corrs {
+		// The correction is computed already: retrying would not find it again.
+		if err := s.publish(ctx, b.Publisher(c.i), c.iv); err != nil && !errors.Is(err, rivers.ErrRetired) {
+			s.log.ErrorContext(ctx, "usage correction not published", "meter_id", c.iv.MeterID, "start", c.iv.Start, "period", c.iv.Period, "err", err)
+		}
+	}
+	if failed >= 0 {
+		s.reads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "invalid")))
+		return &rivers.BatchError{Index: failed, Err: rivers.Permanent(failure)}
 	}
 	return nil
 }
