@@ -14,14 +14,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
-type reading struct {
-	MeterID       string    `json:"meter_id"`
-	TransformerID string    `json:"transformer_id"`
-	FeederID      string    `json:"feeder_id"`
-	ReadAt        time.Time `json:"read_at"`
-	Flags         []string  `json:"flags"`
-}
-
 type missed struct {
 	MeterID       string    `json:"meter_id"`
 	TransformerID string    `json:"transformer_id"`
@@ -63,8 +55,9 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	}
 	svc.Handle(rivers.NewRiver(events.TypeMeterReadingMissed).Named("missed").
 		Require("meter_id", "transformer_id", "feeder_id", "expected_at"), s.handleMissed)
-	svc.Handle(rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
-		Require("meter_id", "transformer_id", "feeder_id", "read_at").Interested("flags"), s.handleRead)
+	rivers.HandleBatch(svc, rivers.NewRiver(events.TypeMeterReading).Named("readings").OnTopic(rivers.Rapids).
+		Require("meter_id", "transformer_id", "feeder_id", "read_at").
+		Interested("flags", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v"), s.handleReads) // the whole reading, decoded in one pass
 	svc.Publishes(events.TypeOutageSuspected, events.TypeOutageRestored)
 	svc.Every(cfg.Tick, "evaluate", s.tick)
 	return s, nil
@@ -81,16 +74,15 @@ func (s *Service) handleMissed(_ context.Context, ev rivers.Event, _ rivers.Publ
 	return nil
 }
 
-func (s *Service) handleRead(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
-	var r reading
-	if err := ev.Decode(&r); err != nil {
-		return err
-	}
-	dl, _ := rivers.DeliveryFrom(ctx)
-	src := Source{Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime}
+// handleReads observes a batch of readings of one partition under one lock.
+func (s *Service) handleReads(_ context.Context, b *rivers.Batch[events.MeterReading]) error {
 	s.mu.Lock()
-	s.det.ObserveReadFrom(src, r.MeterID, r.TransformerID, r.FeederID, r.ReadAt, slices.Contains(r.Flags, events.FlagPowerFail))
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for i := range b.Len() {
+		r, dl := b.Value(i), b.Delivery(i)
+		src := Source{Partition: dl.Partition, Behind: dl.Behind, RecordTime: dl.RecordTime}
+		s.det.ObserveReadFrom(src, r.MeterID, r.TransformerID, r.FeederID, r.ReadAt, slices.Contains(r.Flags, events.FlagPowerFail))
+	}
 	return nil
 }
 
