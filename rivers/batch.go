@@ -82,8 +82,8 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // of up to Config.MaxBatch records of one partition. Each payload is decoded
 // once into a T, a struct whose fields must all be keys the river declares
 // (as for [Event.Decode]): events.MeterReading by the catalog's one-pass
-// decoder, a *T that implements json.Unmarshaler by itself, anything else
-// by encoding/json. A payload that does
+// decoder, a *T that implements json.Unmarshaler by itself, struct{} not at
+// all (a handler of attributes only), anything else by encoding/json. A payload that does
 // not decode is dead-lettered alone. The service's middleware ([Service.Use])
 // wraps per-event handlers only. It panics on the programming errors
 // [Service.Handle] panics on, and when T has undeclared fields.
@@ -108,6 +108,9 @@ func HandleBatch[T any](s *Service, r *River, h BatchHandler[T]) {
 	br := &batchRiver[T]{h: h, decode: decodePayload[T]}
 	if d, ok := any(catalog.DecodeMeterReading).(func([]byte, *T) error); ok {
 		br.decode = d // readings: validated and decoded in one pass, no reflection
+	}
+	if t.NumField() == 0 {
+		br.decode = func([]byte, *T) error { return nil } // envelope only: nothing to decode
 	}
 	if err := s.registerEntry(&riverEntry{river: r, batch: br}); err != nil {
 		panic(err)

@@ -2,6 +2,7 @@ package clockwatch
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -21,7 +22,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 	w := &watch{d: NewDetector(cfg.DetectorConfig()), threshold: cfg.Threshold}
 	svc.Publishes(events.TypeClockSkew)
 	for _, t := range cfg.Topics {
-		svc.Handle(rivers.NewRiver("*").Named("clock."+t).OnTopic(rivers.Topic(t)).Passive(), w.observe)
+		rivers.HandleBatch(svc, rivers.NewRiver("*").Named("clock."+t).OnTopic(rivers.Topic(t)).Passive(), w.observe)
 	}
 	svc.Every(cfg.ForgetAfter/4+time.Second, "forget", func(_ context.Context, now time.Time, _ rivers.Publisher) error {
 		w.mu.Lock()
@@ -38,22 +39,35 @@ type watch struct {
 	threshold time.Duration
 }
 
-func (w *watch) observe(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
-	d, ok := rivers.DeliveryFrom(ctx)
-	if !ok {
-		return nil
+// observe compares the events of a batch with their record times under one
+// lock, then logs and publishes the sources whose state changed. It reads
+// no payload (struct{}): only ce_source and ce_time.
+func (w *watch) observe(ctx context.Context, b *rivers.Batch[struct{}]) error {
+	type change struct {
+		i  int
+		tr Transition
 	}
+	var changes []change
 	w.mu.Lock()
-	tr, changed := w.d.Observe(ev.Source(), ev.OccurredAt(), d.RecordTime)
+	for i := range b.Len() {
+		ev := b.Event(i)
+		if tr, changed := w.d.Observe(ev.Source(), ev.OccurredAt(), b.Delivery(i).RecordTime); changed {
+			changes = append(changes, change{i, tr})
+		}
+	}
 	w.mu.Unlock()
-	if !changed {
-		return nil
+	for _, c := range changes {
+		tr := c.tr
+		log := rivers.Logger(ctx).With("source", tr.Source, "offset", tr.Offset, "samples", tr.Samples)
+		if !tr.Skewed {
+			log.Info("source clock back in step")
+			continue
+		}
+		log.Warn("source clock skewed")
+		if err := b.Publisher(c.i).Publish(ctx, events.TypeClockSkew, Payload(tr, w.threshold), rivers.WithKey(tr.Source)); err != nil && !errors.Is(err, rivers.ErrRetired) {
+			// The detector has moved on: retrying would not find the change again.
+			log.Error("clock skew not published", "err", err)
+		}
 	}
-	log := rivers.Logger(ctx).With("source", tr.Source, "offset", tr.Offset, "samples", tr.Samples)
-	if !tr.Skewed {
-		log.Info("source clock back in step")
-		return nil
-	}
-	log.Warn("source clock skewed")
-	return pub.Publish(ctx, events.TypeClockSkew, Payload(tr, w.threshold), rivers.WithKey(tr.Source))
+	return nil
 }
