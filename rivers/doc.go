@@ -106,6 +106,8 @@
 //	RETRY_BACKOFF         first backoff (default 100ms, doubling)
 //	RETRY_MAX_BACKOFF     backoff cap (default 10s)
 //	MAX_IN_FLIGHT         handled events awaiting acknowledgement (default 1000)
+//	CONCURRENCY           workers, each owning partitions (default 1)
+//	MAX_BATCH             records in one batch handler call (default 512)
 //	EVENT_TTL             default use-by of published events (default 24h; never)
 //	EVENT_TTLS            per type: meter.reading.v1=2h,outage.suspected.v1=30m
 //	LOG_LEVEL             debug | info | warn | error (default info)
