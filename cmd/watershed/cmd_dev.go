@@ -29,6 +29,8 @@ func newDevCmd() *cobra.Command {
 		httpPort int
 		mqtt     bool
 		verbose  bool
+
+		retentionBytes int64
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -77,6 +79,8 @@ embedded one.`,
 					DataDir: filepath.Join(dataDir, "kafka"),
 					Topics:  rapids.DefaultTopicSpecs(kcfg),
 					Logger:  log,
+
+					RetentionBytes: retentionBytes,
 				})
 				if err != nil {
 					return fmt.Errorf("embedded broker on %s: %w (is another broker running there? use --addr)", addr, err)
@@ -129,6 +133,7 @@ embedded one.`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "./.watershed", "directory for everything the ecosystem keeps (broker data, checkpoints, ponds, logs)")
 	f.StringVar(&addr, "addr", embedded.DefaultAddr, "host:port of the embedded broker")
+	f.Int64Var(&retentionBytes, "retention-bytes", 64<<20, "the embedded broker keeps at most about this many bytes per partition (it holds its records in memory); 0: no bound")
 	f.BoolVar(&external, "external", false, "use the brokers in KAFKA_BROKERS instead of an embedded broker")
 	f.IntVar(&meters, "meters", 10000, "simulated meters (overrides SIM_METERS)")
 	f.Float64Var(&speed, "speed", 0, "grid seconds per wall second (0: SIM_SPEED or the simulator's default)")

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/watershed-grid/watershed/rapids"
@@ -40,7 +43,19 @@ type Options struct {
 	// Logger receives the broker's warnings and errors. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// RetentionBytes bounds every partition of the topics Start creates to
+	// about this many bytes (retention.bytes): the broker keeps its records
+	// in memory, so this bounds its memory. 0 leaves the topics unbounded
+	// in size (their retention.ms still applies).
+	RetentionBytes int64
+	// RetentionCheck is how often the broker drops records past their
+	// topic's retention.ms or retention.bytes. Default
+	// DefaultRetentionCheck.
+	RetentionCheck time.Duration
 }
+
+// DefaultRetentionCheck is Options.RetentionCheck's default.
+const DefaultRetentionCheck = 10 * time.Second
 
 // Broker is a running in-process broker. It speaks the Kafka protocol, so
 // any Kafka client (kafka-go, franz-go, librdkafka's kcat, Java) can use it.
@@ -48,6 +63,8 @@ type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
 	once    sync.Once
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 // Start starts a broker and creates its topics. ctx bounds the start only;
@@ -84,7 +101,11 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: start broker on %s: %w", opts.Addr, err)
 	}
-	b := &Broker{cluster: c, addr: c.ListenAddrs()[0]}
+	b := &Broker{cluster: c, addr: c.ListenAddrs()[0], stop: make(chan struct{}), stopped: make(chan struct{})}
+	if opts.RetentionCheck <= 0 {
+		opts.RetentionCheck = DefaultRetentionCheck
+	}
+	go b.applyRetention(opts.RetentionCheck)
 
 	specs := opts.Topics
 	if specs == nil {
@@ -98,6 +119,13 @@ func Start(ctx context.Context, opts Options) (*Broker, error) {
 		// One node holds one replica, whatever KAFKA_REPLICATION_FACTOR
 		// says for the production cluster.
 		specs[i].ReplicationFactor = 1
+		if opts.RetentionBytes > 0 {
+			specs[i].Configs = maps.Clone(specs[i].Configs)
+			if specs[i].Configs == nil {
+				specs[i].Configs = map[string]string{}
+			}
+			specs[i].Configs["retention.bytes"] = strconv.FormatInt(opts.RetentionBytes, 10)
+		}
 	}
 	if len(specs) > 0 {
 		cfg := rapids.Config{Brokers: []string{b.addr}, ClientID: "watershed-embedded", Logger: opts.Logger}
@@ -115,8 +143,28 @@ func (b *Broker) Addr() string { return b.addr }
 // a broker started on the same directory has the same topics, records and
 // committed offsets. It is safe to call more than once.
 func (b *Broker) Close() error {
-	b.once.Do(b.cluster.Close)
+	b.once.Do(func() {
+		close(b.stop)
+		<-b.stopped
+		b.cluster.Close()
+	})
 	return nil
+}
+
+// applyRetention enforces the topics' retention every period: kfake
+// applies retention only when asked (or hourly).
+func (b *Broker) applyRetention(period time.Duration) {
+	defer close(b.stopped)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.cluster.ApplyRetention()
+		}
+	}
 }
 
 // slogLogger forwards kfake's warnings and errors to slog.

@@ -2,11 +2,14 @@ package embedded_test
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rapids/embedded"
@@ -130,5 +133,54 @@ func TestClientsSurviveRestart(t *testing.T) {
 		if !rapids.IsRetryable(err) {
 			t.Fatalf("Commit after restart: %v, want success or a retryable error", err)
 		}
+	}
+}
+
+// TestRetentionBytesBoundsWhatTheBrokerKeeps writes ten times the bound to
+// one partition and waits for the broker to drop the oldest records.
+func TestRetentionBytesBoundsWhatTheBrokerKeeps(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := embedded.Start(ctx, embedded.Options{Addr: "127.0.0.1:0", Logger: quiet,
+		RetentionBytes: 64 << 10, RetentionCheck: 50 * time.Millisecond,
+		Topics: []rapids.TopicSpec{{Name: "bounded", Partitions: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := rapids.Config{Brokers: []string{b.Addr()}, Logger: quiet}
+	p, err := rapids.NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 10 {
+		recs := make([]rapids.Record, 64)
+		for i := range recs {
+			value := make([]byte, 1000) // random: the producer compresses
+			rand.Read(value)
+			recs[i] = rapids.Record{Topic: "bounded", Key: []byte("k"), Value: value}
+		}
+		if err := p.Publish(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addr(), "bounded", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for {
+		first, err := conn.ReadFirstOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first > 0 {
+			return // the oldest records are gone
+		}
+		if ctx.Err() != nil {
+			t.Fatal("after 60s the broker still keeps every record of a partition ten times over its retention.bytes")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
