@@ -2,6 +2,7 @@ package rivers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -91,7 +92,9 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 	for _, m := range route.metrics {
 		s.tel.add(s.tel.in, m.typeRiver)
 	}
-	env, err := contracts.Decoder{MaxEventBytes: s.cfg.MaxEventBytes}.DecodeBinary(rec.Message())
+	// The validator parses the payload anyway: decoding skips its own JSON
+	// check, and a payload the validator refuses is told apart below.
+	env, err := contracts.Decoder{MaxEventBytes: s.cfg.MaxEventBytes, DataChecked: true}.DecodeBinary(rec.Message())
 	if err != nil {
 		s.deadLetterAll(it, rec, entries, typName, ClassMalformed, err)
 		return false
@@ -128,7 +131,14 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 	}
 	p.key = key
 	err = s.validator.Validate(env.Type, env.Data)
-	if err != nil && !errors.Is(err, ErrUnknownType) && !tolerable(err) {
+	refused := err != nil && !tolerable(err) // unknown types included
+	if refused && !json.Valid(env.Data) {    // not even JSON
+		s.forget(key)
+		p.key = ""
+		s.deadLetterAll(it, rec, entries, typName, ClassMalformed, contracts.InvalidData())
+		return false
+	}
+	if refused && !errors.Is(err, ErrUnknownType) {
 		s.forget(key)
 		p.key = ""
 		s.deadLetterAll(it, rec, entries, typName, ClassSchema, err)
