@@ -33,12 +33,19 @@ type Config struct {
 	// CountVolume: read the rivers passively to count events per type and
 	// producer, and what of it was consumed. Default true (DEMAND_COUNT_VOLUME).
 	CountVolume bool
+	// LagTolerance: how long records may stay behind the last one the
+	// tracker read in a partition before it is behind: it then decides no
+	// retirement and drops no instance. Default 2s (DEMAND_LAG_TOLERANCE).
+	LagTolerance time.Duration
+	// LagSettle: how long the tracker must have been caught up before it
+	// decides again. Default 5s (DEMAND_LAG_SETTLE).
+	LagSettle time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{Idle: 10 * time.Minute, Grace: 10 * time.Minute, Resend: time.Minute, Evaluate: 5 * time.Second,
-		InstanceTTL: 30 * time.Second, CountVolume: true}
+		InstanceTTL: 30 * time.Second, CountVolume: true, LagTolerance: 2 * time.Second, LagSettle: 5 * time.Second}
 }
 
 // ConfigFromEnv reads the DEMAND_* variables over the defaults.
@@ -59,6 +66,8 @@ func ConfigFromEnv() (Config, error) {
 	dur("DEMAND_RESEND", &c.Resend)
 	dur("DEMAND_EVALUATE_INTERVAL", &c.Evaluate)
 	dur("DEMAND_INSTANCE_TTL", &c.InstanceTTL)
+	dur("DEMAND_LAG_TOLERANCE", &c.LagTolerance)
+	dur("DEMAND_LAG_SETTLE", &c.LagSettle)
 	if v, ok := os.LookupEnv("DEMAND_ESSENTIAL"); ok && v != "" {
 		for _, t := range strings.Split(v, ",") {
 			if t = strings.TrimSpace(t); t != "" {
@@ -86,7 +95,8 @@ func ConfigFromEnv() (Config, error) {
 func (c Config) Validate() error {
 	var errs []error
 	for name, d := range map[string]time.Duration{"DEMAND_IDLE": c.Idle, "DEMAND_GRACE": c.Grace, "DEMAND_RESEND": c.Resend,
-		"DEMAND_EVALUATE_INTERVAL": c.Evaluate, "DEMAND_INSTANCE_TTL": c.InstanceTTL} {
+		"DEMAND_EVALUATE_INTERVAL": c.Evaluate, "DEMAND_INSTANCE_TTL": c.InstanceTTL,
+		"DEMAND_LAG_TOLERANCE": c.LagTolerance, "DEMAND_LAG_SETTLE": c.LagSettle} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s=%s: must be positive", name, d))
 		}

@@ -20,6 +20,12 @@
 // registry package (passive), a timer every DEMAND_EVALUATE_INTERVAL that
 // publishes the decisions, the passive volume river, and GET /v1/demand.
 //
+// Lag never retires a type: instances expire on the tracker's position in
+// the stream, not the wall clock (registry.Watch), and while the tracker is
+// behind it decides nothing and publishes system.monitor.lagging.v1 (then
+// recovered, after DEMAND_LAG_SETTLE caught up). The volume river reads
+// the envelope only, never the payload.
+//
 // Environment variables (defaults):
 //
 //	DEMAND_IDLE                10m   no active subscriber this long → notice
@@ -29,4 +35,6 @@
 //	DEMAND_EVALUATE_INTERVAL   5s    how often decisions are made
 //	DEMAND_INSTANCE_TTL        30s   silent instances stop counting
 //	DEMAND_COUNT_VOLUME        true  count events per type and producer
+//	DEMAND_LAG_TOLERANCE       2s    records behind the last one read this long: behind
+//	DEMAND_LAG_SETTLE          5s    caught up this long before deciding again
 package demandtracker

@@ -9,6 +9,7 @@ import (
 
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/lagwatch"
 	"github.com/watershed-grid/watershed/services/registry/registry"
 )
 
@@ -18,8 +19,11 @@ const RiverVolume = "volume"
 
 // Report is what GET /v1/demand serves.
 type Report struct {
-	Types  []TypeStatus `json:"types"`
-	Volume []TypeVolume `json:"volume"`
+	// Lagging: the tracker is behind in the rivers; the view may miss
+	// what it has not read yet, and no retirement is decided.
+	Lagging bool         `json:"lagging"`
+	Types   []TypeStatus `json:"types"`
+	Volume  []TypeVolume `json:"volume"`
 }
 
 // Register adds the demand tracker to svc: the demand graph from
@@ -28,13 +32,18 @@ type Report struct {
 // by the producing service), when cfg.CountVolume a passive river of every
 // type counting volume and consumption, and GET /v1/demand on the
 // service's HTTP server.
+//
+// While the tracker is behind in the rivers (see registry.Watch and package
+// rivers/lagwatch) it decides nothing: a subscriber whose heartbeats it has
+// not read yet is not gone. It says so with system.monitor.lagging.v1.
 func Register(svc *rivers.Service, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	d := &demand{reg: registry.New(cfg.InstanceTTL), tracker: NewTracker(cfg.TrackerConfig()), volume: NewVolume(0)}
 	svc.Publishes(events.TypeRetirement)
-	registry.Watch(svc, d.reg, registry.WatchConfig{ExpireEvery: cfg.Evaluate}, nil)
+	d.lag = registry.Watch(svc, d.reg, registry.WatchConfig{ExpireEvery: cfg.Evaluate,
+		Lag: lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle}}, nil)
 	svc.Every(cfg.Evaluate, "evaluate", d.evaluate)
 	if cfg.CountVolume {
 		svc.Handle(rivers.NewRiver("*").Named(RiverVolume).Passive(),
@@ -55,12 +64,16 @@ func Register(svc *rivers.Service, cfg Config) error {
 type demand struct {
 	reg    *registry.Registry
 	volume *Volume
+	lag    *lagwatch.Watch
 
 	mu      sync.Mutex
 	tracker *Tracker
 }
 
 func (d *demand) evaluate(ctx context.Context, now time.Time, pub rivers.Publisher) error {
+	if _, ok := d.lag.Judge(now); !ok {
+		return nil
+	}
 	d.mu.Lock()
 	decisions := d.tracker.Evaluate(d.reg.Graph(), now)
 	d.mu.Unlock()
@@ -76,7 +89,7 @@ func (d *demand) evaluate(ctx context.Context, now time.Time, pub rivers.Publish
 
 func (d *demand) report(withVolume bool) Report {
 	d.mu.Lock()
-	r := Report{Types: d.tracker.Status()}
+	r := Report{Types: d.tracker.Status(), Lagging: d.lag.Lagging()}
 	d.mu.Unlock()
 	if withVolume {
 		r.Volume = d.volume.Snapshot()
