@@ -1,6 +1,7 @@
 package gapdetector
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -387,5 +388,79 @@ func TestAStalledPartitionIsNeverIdle(t *testing.T) {
 	}
 	if !p.tr.CaughtUp() {
 		t.Error("not caught up after reading the backlog")
+	}
+}
+
+// A restart must not make false missed reads: the checkpoint keeps the
+// watermark per partition, and a partition the restarted detector has not
+// read again holds it back, with no warm-up to hide behind.
+func TestRestartHoldsPartitionsNotReadAgain(t *testing.T) {
+	p := newPartitioned(t)
+	for i, min := 0, 0; min <= 120; i, min = i+1, min+15 {
+		p.obs("a", 0, min, 0, i)
+		p.obs("b", 1, min, 0, i)
+	}
+	p.advance()
+	data, err := p.tr.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &partitioned{t: t, tr: NewTracker(TrackerConfig{Grace: 30 * time.Minute, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})}
+	if err := r.tr.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	if r.tr.CaughtUp() || !r.tr.LowWatermark().Equal(at(120)) {
+		t.Fatalf("restored: caught up %v, low watermark %v; want false, %v", r.tr.CaughtUp(), r.tr.LowWatermark(), at(120))
+	}
+	// The restarted consumer reads partition 0's backlog first, five
+	// hours of it within seconds of record time.
+	for i, min := 0, 135; min <= 420; i, min = i+1, min+15 {
+		r.obs("a", 0, min, int64(420-min)/15, 100)
+		r.advance()
+	}
+	if len(r.missed) != 0 {
+		t.Fatalf("missed %v before partition 1 was read again", r.missed)
+	}
+	for min := 135; min <= 420; min += 15 {
+		r.obs("b", 1, min, int64(420-min)/15, 101)
+		r.advance()
+	}
+	if len(r.missed) != 0 {
+		t.Errorf("missed %v after the restart", r.missed)
+	}
+	// Restored again: this time partition 1 is never read after the
+	// restart (its meters went silent). It holds the watermark until the
+	// detector has read 10 s of newer records from partition 0.
+	r2 := &partitioned{t: t, tr: NewTracker(TrackerConfig{Grace: 30 * time.Minute, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})}
+	if err := r2.tr.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	for i, min := 0, 135; min <= 420; i, min = i+1, min+15 {
+		r2.obs("a", 0, min, 0, 200+i)
+		r2.advance()
+		if i < 10 && len(r2.missed) != 0 {
+			t.Fatalf("missed %v %d s of record time after the restart", r2.missed, i)
+		}
+	}
+	if len(r2.missed) == 0 || r2.missed[0] != "b@135" {
+		t.Errorf("missed %v, want b from 135 once partition 1 proved idle", r2.missed)
+	}
+}
+
+func TestVersion2CheckpointLoads(t *testing.T) {
+	// WSGAP2: the latest read time, then intervals, transformers and
+	// meters (none here).
+	data := []byte("WSGAP2\n")
+	data = binary.AppendUvarint(data, uint64(at(120).Unix()))
+	data = binary.AppendUvarint(data, 1)   // one interval
+	data = binary.AppendUvarint(data, 900) // 15 minutes
+	data = binary.AppendUvarint(data, 0)   // no transformers
+	data = binary.AppendUvarint(data, 0)   // no meters
+	tr := NewTracker(TrackerConfig{})
+	if err := tr.UnmarshalBinary(data); err != nil {
+		t.Fatalf("a version 2 checkpoint: %v", err)
+	}
+	if tr.Meters() != 0 || !tr.Watermark().IsZero() {
+		t.Errorf("restored %d meters at %v, want 0 and no watermark (it restarts from the reads)", tr.Meters(), tr.Watermark())
 	}
 }
