@@ -46,6 +46,12 @@ type Config struct {
 	// A partition with records still to read holds it however far behind.
 	// Default 10s. OUTAGE_IDLE_AFTER.
 	IdleAfter time.Duration
+	// WarmUp (event time): after a start (the detector's state is in
+	// memory), nothing is suspected until the reads watermark has passed the
+	// first read by this much: until then a transformer's population is
+	// not known and a few silent meters would look like most of it.
+	// Default 1h. OUTAGE_WARMUP.
+	WarmUp time.Duration
 	// Tick is the wall-clock period of the evaluation timer. Default 1s.
 	// OUTAGE_TICK.
 	Tick time.Duration
@@ -62,6 +68,7 @@ func DefaultConfig() Config {
 		MaxClockSkew:      2 * time.Hour,
 		SkewConfirm:       100,
 		IdleAfter:         10 * time.Second,
+		WarmUp:            time.Hour,
 		Tick:              time.Second,
 	}
 }
@@ -81,6 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: OUTAGE_POPULATION_HORIZON %v: want >= OUTAGE_WINDOW", ErrInvalidConfig, c.PopulationHorizon)
 	case c.MaxClockSkew <= 0:
 		return fmt.Errorf("%w: OUTAGE_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
+	case c.WarmUp < 0:
+		return fmt.Errorf("%w: OUTAGE_WARMUP %v: want >= 0 (e.g. 1h)", ErrInvalidConfig, c.WarmUp)
 	case c.IdleAfter <= 0:
 		return fmt.Errorf("%w: OUTAGE_IDLE_AFTER %v: want > 0 (e.g. 10s)", ErrInvalidConfig, c.IdleAfter)
 	case c.SkewConfirm < 1:
@@ -94,7 +103,7 @@ func (c Config) Validate() error {
 func (c Config) detector() DetectorConfig {
 	return DetectorConfig{Threshold: c.Threshold, RestoreShare: c.RestoreShare, MinMeters: c.MinMeters,
 		Window: c.Window, PopulationHorizon: c.PopulationHorizon, MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm,
-		IdleAfter: c.IdleAfter}
+		IdleAfter: c.IdleAfter, WarmUp: c.WarmUp}
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the OUTAGE_*
@@ -139,6 +148,7 @@ func ConfigFromEnv() (Config, error) {
 	dur("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
 	dur("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
 	dur("OUTAGE_IDLE_AFTER", &c.IdleAfter)
+	dur("OUTAGE_WARMUP", &c.WarmUp)
 	num("OUTAGE_SKEW_CONFIRM", &c.SkewConfirm)
 	dur("OUTAGE_TICK", &c.Tick)
 	if err := errors.Join(errs...); err != nil {

@@ -22,6 +22,10 @@ type DetectorConfig struct {
 	MaxClockSkew      time.Duration
 	SkewConfirm       int
 	IdleAfter         time.Duration
+	// WarmUp (event time): after a start, nothing is suspected until the
+	// reads watermark has passed the first read by this much, so that the
+	// population of every transformer is known. Zero: no warm-up.
+	WarmUp time.Duration
 }
 
 // Source is where a read came from: its rapids partition, how many records
@@ -85,12 +89,13 @@ type transformer struct {
 // every partition to its end. Until then it waits (Pending): a detector
 // whose rapids reader is behind concludes late, never differently.
 type Detector struct {
-	cfg     DetectorConfig
-	wm      *eventtime.Watermark
-	pending []pendingMissed
-	read    bool // a read was observed
-	meters  map[string]*meter
-	txs     map[string]*transformer
+	cfg       DetectorConfig
+	wm        *eventtime.Watermark
+	pending   []pendingMissed
+	read      bool  // a read was observed
+	firstRead int64 // read_at of the first plausible read (unix), 0 = none
+	meters    map[string]*meter
+	txs       map[string]*transformer
 }
 
 // NewDetector returns an empty detector.
@@ -170,6 +175,9 @@ func (d *Detector) ObserveReadFrom(src Source, meterID, tx, feeder string, readA
 	if !d.wm.Observe(src.Partition, readAt, src.Behind, src.RecordTime) {
 		return
 	}
+	if d.firstRead == 0 {
+		d.firstRead = t
+	}
 	m := d.meter(meterID, tx, feeder)
 	if powerFail {
 		m.tx.powerFail = append(m.tx.powerFail, t)
@@ -232,6 +240,16 @@ func (d *Detector) release() {
 	d.pending = kept
 }
 
+// warm reports whether the warm-up is over: the reads watermark passed the
+// first read by WarmUp.
+func (d *Detector) warm() bool {
+	if d.cfg.WarmUp <= 0 {
+		return true
+	}
+	v := d.wm.Value()
+	return d.firstRead != 0 && !v.IsZero() && v.Unix() >= d.firstRead+int64(d.cfg.WarmUp/time.Second)
+}
+
 // Pending returns how many missed reads wait for the rapids reader to
 // catch up.
 func (d *Detector) Pending() int { return len(d.pending) }
@@ -256,6 +274,9 @@ func (d *Detector) applyMissed(meterID, tx, feeder string, e int64) {
 // detected_at.
 func (d *Detector) Evaluate(now time.Time, suspected func(events.OutageSuspected), restored func(events.OutageRestored)) {
 	d.release()
+	if !d.warm() {
+		return // the transformers stay dirty: judged once warm
+	}
 	ids := make([]string, 0)
 	for id, t := range d.txs {
 		if t.dirty {

@@ -192,3 +192,31 @@ func TestMissedReadsWaitForTheReads(t *testing.T) {
 		t.Errorf("suspected %+v with T1 silent and read to its end, want T1", g.suspected)
 	}
 }
+
+// After a start the detector knows only the meters it has heard since: a
+// few silent meters look like most of a transformer. Nothing is suspected
+// until the reads watermark has passed the first read by WarmUp.
+func TestWarmUpWaitsForThePopulation(t *testing.T) {
+	run := func(warmUp time.Duration) int {
+		f := newFleet(DetectorConfig{WarmUp: warmUp})
+		// Meters 0-3 are read first (their partition came first); 0-2 were
+		// silent at minute 0 before the restart, as the rivers say.
+		f.reads("T1", 3, 4, 0)
+		f.missed("T1", 0, 3, 0)
+		f.eval()
+		// Then the whole population reports; 0-2 stay silent (dead meters,
+		// three of ten: not an outage).
+		for min := 15; min <= 120; min += 15 {
+			f.reads("T1", 3, 10, min)
+			f.missed("T1", 0, 3, min)
+			f.eval()
+		}
+		return len(f.suspected)
+	}
+	if n := run(0); n != 1 {
+		t.Fatalf("without warm-up: %d suspected, want the false one this test is about", n)
+	}
+	if n := run(time.Hour); n != 0 {
+		t.Errorf("with a 1h warm-up: %d suspected, want none (3 silent of 10)", n)
+	}
+}

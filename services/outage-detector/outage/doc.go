@@ -50,6 +50,11 @@
 // Evaluation runs on a timer (Tick, wall clock) over the transformers
 // whose meters changed. detected_at and suspected_at are the wall clock;
 // the other times are event times. State is in memory; run one instance.
+// After a start nothing is suspected until the reads watermark has passed
+// the first read by WarmUp (event time): until then the detector knows only
+// the meters it has heard since, and a few silent meters would look like
+// most of a transformer. Evaluation is delayed, not skipped: an outage
+// that began during the warm-up is suspected once it is over.
 //
 // # Environment
 //
@@ -61,6 +66,7 @@
 //	OUTAGE_MAX_CLOCK_SKEW      2h   times further ahead of the watermark are ignored
 //	OUTAGE_SKEW_CONFIRM        100  implausible times in a row that move the watermark
 //	OUTAGE_IDLE_AFTER          10s  record time read from other partitions before a caught-up, silent partition is idle
+//	OUTAGE_WARMUP              1h   event time after the first read before anything is suspected
 //	OUTAGE_TICK                1s   wall-clock period of the evaluation timer
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).

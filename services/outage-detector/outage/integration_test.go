@@ -43,6 +43,7 @@ func TestIntegrationOutageDetector(t *testing.T) {
 	kc := kafkaConfig(t)
 	cfg := DefaultConfig()
 	cfg.Tick = 50 * time.Millisecond
+	cfg.WarmUp = 0 // the stream stops at slot 0: no hour of reads to warm up on
 	var s0 *Service
 	startService(t, kc, Name, func(svc *rivers.Service) error {
 		var err error
