@@ -108,14 +108,33 @@ func (w *Watch) Position() time.Time {
 	return w.p.Position()
 }
 
-// Judge returns the time a monitor judges ages against (its position) and
-// whether it may conclude at now: it has read records, and no partition is
-// lagging or has been for the settle time. When ok is false the monitor
-// withholds verdicts that depend on what it has not read.
+// Seen observes the delivery ctx belongs to and returns the monitor's
+// position with it: the time to record a heartbeat (or any sign of life)
+// at. Ages measured between two positions are measured on the stream's
+// clock, so neither the monitor's lag nor a producer's skewed clock changes
+// them. Outside a delivery, or without record times, it returns the
+// position, else the service clock's time.
+func (w *Watch) Seen(ctx context.Context) time.Time {
+	w.Observe(ctx)
+	if p := w.Position(); !p.IsZero() {
+		return p
+	}
+	return rivers.Now(ctx)
+}
+
+// Judge returns the time a monitor judges ages against (its position; now
+// when the transport gives no record times) and whether it may conclude at
+// now: it has read records, and no partition is lagging or has been for the
+// settle time. When ok is false the monitor withholds verdicts that depend
+// on what it has not read.
 func (w *Watch) Judge(now time.Time) (at time.Time, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.p.Position(), w.p.CaughtUp(now)
+	at, ok = w.p.Position(), w.p.CaughtUp(now)
+	if at.IsZero() {
+		at = now
+	}
+	return at, ok
 }
 
 // Withhold counts n verdicts withheld while behind; the next lagging or

@@ -16,7 +16,9 @@
 //
 // A heartbeat's age is judged against the monitor's position in the
 // stream (the record time up to which it has read everything), never the
-// wall clock: a heartbeat is "seen" at its record time. A monitor that is
+// wall clock: a heartbeat is "seen" at the monitor's position when it reads
+// it, so ages are measured on the stream's clock and neither the monitor's
+// lag nor a producer's skewed clock changes them. A monitor that is
 // behind (records stayed behind its last read one for more than
 // HEARTBEAT_LAG_TOLERANCE) withholds every down verdict and publishes
 // system.monitor.lagging.v1 (state lagging); once it has read to the end

@@ -136,10 +136,10 @@ func (m *Monitor) interval(in *Instance) time.Duration {
 // Beat records a heartbeat seen at now and returns the transitions it
 // causes: up for a new instance (a restart when it replaces one of the same
 // service that went down or stopped), up again for a down instance that
-// returned. now is on the clock Check is given: the service passes the
-// heartbeat's record time (the broker's clock) and checks against its
-// position in the stream, so a heartbeat it reads late is not taken for a
-// late heartbeat.
+// returned. now is on the clock Check is given: the service passes its
+// position in the stream when it read the heartbeat and checks against its
+// position, so a heartbeat it reads late is not taken for a late
+// heartbeat.
 func (m *Monitor) Beat(b Beat, now time.Time) []Transition {
 	if b.Service == "" || b.Instance == "" {
 		return nil

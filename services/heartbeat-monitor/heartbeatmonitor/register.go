@@ -37,9 +37,11 @@ type beatKeys struct {
 // system.service.down.v1, system.service.up.v1 and
 // system.monitor.lagging.v1.
 //
-// Ages are judged against the monitor's position in the stream (the record
-// time up to which it has read everything), never the wall clock, and only
-// while it is caught up: while it is behind it withholds down verdicts and
+// A heartbeat is seen at the monitor's position in the stream (the record
+// time up to which it has read everything) when it reads it, and ages are
+// measured between positions, never on the wall clock: neither the
+// monitor's lag nor a producer's skewed clock changes them. Verdicts are
+// given only while the monitor is caught up: while it is behind it withholds down verdicts and
 // says so (system.monitor.lagging.v1), and says so again when it caught up.
 func Register(svc *rivers.Service, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
@@ -67,15 +69,6 @@ type watcher struct {
 	withheld map[string]bool // instances whose down verdict is withheld in this lag
 }
 
-// seenAt is when the delivery's record was stored by the broker: the clock
-// the monitor's position is on. The service clock when unknown.
-func seenAt(ctx context.Context) time.Time {
-	if d, ok := rivers.DeliveryFrom(ctx); ok && !d.RecordTime.IsZero() {
-		return d.RecordTime
-	}
-	return rivers.Now(ctx)
-}
-
 func (w *watcher) heartbeat(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
 	var k beatKeys
 	if err := ev.Decode(&k); err != nil {
@@ -83,21 +76,25 @@ func (w *watcher) heartbeat(ctx context.Context, ev rivers.Event, pub rivers.Pub
 	}
 	hb := events.Heartbeat{Service: k.Service, Version: k.Version, Instance: k.Instance, IntervalSeconds: k.IntervalSeconds}
 	w.mu.Lock()
-	trs := w.m.Beat(BeatFrom(hb, ev.OccurredAt()), seenAt(ctx))
+	trs := w.m.Beat(BeatFrom(hb, ev.OccurredAt()), w.lag.Seen(ctx))
 	w.mu.Unlock()
 	return publish(ctx, pub, trs)
 }
 
 // expired takes a heartbeat read after its use-by date (the monitor was
-// behind) as what it is: evidence that the instance was alive at its
-// ce_time. It runs ahead of the handlers.
+// behind) as what it is: evidence that the instance was alive, seen at the
+// monitor's position. It runs ahead of the handlers.
 func (w *watcher) expired(_ context.Context, ev contracts.Event) {
 	var k beatKeys
 	if json.Unmarshal(ev.Data, &k) != nil || k.Instance == "" || ev.Time.IsZero() {
 		return
 	}
+	at := w.lag.Position()
+	if at.IsZero() {
+		at = ev.Time
+	}
 	w.mu.Lock()
-	w.m.Seen(k.Instance, ev.Time, ev.Time)
+	w.m.Seen(k.Instance, ev.Time, at)
 	w.mu.Unlock()
 }
 
@@ -107,7 +104,7 @@ func (w *watcher) stopping(ctx context.Context, ev rivers.Event, _ rivers.Publis
 		return err
 	}
 	w.mu.Lock()
-	w.m.Stopping(instance, seenAt(ctx))
+	w.m.Stopping(instance, w.lag.Seen(ctx))
 	w.mu.Unlock()
 	return nil
 }

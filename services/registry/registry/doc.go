@@ -21,7 +21,7 @@
 //
 // An instance is dropped when silent for the TTL on the registry's
 // position in the stream (the record time up to which it has read
-// everything; a heartbeat is seen at its record time), not on the wall
+// everything; a heartbeat is seen at the position when it is read), not on the wall
 // clock. While the registry is behind (records stayed behind the last one
 // it read for more than REGISTRY_LAG_TOLERANCE) it drops nobody: an
 // instance whose heartbeats it has not read yet is not gone. It publishes

@@ -120,9 +120,11 @@ type WatchConfig struct {
 // goroutine after each heartbeat or stop was applied (the demand tracker
 // evaluates then).
 //
-// Silence is judged on the watcher's position in the stream, not the wall
-// clock: a heartbeat is seen at its record time, and instances expire
-// against the record time up to which everything was read. While the
+// Silence is judged on the watcher's position in the stream (the record
+// time up to which it has read everything), not the wall clock: a
+// heartbeat is seen at the position when it is read, and instances expire
+// when the position has moved on by the TTL, so neither the watcher's lag
+// nor a producer's skewed clock changes the verdict. While the
 // watcher is behind it drops nobody (an instance whose heartbeats it has
 // not read yet is not gone) and publishes system.monitor.lagging.v1; the
 // returned [lagwatch.Watch] tells callers the same. Heartbeats read after
@@ -137,16 +139,21 @@ func Watch(svc *rivers.Service, reg *Registry, cfg WatchConfig, changed func(ctx
 		Require("service", "instance").Interested(heartbeatKeys...).
 		OnExpired(func(_ context.Context, ev contracts.Event) {
 			var hb events.Heartbeat
-			if json.Unmarshal(ev.Data, &hb) == nil && !ev.Time.IsZero() {
-				reg.Observe(FromEvent(hb), ev.Time)
+			if json.Unmarshal(ev.Data, &hb) != nil || ev.Time.IsZero() {
+				return
 			}
+			at := lag.Position()
+			if at.IsZero() {
+				at = ev.Time
+			}
+			reg.Observe(FromEvent(hb), at)
 		}),
 		func(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
 			var hb events.Heartbeat
 			if err := ev.Decode(&hb); err != nil {
 				return err
 			}
-			if !reg.Observe(FromEvent(hb), seenAt(ctx)) || changed == nil {
+			if !reg.Observe(FromEvent(hb), lag.Seen(ctx)) || changed == nil {
 				return nil
 			}
 			return changed(ctx, rivers.Now(ctx), pub)
@@ -185,13 +192,4 @@ func Watch(svc *rivers.Service, reg *Registry, cfg WatchConfig, changed func(ctx
 		return nil
 	})
 	return lag
-}
-
-// seenAt is when the delivery's record was stored by the broker: the clock
-// the watcher's position is on. The service clock when unknown.
-func seenAt(ctx context.Context) time.Time {
-	if d, ok := rivers.DeliveryFrom(ctx); ok && !d.RecordTime.IsZero() {
-		return d.RecordTime
-	}
-	return rivers.Now(ctx)
 }
