@@ -32,6 +32,13 @@
 // than the reader's wall clock decide idleness, so a consumer that stalls
 // as a whole (a loaded machine, a pause) makes no partition idle.
 //
+// The watermark knows the partitions it has been fed records from; a
+// partition assigned to the service but never read from does not hold it
+// (the SDK does not expose assignments). After a restart the checkpoint
+// ([Watermark.MarshalBinary]) names the partitions: each holds the
+// watermark at its last event time until it is read again, or until the
+// service has read IdleAfter of record time since the restart without it.
+//
 // A single source with a wrong clock must not drag the watermark into the
 // future: an event time more than [Config.MaxClockSkew] ahead of the latest
 // plausible one is implausible and does not move it, until

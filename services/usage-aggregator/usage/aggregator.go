@@ -218,7 +218,7 @@ func (a *Aggregator) Observe(r Read) (Outcome, []Interval, error) {
 		return 0, nil, fmt.Errorf("%w: meter %s: register %v kWh", ErrInvalidRead, r.MeterID, r.EnergyKWh)
 	}
 	t := r.ReadAt.Unix()
-	if a.wm.Max().Unix() != 0 && t <= a.wm.Max().Unix()-int64(a.cfg.Horizon/time.Second) {
+	if mx := a.wm.Max(); !mx.IsZero() && t <= mx.Unix()-int64(a.cfg.Horizon/time.Second) {
 		return TooLate, nil, nil
 	}
 	if !a.wm.Observe(r.Partition, r.ReadAt, r.Behind, r.RecordTime) {
