@@ -79,6 +79,14 @@ func Members(opts DevOptions) ([]Member, error) {
 		if opts.Speed > 0 && opts.Simulator == nil {
 			cfg.Speed = opts.Speed
 		}
+		if cfg.Checkpoint == "" && opts.Simulator == nil && opts.DataDir != "" {
+			// A restarted `watershed dev` continues the grid clock.
+			dir := filepath.Join(opts.DataDir, "checkpoints")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			cfg.Checkpoint = filepath.Join(dir, simulator.Name+".json")
+		}
 		return func(svc *rivers.Service) error { return simulator.Register(svc, cfg) }, cfg.Validate()
 	})
 	if opts.MQTT {
