@@ -254,8 +254,16 @@ func (c *Catalog) ValidateValue(eventType string, v any) error {
 	return c.check(e, doc)
 }
 
-func (c *Catalog) check(e *entry, doc any) error {
-	err := e.schema.Validate(doc)
+func (c *Catalog) check(e *entry, doc any) (err error) {
+	defer func() {
+		// The library panics on some numbers it cannot hold (a minimum
+		// compared with 1e1000001): one bad payload must cost one dead
+		// letter, never a crash.
+		if r := recover(); r != nil {
+			err = &ValidationError{Type: e.info.Type, Violations: []Violation{{Message: fmt.Sprintf("cannot be validated: %v", r)}}}
+		}
+	}()
+	err = e.schema.Validate(doc)
 	if err == nil {
 		return nil
 	}

@@ -341,3 +341,21 @@ func TestTypedValidatorImplementsTheEmbeddedSchema(t *testing.T) {
 		t.Fatal("changed schema (meter_id maxLength 4) accepted MTR-000417")
 	}
 }
+
+// TestLibraryPanicIsAViolation: for the types the library still validates,
+// a number it cannot hold (it panics comparing it with a minimum) is a
+// validation error, not a crash.
+func TestLibraryPanicIsAViolation(t *testing.T) {
+	raw, err := os.ReadFile("../examples/usage.interval.v1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Replace(raw, []byte(`"energy_kwh": 1.92`), []byte(`"energy_kwh": 1e1000001`), 1)
+	if bytes.Equal(data, raw) {
+		t.Fatal("example has no energy_kwh 1.92 to replace")
+	}
+	err = catalog.Default().Validate(events.TypeUsageInterval, data)
+	if !errors.Is(err, catalog.ErrInvalidPayload) {
+		t.Fatalf("Validate = %v, want ErrInvalidPayload", err)
+	}
+}
