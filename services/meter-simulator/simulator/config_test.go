@@ -45,13 +45,17 @@ func TestConfigFromEnv(t *testing.T) {
 	bad := map[string]string{
 		"SIM_METERS": "lots", "SIM_SPEED": "-1", "SIM_RATE": "ludicrous", "SIM_INTERVAL": "7m",
 		"SIM_START": "yesterday", "SIM_FAULTS": "meteor,target=TX-00001", "SIM_MISSING_RATE": "2",
-		"SIM_MAX_UPLOAD_DELAY": "20m",
+		"SIM_MAX_UPLOAD_DELAY": "20m", "SIM_CHECKPOINT": "/no/such/dir/sim.json",
 	}
 	for k, v := range bad {
 		_, err := configFromLookup(lookup(map[string]string{k: v}), now)
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
+	}
+	cp := t.TempDir() + "/sim.json"
+	if c, err := configFromLookup(lookup(map[string]string{"SIM_CHECKPOINT": cp}), now); err != nil || c.Checkpoint != cp {
+		t.Errorf("SIM_CHECKPOINT=%s: %+v, %v", cp, c.Checkpoint, err)
 	}
 	// An unknown target is caught at start.
 	if _, err := configFromLookup(lookup(map[string]string{"SIM_FAULTS": "stuck,target=TX-99999"}), now); err == nil || !strings.Contains(err.Error(), "TX-99999") {
