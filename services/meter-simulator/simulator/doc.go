@@ -65,10 +65,12 @@
 // # Publishing and restarts
 //
 // The timer publishes interval by interval through a rapids producer of its
-// own, in batches of SIM_BATCH records on 4 lanes by meter id, holding at
-// most two intervals, each timer run working at most a second and ending
-// with every batch acknowledged (simulator_records_published_total counts
-// acknowledged records). Readings are not validated one by one: the
+// own, encoding readings as they are handed out, in batches of SIM_BATCH
+// records on 4 lanes by meter id (2 batches queued per lane at most), so
+// memory holds the generator's current interval and a few batches; each
+// timer run works at most a second and ends with every batch answered
+// (simulator_records_published_total counts acknowledged records), and the
+// batches a failed run leaves behind go first in the next. Readings are not validated one by one: the
 // simulator writes their JSON itself, and its tests hold them to the
 // catalog's schema. With SIM_CHECKPOINT, the position (first interval not
 // entirely acknowledged, grid clock, start) is saved after each run that

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,7 +44,10 @@ type Simulator struct {
 	// State of the timer (its runs never overlap).
 	wall0   time.Time // service clock at the first tick
 	grid0   time.Time // grid clock at wall0: the start, or the checkpoint's
-	window  []*flight // intervals being published, oldest first, at most maxWindow
+	cur     []Upload  // the interval being published (the generator's buffers)
+	curAt   time.Time // its read time (for the held-back reads after End: the next one)
+	sent    int       // cur[:sent] are encoded and handed to the lanes
+	retry   []batch   // batches a failed run left unacknowledged, in order
 	flushed bool      // the held-back reads after End were generated
 	saved   time.Time // complete() as last checkpointed
 	ended   bool      // ended as last checkpointed
@@ -68,8 +69,9 @@ type Simulator struct {
 //
 // Readings go to the rapids through a producer of the simulator's own
 // (svc's Kafka configuration), in batches of Config.BatchSize, a few
-// batches in flight, each acknowledged before the timer's run ends: the
-// simulator never holds more than the interval it is publishing. They are
+// batches in flight, each answered before the timer's run ends: the
+// simulator never holds more than the interval it is publishing and a few
+// batches. They are
 // not validated one by one: the simulator writes them itself (its tests
 // hold them to the catalog's schema).
 func Register(svc *rivers.Service, cfg Config) error {
@@ -178,37 +180,30 @@ func (s *Simulator) handleFault(ctx context.Context, ev rivers.Event, _ rivers.P
 	return nil
 }
 
-// maxWindow is how many intervals may be on their way to the broker at
-// once: the one being handed out and the one before, being acknowledged.
-const maxWindow = 2
-
-// flight is one interval's uploads on their way to the broker.
-type flight struct {
-	readAt time.Time // the interval's read time (for the held-back reads after End: the next one)
-	ups    []Upload  // copies of the generator's
-	sent   int       // ups[:sent] are handed to the lanes
-	acks   sync.WaitGroup
-	err    error // the first publish error of its batches (guarded by lanes.mu)
-}
-
-// complete is the read time of the first interval not entirely published:
-// where a restart generates again.
+// complete is the read time of the first interval not entirely published
+// and acknowledged: where a restart generates again.
 func (s *Simulator) complete() time.Time {
-	if len(s.window) > 0 {
-		return s.window[0].readAt
+	at := s.gen.Next()
+	if s.sent < len(s.cur) {
+		at = s.curAt
 	}
-	return s.gen.Next()
+	for _, b := range s.retry {
+		if b.first.Before(at) {
+			at = b.first
+		}
+	}
+	return at
 }
 
 // tick publishes what is due, interval by interval: in paced mode every
 // upload whose due time the grid clock has reached, in max mode whole
-// intervals, for at most tickWork. An interval is generated only when the
-// one before the previous is acknowledged (maxWindow), so memory holds two
-// intervals and a few batches whatever the backlog. After End, the
-// uploads due until End + MaxUploadDelay go out, then the reads still held
-// back (Generator.Flush). Every batch is acknowledged before the run ends;
-// after a failed publish the intervals in the window are sent again by the
-// next run (same ids, same content).
+// intervals, for at most tickWork. Readings are encoded into batches as
+// they are handed out and the lanes hold a few batches each, so memory is
+// the generator's current interval and a few batches whatever the
+// backlog. After End, the uploads due until End + MaxUploadDelay go out,
+// then the reads still held back (Generator.Flush). Every batch is
+// answered before the run ends; the batches a failed run leaves behind
+// are sent first by the next one (same records, same ids).
 func (s *Simulator) tick(ctx context.Context, now time.Time, _ rivers.Publisher) error {
 	if s.wall0.IsZero() {
 		s.wall0 = now.Add(-Tick)
@@ -229,81 +224,58 @@ func (s *Simulator) tick(ctx context.Context, now time.Time, _ rivers.Publisher)
 		return err
 	}
 	out := s.startLanes(ctx, sink)
+	for _, b := range s.retry {
+		out.resend(b)
+	}
+	s.retry = nil
 	deadline := time.Now().Add(tickWork)
-	for ctx.Err() == nil {
-		// The oldest interval not entirely handed out (after a failed run,
-		// an older one than the newest).
-		i := slices.IndexFunc(s.window, func(f *flight) bool { return f.sent < len(f.ups) })
-		if i < 0 {
-			// Everything is handed out: retire what is acknowledged, then
-			// generate the next interval.
-			if len(s.window) == maxWindow {
-				if err = out.settle(s.window[0]); err != nil {
-					break
-				}
-				s.window = s.window[1:]
-			}
+	for ctx.Err() == nil && out.failed() == nil {
+		if s.sent == len(s.cur) {
+			// The interval is handed out (its records are encoded, the
+			// generator's buffers are free): the next one.
 			next := s.gen.Next()
 			ended := !s.cfg.End.IsZero() && next.After(s.cfg.End)
-			var ups []Upload
+			s.cur, s.sent, s.curAt = nil, 0, next
 			switch {
 			case ended && s.flushed:
 			case ended && (maxRate || !release.Before(endDrained)):
-				ups = s.gen.Flush()
+				s.cur = s.gen.Flush()
 				s.flushed = true
 			case !ended && (maxRate || !next.After(release)):
-				ups = s.gen.Interval()
+				s.cur = s.gen.Interval()
 			}
-			if len(ups) == 0 {
+			if len(s.cur) == 0 {
 				break // nothing to generate yet, or the end
 			}
-			s.window = append(s.window, &flight{readAt: next, ups: appendUploads(nil, ups)})
-			i = len(s.window) - 1
 		}
-		f := s.window[i]
-		n := f.sent
-		for n < len(f.ups) && (maxRate || !f.ups[n].Due.After(release)) {
+		n := s.sent
+		for n < len(s.cur) && (maxRate || !s.cur[n].Due.After(release)) {
 			n++
 		}
-		if n == f.sent {
+		if n == s.sent {
 			break // the rest is not due yet
 		}
-		for i := f.sent; i < n; i++ {
-			out.upload(f, &f.ups[i])
+		for i := s.sent; i < n; i++ {
+			out.upload(s.curAt, &s.cur[i])
 		}
-		f.sent = n
-		if due := f.ups[n-1].Due.UnixNano(); maxRate && due > s.gridNow.Load() {
+		s.sent = n
+		if due := s.cur[n-1].Due.UnixNano(); maxRate && due > s.gridNow.Load() {
 			s.gridNow.Store(due)
 		}
 		if time.Now().After(deadline) {
 			break
 		}
 	}
-	if cerr := out.close(); err == nil {
-		err = cerr
-	}
-	for _, f := range s.window {
-		if err == nil {
-			err = f.err
-		}
-	}
+	s.retry, err = out.close()
 	if err != nil {
-		// Publish the window again: records that did go out carry the
-		// same ids and content, so consumers drop the copies.
-		for _, f := range s.window {
-			f.sent, f.err = 0, nil
-		}
 		return fmt.Errorf("simulator: publish meter.reading.v1: %w", err)
-	}
-	for len(s.window) > 0 && s.window[0].sent == len(s.window[0].ups) {
-		s.window = s.window[1:]
 	}
 	return s.checkpoint()
 }
 
 // checkpoint saves the position when it moved (Config.Checkpoint).
 func (s *Simulator) checkpoint() error {
-	next, ended := s.complete(), s.flushed && len(s.window) == 0
+	next, ended := s.complete(), s.flushed && s.sent == len(s.cur) && len(s.retry) == 0
 	if s.cfg.Checkpoint == "" || (next.Equal(s.saved) && ended == s.ended) {
 		return nil
 	}
@@ -315,15 +287,6 @@ func (s *Simulator) checkpoint() error {
 	}
 	s.saved, s.ended = next, ended
 	return nil
-}
-
-// appendUploads copies uploads out of the generator's reused buffers.
-func appendUploads(dst, ups []Upload) []Upload {
-	for _, u := range ups {
-		u.Items = append([]Item(nil), u.Items...)
-		dst = append(dst, u)
-	}
-	return dst
 }
 
 // publishTo returns where records go: the sink, or a rapids producer of
