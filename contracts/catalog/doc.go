@@ -14,7 +14,9 @@
 // Readings, the rapids' volume, are validated by a hand-written validator
 // with the JSON Schema library's exact verdict on any bytes (held to it by
 // FuzzMeterReadingValidator), without allocating; DecodeMeterReading also
-// fills an events.MeterReading in the same pass. See the contracts README.
+// fills an events.MeterReading in the same pass. usage.interval.v1 and
+// feeder.load.v1 have typed validators as well (FuzzTypedValidator). See
+// the contracts README.
 //
 // # Compatibility
 //
