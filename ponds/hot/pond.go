@@ -45,7 +45,9 @@ type Options struct {
 	// KeyPrefix starts every key. Default DefaultKeyPrefix ("ws:").
 	KeyPrefix string
 	// WindowRetention keeps readings that carry no use-by date (ExpiryTime)
-	// in the recent window for this long after their read_at.
+	// in the recent window for this long after their read_at, and bounds
+	// how long any reading stays there after it is written (a use-by
+	// further away is cut to it).
 	// Default DefaultWindowRetention (48h).
 	WindowRetention time.Duration
 	// Now is the clock that decides whether an event has expired. Default
@@ -205,6 +207,9 @@ func (p *Pond) call(e contracts.Event, payload events.MeterReading, now time.Tim
 	expireAt := e.ExpiryTime
 	if expireAt.IsZero() {
 		expireAt = r.ReadAt.Add(p.opts.WindowRetention)
+	}
+	if limit := now.Add(p.opts.WindowRetention); expireAt.After(limit) {
+		expireAt = limit // never kept longer than the retention from now
 	}
 	var expireMS int64 // 0: outside the window, not stored there
 	if expireAt.After(now) {
