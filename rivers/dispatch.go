@@ -18,8 +18,8 @@ type prepared struct {
 	typed bool       // it has a ce_type header
 	env   contracts.Event
 	data  *payload // see payload()
-	key   string // de-duplication key, once recorded in the store
-	valid bool   // its payload passed its type's schema (not merely tolerated)
+	key   string   // de-duplication key, once recorded in the store
+	valid bool     // its payload passed its type's schema (not merely tolerated)
 }
 
 // payload returns the record's payload for key lookups, made on first use:
