@@ -164,6 +164,11 @@ embedded one.`,
 				defer stop()
 				fmt.Fprintf(out, "profiles: http://%s/debug/pprof/ (go tool pprof http://%s/debug/pprof/heap)\n", pprofAddr, pprofAddr)
 			}
+			if remove, err := writeEndpoints(dataDir, kcfg.Brokers[0], eco.Statuses()); err != nil {
+				log.Warn("endpoints file not written: other commands need their flags", "err", err)
+			} else {
+				defer remove()
+			}
 			printMap(out, brokerDesc, redisDesc, dataDir, eco.Statuses())
 			err = eco.Run(ctx)
 			fmt.Fprintln(out, "watershed dev: stopped")
@@ -171,7 +176,7 @@ embedded one.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data-dir", "./.watershed", "directory for everything the ecosystem keeps (broker data, checkpoints, ponds, logs)")
+	f.StringVar(&dataDir, "data-dir", defaultDataDir, "directory for everything the ecosystem keeps (broker data, checkpoints, ponds, logs)")
 	f.StringVar(&addr, "addr", embedded.DefaultAddr, "host:port of the embedded broker")
 	f.StringVar(&redisMode, "redis", "auto", "the hot pond's Redis without REDIS_URL: auto (redis-server from PATH when installed, else in-process), server, or in-process")
 	f.Int64Var(&memoryLimit, "memory-limit", 768<<20, "soft memory limit of the process in bytes (Go's GOMEMLIMIT, which wins when set); 0: none")

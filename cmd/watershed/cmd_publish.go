@@ -49,7 +49,7 @@ producer would publish, so the service's rivers see them like any other.`,
 			if err != nil {
 				return err
 			}
-			if len(brokers) > 0 {
+			if brokers := brokersOrDev(brokers); len(brokers) > 0 {
 				cfg.Brokers = brokers
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("--brokers: %w", err)
@@ -83,7 +83,7 @@ producer would publish, so the service's rivers see them like any other.`,
 	f.StringVar(&topic, "topic", "", "topic (default: the type's channel in the catalog, with KAFKA_TOPIC_* names)")
 	f.DurationVar(&ttl, "ttl", 24*time.Hour, "use-by: expirytime = now + ttl; 0: never expires")
 	f.StringVar(&at, "time", "", "ce_time, RFC 3339 (default: now)")
-	f.StringSliceVar(&brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else 127.0.0.1:9092)")
+	f.StringSliceVar(&brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else the watershed dev running in ./.watershed, else 127.0.0.1:9092)")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
