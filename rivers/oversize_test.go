@@ -1,0 +1,50 @@
+package rivers_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/riverstest"
+)
+
+// TestKafkaOversizeRecordGetsALetter: a record the broker took but whose
+// dead letter would not fit (it used to be committed with no letter while
+// the dead-letter counter counted two) is dead-lettered without its value,
+// with the value's size and digest, and the stream goes on.
+func TestKafkaOversizeRecordGetsALetter(t *testing.T) {
+	for _, k := range riverstest.Kafkas(t) {
+		t.Run(k.Name, func(t *testing.T) {
+			cfg := testConfig("voltage-watch")
+			cfg.Kafka = k.Kafka
+			svc, w := newVoltageWatch(t, cfg)
+			riverstest.ServeKafka(t, svc, k.Kafka)
+			topic := k.Kafka.Topics.Rapids
+
+			big := record(t, topic, newReading(t, "MTR-1", 180))
+			big.Value = bytes.Repeat([]byte("x"), 1_048_200) // not JSON: malformed
+			after := newReading(t, "MTR-2", 180)
+			riverstest.Produce(t, k.Kafka, big)
+			riverstest.Produce(t, k.Kafka, record(t, topic, after))
+
+			riverstest.Consume(t, k.Kafka, k.Kafka.Topics.Rivers, riverstest.Count(events.TypeMeterReadingAnomalous, 1), 30*time.Second)
+			dl := riverstest.Consume(t, k.Kafka, topic+".dlq", riverstest.Count("", 1), 30*time.Second)
+			if len(dl) != 1 {
+				t.Fatalf("%d letters, want 1", len(dl))
+			}
+			d, err := rivers.ParseDeadLetter(dl[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Class != rivers.ClassMalformed || d.Omitted != "value" || d.PayloadBytes != 1_048_200 || len(d.PayloadSHA256) != 64 ||
+				d.OriginTopic != topic || len(dl[0].Value) != 0 {
+				t.Errorf("letter %+v", d)
+			}
+			if got := w.seen(); len(got) != 1 || got[0] != after.ID {
+				t.Errorf("handled %v, want the reading after the big record", got)
+			}
+		})
+	}
+}
