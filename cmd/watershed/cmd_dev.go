@@ -15,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/spf13/cobra"
 	"github.com/watershed-grid/watershed/cmd/watershed/internal/ecosystem"
+	"github.com/watershed-grid/watershed/ponds/hot"
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rapids/embedded"
 )
@@ -94,7 +95,7 @@ embedded one.`,
 
 			// Without REDIS_URL the hot pond gets an in-process server that
 			// speaks the Redis protocol (dev only: it keeps nothing on disk).
-			redisURL, redisDesc := "", os.Getenv("REDIS_URL")
+			redisURL, redisDesc := "", hot.RedactURL(os.Getenv("REDIS_URL"))
 			if redisDesc == "" {
 				mr := miniredis.NewMiniRedis()
 				if err := mr.StartAddr("127.0.0.1:0"); err != nil {

@@ -171,8 +171,10 @@ func (a *Archiver) ready(ctx context.Context) error {
 	return nil
 }
 
-// archiveURL strips the query (credentials may hide there) for messages.
+// archiveURL strips the query (credentials may hide there) and the
+// password of the user information, for messages.
 func archiveURL(u string) string {
+	u = archive.RedactURL(u)
 	for i := range len(u) {
 		if u[i] == '?' {
 			return u[:i]
