@@ -2,6 +2,10 @@ package rivers_test
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +49,35 @@ func TestKafkaOversizeRecordGetsALetter(t *testing.T) {
 			if got := w.seen(); len(got) != 1 || got[0] != after.ID {
 				t.Errorf("handled %v, want the reading after the big record", got)
 			}
+			// The counter counts the one acknowledged letter (it used to count
+			// two letters, neither written).
+			deadline := time.Now().Add(10 * time.Second)
+			for deadMetric(t, svc, "watershed_events_dead_lettered_total") < 1 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n, failed := deadMetric(t, svc, "watershed_events_dead_lettered_total"), deadMetric(t, svc, "watershed_events_dead_letter_failed_total"); n != 1 || failed != 0 {
+				t.Errorf("dead_lettered_total %v, dead_letter_failed_total %v; want 1 and 0", n, failed)
+			}
 		})
 	}
+}
+
+// deadMetric sums the samples of a counter on the service's /metrics.
+func deadMetric(t *testing.T, svc *rivers.Service, name string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	svc.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	var sum float64
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
