@@ -134,7 +134,11 @@ func (sn *sender) enqueueChunk(items []item) error {
 				continue
 			}
 		}
-		if err := sn.enqueue(it); err != nil {
+		// A copy, so the sender holds this item and record only, not the
+		// chunk (its decoded events and every other record of it).
+		cp, rec := *it, *it.in
+		cp.in = &rec
+		if err := sn.enqueue(&cp); err != nil {
 			return err
 		}
 	}

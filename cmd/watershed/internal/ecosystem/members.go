@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
@@ -138,6 +139,11 @@ func Members(opts DevOptions) ([]Member, error) {
 			cfg, err := hotpond.ConfigFromEnv()
 			if !set {
 				cfg.Redis.URL = opts.RedisURL
+			}
+			if _, set := os.LookupEnv(hotpond.EnvWindowRetention); !set {
+				// Readings keep for a day of wall time; at 900× that is
+				// months of grid time in the in-process Redis' memory.
+				cfg.WindowRetention = 30 * time.Second
 			}
 			return func(svc *rivers.Service) error { return hotpond.Register(svc, cfg) }, err
 		})
