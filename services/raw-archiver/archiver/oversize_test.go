@@ -64,7 +64,8 @@ func TestOversizeRecordIsDeadLetteredOnce(t *testing.T) {
 			produce(t, kcfg, recs[30:]...)
 			ends := endOffsets(t, kcfg, topic, len(recs)+1)
 
-			svc := newService(t, kcfg, "raw-archiver-oversize-"+randomHex(3))
+			group := "raw-archiver-oversize-" + randomHex(3)
+			svc := newService(t, kcfg, group)
 			a, err := New(svc, testConfig(p.url, rivers.Rapids, 20))
 			if err != nil {
 				t.Fatal(err)
@@ -77,6 +78,26 @@ func TestOversizeRecordIsDeadLetteredOnce(t *testing.T) {
 			if err := a.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
+			// A restart in the same group starts past the big record: no
+			// second letter (there was one per restart, forever).
+			more, moreWant := readings(t, topic, 67)
+			produce(t, kcfg, more[60:]...)
+			want = append(want, moreWant[60:]...)
+			ends = endOffsets(t, kcfg, topic, len(recs)+1+7)
+			svc2 := newService(t, kcfg, group)
+			a2, err := New(svc2, testConfig(p.url, rivers.Rapids, 20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			run2 := riverstest.ServeKafka(t, svc2, kcfg)
+			waitFor(t, "the restarted archiver to commit the new records", 90*time.Second, func() bool { return caughtUp(a2, ends) })
+			if err := run2.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := a2.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+
 			seen, _ := pondRows(t, p.bucket, topic)
 			for _, r := range want {
 				if seen[r.id] != 1 {
@@ -84,11 +105,11 @@ func TestOversizeRecordIsDeadLetteredOnce(t *testing.T) {
 				}
 			}
 
-			dl := riverstest.Consume(t, kcfg, rapids.DLQ(topic), riverstest.Count("", 1), 30*time.Second)
+			dl := readAll(t, kcfg, rapids.DLQ(topic))
 			if len(dl) != 1 {
 				t.Fatalf("%d dead letters, want 1", len(dl))
 			}
-			d, err := rivers.ParseDeadLetter(dl[0])
+			d, err := rivers.ParseDeadLetter(rivers.Record(dl[0]))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,4 +134,20 @@ func TestOversizeRecordIsDeadLetteredOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readAll returns every record of topic up to its end offsets now.
+func readAll(t *testing.T, cfg rapids.Config, topic string) []rapids.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ranges, err := rapids.Ranges(ctx, cfg, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []rapids.Record
+	if err := rapids.ReadRanges(ctx, cfg, ranges, 0, func(r rapids.Record) error { out = append(out, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
