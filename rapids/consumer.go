@@ -422,6 +422,42 @@ func (c *Consumer) flushLoop() {
 	}
 }
 
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int
+}
+
+// EndOffsets asks the broker for the end offset (the offset the next record
+// will get) of every partition the consumer has fetched from since its last
+// assignment: with what it has handled, whether it has read everything
+// there is, now.
+func (c *Consumer) EndOffsets(ctx context.Context) (map[TopicPartition]int64, error) {
+	c.mu.Lock()
+	req := &kafka.ListOffsetsRequest{Addr: c.conn.addr, Topics: map[string][]kafka.OffsetRequest{}}
+	for k := range c.lag {
+		req.Topics[k.topic] = append(req.Topics[k.topic], kafka.LastOffsetOf(k.partition))
+	}
+	c.mu.Unlock()
+	if len(req.Topics) == 0 {
+		return nil, nil
+	}
+	client := &kafka.Client{Addr: c.conn.addr, Transport: c.conn.transport, Timeout: c.conn.timeout}
+	res, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("rapids: end offsets for group %s: %w", c.group, err)
+	}
+	out := map[TopicPartition]int64{}
+	for t, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error == nil {
+				out[TopicPartition{t, p.Partition}] = p.LastOffset
+			}
+		}
+	}
+	return out, nil
+}
+
 // Lag returns how many records the consumer is behind on the partitions it
 // has fetched from since its last assignment: for each, the high watermark
 // seen with the last fetched record minus that record's offset plus one.

@@ -305,3 +305,35 @@ func TestRiverWithoutKeysIsNotSchemaChecked(t *testing.T) {
 		t.Fatalf("handled %v with dead letters %+v: want the event handled and no dead letter", sources, k.DeadLetters())
 	}
 }
+
+// AtEnd is false while a record of the partition waits to be handled, and
+// true once everything the broker holds is done.
+func TestAtEndFollowsWhatIsHandled(t *testing.T) {
+	w := &batchWatch{gate: make(chan struct{})}
+	k, svc := newBatchWatch(t, w)
+	sendFirst(t, k) // its handler blocks on the gate
+	waitUntil(t, "the handler to hold the first record", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.calls > 0
+	})
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); { // end offsets are checked every second
+		if svc.AtEnd("rapids", 0) {
+			t.Fatal("AtEnd is true while the partition's only record is still being handled")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sendReadings(t, k, 5, w.gate)
+	waitUntil(t, "AtEnd(rapids, 0)", func() bool { return svc.AtEnd("rapids", 0) })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s after 20s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -61,6 +61,19 @@ func (s *kafkaSubscription) Commit(ctx context.Context, records ...Record) error
 
 func (s *kafkaSubscription) Close() error { return s.c.Close() }
 
+// EndOffsets returns the end offsets of the partitions read from.
+func (s *kafkaSubscription) EndOffsets(ctx context.Context) (map[TopicPartition]int64, error) {
+	ends, err := s.c.EndOffsets(ctx)
+	if err != nil {
+		return nil, kafkaErr(err)
+	}
+	out := make(map[TopicPartition]int64, len(ends))
+	for k, v := range ends {
+		out[TopicPartition(k)] = v
+	}
+	return out, nil
+}
+
 // Lag returns the records behind the end of the assigned partitions.
 func (s *kafkaSubscription) Lag() int64 { return s.c.Lag() }
 

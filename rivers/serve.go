@@ -118,6 +118,9 @@ func (s *Service) Serve(ctx context.Context, tr Transport, opts ...ServeOption) 
 		rt.sub = sub
 		lag := func() int64 { return lagOf(sub) }
 		s.tel.lag.Store(&lag)
+		if eo, ok := sub.(endOffsetter); ok {
+			go s.watchEnds(ctx, eo)
+		}
 	}
 	rt.send = newSender(s, tr, rt.sub, hard)
 	go rt.send.run()

@@ -51,6 +51,7 @@ type Service struct {
 	rt        atomic.Pointer[runtime]
 	processed atomic.Int64
 	progress  progress
+	ends      atomic.Pointer[endsSnapshot] // for AtEnd
 	deadTotal atomic.Int64
 	expTotal  atomic.Int64
 }
@@ -295,6 +296,61 @@ func cloneEnv(e *contracts.Event) contracts.Event { return e.Clone() }
 // offset handed to the consumer group's commit. Tests and benchmarks wait on it ("every record
 // published so far is done") instead of sleeping.
 func (s *Service) Progress(topic string) map[int]int64 { return s.progress.of(topic) }
+
+// AtEnd reports whether the service has read partition of topic to its end
+// as of a check of the broker's end offsets at most a few seconds old:
+// every record the partition held then is handled (as Progress counts
+// them). False when no recent check knows the partition, and on transports
+// that cannot tell. Event-time code asks it before it takes a quiet
+// partition for idle: a partition whose records the service has not read
+// yet (a stalled reader) is never idle.
+func (s *Service) AtEnd(topic string, partition int) bool {
+	snap := s.ends.Load()
+	if snap == nil || time.Since(snap.at) > 3*endCheckEvery {
+		return false
+	}
+	end, ok := snap.ends[TopicPartition{topic, partition}]
+	if !ok {
+		return false
+	}
+	s.progress.mu.Lock()
+	next := s.progress.next[partitionOf{topic, partition}]
+	s.progress.mu.Unlock()
+	return next >= end
+}
+
+// endCheckEvery is how often Serve asks the broker for end offsets.
+const endCheckEvery = time.Second
+
+// endsSnapshot is one answer of the broker about end offsets.
+type endsSnapshot struct {
+	at   time.Time
+	ends map[TopicPartition]int64
+}
+
+// watchEnds refreshes the end offsets every endCheckEvery until ctx ends.
+func (s *Service) watchEnds(ctx context.Context, eo endOffsetter) {
+	t := time.NewTicker(endCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		at := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 2*endCheckEvery)
+		ends, err := eo.EndOffsets(cctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Debug("end offsets unknown", "error", err)
+			}
+			continue
+		}
+		s.ends.Store(&endsSnapshot{at: at, ends: ends})
+	}
+}
 
 // progress is what Progress reports, advanced by the sender.
 type progress struct {

@@ -67,7 +67,10 @@ type Transport interface {
 // A Subscription may also implement interface{ Lag() int64 } (records
 // behind the end of the assigned partitions, for heartbeats and metrics) and
 // interface{ Ready(context.Context) error } (for /readyz: nil once
-// partitions are assigned and the broker is reachable).
+// partitions are assigned and the broker is reachable) and
+// interface{ EndOffsets(context.Context) (map[TopicPartition]int64, error) }
+// (the end offsets of the partitions it has read from, for
+// [Service.AtEnd]).
 type Subscription interface {
 	// Fetch blocks until the next record arrives or ctx is done, and then
 	// returns ctx.Err().
@@ -83,7 +86,22 @@ type Subscription interface {
 	Close() error
 }
 
-// lagger and readier are the optional Subscription interfaces.
+// lagger, readier and endOffsetter are the optional Subscription
+// interfaces.
 type lagger interface{ Lag() int64 }
 
 type readier interface{ Ready(context.Context) error }
+
+// endOffsetter is a Subscription that can ask the broker for the end offset
+// (the offset the next record will get) of the partitions it has read
+// from: with it, [Service.AtEnd] knows whether the service has read
+// everything there is.
+type endOffsetter interface {
+	EndOffsets(context.Context) (map[TopicPartition]int64, error)
+}
+
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int
+}

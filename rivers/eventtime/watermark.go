@@ -30,6 +30,13 @@ type Config struct {
 	// (the broker's clock), not on the reader's. Default DefaultIdleAfter
 	// (10s); negative: partitions are never idle.
 	IdleAfter time.Duration
+	// AtEnd, when set, must report whether the service has read partition
+	// p to its end now (rivers: Service.AtEnd). A partition is idle only
+	// while it does: Behind 0 at a partition's last record says it was at
+	// its end when that record was fetched, which a reader that stalled
+	// since (a loaded machine, a long pause) makes stale. Nil: that
+	// fetch-time evidence alone.
+	AtEnd func(p int) bool
 }
 
 // part is one partition's state. Times are unix nanoseconds, 0 = none.
@@ -47,6 +54,7 @@ type Watermark struct {
 	skew      int64 // ns; 0 = no guard
 	confirm   int
 	idleAfter int64 // ns; < 0 = never
+	atEnd     func(p int) bool
 
 	max        int64 // latest plausible event time
 	value      int64 // the low watermark as last computed (monotonic)
@@ -67,7 +75,7 @@ func New(cfg Config) *Watermark {
 	if cfg.IdleAfter == 0 {
 		cfg.IdleAfter = DefaultIdleAfter
 	}
-	return &Watermark{skew: int64(max(cfg.MaxClockSkew, 0)), confirm: cfg.SkewConfirm, idleAfter: int64(cfg.IdleAfter)}
+	return &Watermark{skew: int64(max(cfg.MaxClockSkew, 0)), confirm: cfg.SkewConfirm, idleAfter: int64(cfg.IdleAfter), atEnd: cfg.AtEnd}
 }
 
 func unix(t time.Time) int64 {
@@ -169,8 +177,9 @@ func (w *Watermark) Plausible(t time.Time) bool {
 	return ts != 0 && (w.max == 0 || w.skew == 0 || ts <= w.max+w.skew)
 }
 
-func (w *Watermark) idle(p *part) bool {
-	return w.idleAfter >= 0 && p.behind == 0 && p.record != 0 && w.newest-p.record >= w.idleAfter
+func (w *Watermark) idle(i int, p *part) bool {
+	return w.idleAfter >= 0 && p.behind == 0 && p.record != 0 && w.newest-p.record >= w.idleAfter &&
+		(w.atEnd == nil || p.restored || w.atEnd(i)) // a restored partition has not been read since
 }
 
 // Value returns the low watermark: the lowest latest plausible event time
@@ -181,7 +190,7 @@ func (w *Watermark) Value() time.Time {
 	v := int64(math.MaxInt64)
 	for i := range w.parts {
 		p := &w.parts[i]
-		if !w.seen[i] || p.last == 0 || w.idle(p) {
+		if !w.seen[i] || p.last == 0 || w.idle(i, p) {
 			continue
 		}
 		v = min(v, p.last)
@@ -239,7 +248,7 @@ func (w *Watermark) Partitions() []PartitionState {
 		}
 		p := &w.parts[i]
 		out = append(out, PartitionState{Partition: i, Last: fromUnix(p.last), RecordTime: fromUnix(p.record),
-			Behind: p.behind, Idle: w.idle(p), Restored: p.restored})
+			Behind: p.behind, Idle: w.idle(i, p), Restored: p.restored})
 	}
 	return out
 }

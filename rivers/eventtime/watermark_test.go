@@ -175,3 +175,22 @@ func TestCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// A partition whose last record was fetched at its end, but whose reader
+// stalled since with records pending (AtEnd false), is not idle however
+// long the others go on: its fetch-time evidence is stale.
+func TestAStalledReaderIsNotIdleUntilItIsAtItsEnd(t *testing.T) {
+	atEnd := map[int]bool{0: true, 1: false}
+	w := New(Config{IdleAfter: 10 * time.Second, AtEnd: func(p int) bool { return atEnd[p] }})
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(0), 0, rec(0))
+	for s := 1; s <= 30; s++ {
+		w.Observe(0, ev(15*s), 0, rec(s))
+	}
+	wantValue(t, w, ev(0))
+	if st := w.Partitions(); st[1].Idle {
+		t.Fatalf("partitions %+v: partition 1 is idle while its reader has records to read", st)
+	}
+	atEnd[1] = true // read to its end after all: nothing came
+	wantValue(t, w, ev(15*30))
+}

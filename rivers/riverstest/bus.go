@@ -221,6 +221,17 @@ func (s *subscription) Fetch(ctx context.Context) (rivers.Record, error) {
 	}
 }
 
+// EndOffsets returns each subscribed topic's end offset (one partition).
+func (s *subscription) EndOffsets(context.Context) (map[rivers.TopicPartition]int64, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	out := map[rivers.TopicPartition]int64{}
+	for _, t := range s.topics {
+		out[rivers.TopicPartition{Topic: t}] = int64(len(s.b.topics[t]))
+	}
+	return out, nil
+}
+
 func (s *subscription) Commit(_ context.Context, records ...rivers.Record) error {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()

@@ -90,6 +90,11 @@ func (o Outcome) String() string {
 // AggregatorConfig parameterises an Aggregator; zero fields take the
 // defaults of DefaultConfig.
 type AggregatorConfig struct {
+	// AtEnd tells whether the service has read a rapids partition to its
+	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
+	// Nil: the evidence of its last record's fetch alone.
+	AtEnd func(partition int) bool
+
 	Window          time.Duration
 	Lateness        time.Duration
 	ExpectedHorizon time.Duration
@@ -153,7 +158,7 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 	}
 	return &Aggregator{
 		cfg:    cfg,
-		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd}),
 		meters: make(map[string]*meter),
 		trafos: make(map[string]*trafo),
 	}

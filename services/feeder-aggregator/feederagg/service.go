@@ -38,7 +38,7 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{log: svc.Logger(), agg: NewAggregator(cfg.aggregator())}
+	s := &Service{log: svc.Logger(), agg: NewAggregator(cfg.aggregator().withAtEnd(svc))}
 	m := svc.Meter()
 	var e1, e2 error
 	s.reads, e1 = m.Int64Counter("watershed_feeder_reads_total", metric.WithDescription("Readings seen, by outcome."))
@@ -119,4 +119,11 @@ func Payload(l Load) events.FeederLoad {
 		p.VoltageMinVolts, p.VoltageMaxVolts, p.VoltageAvgVolts = &vmin, &vmax, &vavg
 	}
 	return p
+}
+
+// withAtEnd sets AtEnd from svc's reading of the rapids.
+func (c AggregatorConfig) withAtEnd(svc *rivers.Service) AggregatorConfig {
+	topic := svc.Config().Kafka.Topics.Rapids
+	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	return c
 }

@@ -42,7 +42,7 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Detector{cfg: cfg, store: cfg.Checkpoints, log: svc.Logger(), tr: NewTracker(cfg.tracker())}
+	d := &Detector{cfg: cfg, store: cfg.Checkpoints, log: svc.Logger(), tr: NewTracker(cfg.tracker().withAtEnd(svc))}
 	if d.store == nil && cfg.CheckpointDir != "" {
 		d.store = FileCheckpoints{Dir: cfg.CheckpointDir}
 	}
@@ -227,4 +227,11 @@ func LatePayload(l Late) events.MeterReadingLate {
 		ReceivedAt: l.ReceivedAt, MissedDetectedAt: l.MissedDetectedAt,
 		DelaySeconds: max(l.ReceivedAt.Sub(l.ReadAt).Seconds(), 0),
 	}
+}
+
+// withAtEnd sets AtEnd from svc's reading of the rapids.
+func (c TrackerConfig) withAtEnd(svc *rivers.Service) TrackerConfig {
+	topic := svc.Config().Kafka.Topics.Rapids
+	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	return c
 }

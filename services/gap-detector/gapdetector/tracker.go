@@ -126,6 +126,11 @@ type Observation struct {
 // TrackerConfig parameterises a Tracker; zero fields take the defaults of
 // DefaultConfig.
 type TrackerConfig struct {
+	// AtEnd tells whether the service has read a rapids partition to its
+	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
+	// Nil: the evidence of its last record's fetch alone.
+	AtEnd func(partition int) bool
+
 	Grace          time.Duration
 	MaxConsecutive int
 	WarmUp         time.Duration
@@ -220,7 +225,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 	}
 	return &Tracker{
 		cfg:     cfg,
-		wm:      eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
+		wm:      eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd}),
 		meters:  newInternTable(),
 		trafoIx: make(map[trafo]uint32),
 		ivIx:    make(map[int64]uint16),

@@ -14,6 +14,11 @@ import (
 // DetectorConfig parameterises a Detector; zero fields take the defaults
 // of DefaultConfig.
 type DetectorConfig struct {
+	// AtEnd tells whether the service has read a rapids partition to its
+	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
+	// Nil: the evidence of its last record's fetch alone.
+	AtEnd func(partition int) bool
+
 	Threshold         float64
 	RestoreShare      float64
 	MinMeters         int
@@ -127,7 +132,7 @@ func NewDetector(cfg DetectorConfig) *Detector {
 	}
 	return &Detector{
 		cfg:    cfg,
-		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter}),
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd}),
 		meters: make(map[string]*meter),
 		txs:    make(map[string]*transformer),
 	}

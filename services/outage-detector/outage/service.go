@@ -45,7 +45,7 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{log: svc.Logger(), det: NewDetector(cfg.detector())}
+	s := &Service{log: svc.Logger(), det: NewDetector(cfg.detector().withAtEnd(svc))}
 	m := svc.Meter()
 	var e1, e2 error
 	s.suspected, e1 = m.Int64Counter("watershed_outage_suspected_total", metric.WithDescription("outage.suspected.v1 published."))
@@ -124,4 +124,11 @@ func (s *Service) Detector(f func(*Detector)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f(s.det)
+}
+
+// withAtEnd sets AtEnd from svc's reading of the rapids.
+func (c DetectorConfig) withAtEnd(svc *rivers.Service) DetectorConfig {
+	topic := svc.Config().Kafka.Topics.Rapids
+	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	return c
 }

@@ -40,7 +40,7 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{log: svc.Logger(), agg: NewAggregator(ac)}
+	s := &Service{log: svc.Logger(), agg: NewAggregator(ac.withAtEnd(svc))}
 	m := svc.Meter()
 	var e1, e2 error
 	s.reads, e1 = m.Int64Counter("watershed_usage_reads_total", metric.WithDescription("Readings seen, by outcome."))
@@ -151,4 +151,11 @@ func Payload(iv Interval) events.UsageInterval {
 		EnergyKWh: float64(max(iv.EnergyWh, 0)) / 1000, Reads: iv.Reads, ReadsExpected: iv.ReadsExpected,
 		MaxDemandKW: &maxKW, RegisterStartKWh: kwh(iv.RegisterStartWh), RegisterEndKWh: kwh(iv.RegisterEndWh),
 	}
+}
+
+// withAtEnd sets AtEnd from svc's reading of the rapids.
+func (c AggregatorConfig) withAtEnd(svc *rivers.Service) AggregatorConfig {
+	topic := svc.Config().Kafka.Topics.Rapids
+	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	return c
 }
