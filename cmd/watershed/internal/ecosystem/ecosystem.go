@@ -33,6 +33,10 @@ type Member struct {
 	// Configure, when set, adjusts the member's rivers.Config after the
 	// ecosystem filled it (tests shorten heartbeat intervals with it).
 	Configure func(cfg *rivers.Config)
+	// Serve, when set, runs the freshly built and set-up service instead of
+	// svc.Run (no HTTP server, no signals): tests serve a member over a
+	// transport they control. It returns when ctx ends, like Run.
+	Serve func(ctx context.Context, svc *rivers.Service) error
 }
 
 // Options configure an Ecosystem. Zero fields take the documented defaults.
@@ -226,6 +230,9 @@ func (e *Ecosystem) runOnce(ctx context.Context, m Member) (err error) {
 	}
 	if err := m.Setup(svc); err != nil {
 		return fmt.Errorf("setup: %w", err)
+	}
+	if m.Serve != nil {
+		return m.Serve(ctx, svc)
 	}
 	return svc.Run(ctx)
 }
