@@ -220,3 +220,54 @@ func TestWarmUpWaitsForThePopulation(t *testing.T) {
 		t.Errorf("with a 1h warm-up: %d suspected, want none (3 silent of 10)", n)
 	}
 }
+
+// Issue #12: at full speed the rapids are read hours of event time ahead
+// of the rivers, so the missed reads of an outage arrive after the reads
+// that ended it. The detector judges each instant on the meters'
+// histories: the same outage, with the same times, whatever the order.
+func TestMissedReadsAfterTheReadsThatEndedThem(t *testing.T) {
+	type result struct {
+		first, restored time.Time
+		silent          int
+	}
+	run := func(missedLast bool) (out []result) {
+		f := newFleet(DetectorConfig{WarmUp: time.Hour})
+		var missed []func()
+		for min := 0; min <= 360; min += 15 {
+			f.reads("T2", 0, 10, min)
+			switch {
+			case min >= 120 && min < 240: // T1 meters 0-7 lose supply
+				f.reads("T1", 8, 10, min)
+				m := min
+				missed = append(missed, func() { f.missed("T1", 0, 8, m) })
+			default:
+				f.reads("T1", 0, 10, min)
+			}
+			if !missedLast {
+				for _, fn := range missed {
+					fn()
+				}
+				missed = nil
+				f.eval()
+			}
+		}
+		for _, fn := range missed {
+			fn()
+			f.eval()
+		}
+		for i, s := range f.suspected {
+			r := result{first: s.FirstSilentAt, silent: len(s.MetersSilent)}
+			if i < len(f.restored) {
+				r.restored = f.restored[i].RestoredAt
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	want := []result{{first: at(120), restored: at(240), silent: 8}}
+	for _, missedLast := range []bool{false, true} {
+		if got := run(missedLast); !slices.Equal(got, want) {
+			t.Errorf("missed reads after the reads %v: suspected/restored %+v, want %+v", missedLast, got, want)
+		}
+	}
+}
