@@ -37,6 +37,9 @@ type Member struct {
 	// svc.Run (no HTTP server, no signals): tests serve a member over a
 	// transport they control. It returns when ctx ends, like Run.
 	Serve func(ctx context.Context, svc *rivers.Service) error
+	// Stopped, when set, is called once the service stopped (Run or Serve
+	// returned runErr): a stateful member saves its final state.
+	Stopped func(ctx context.Context, runErr error) error
 }
 
 // Options configure an Ecosystem. Zero fields take the documented defaults.
@@ -232,9 +235,18 @@ func (e *Ecosystem) runOnce(ctx context.Context, m Member) (err error) {
 		return fmt.Errorf("setup: %w", err)
 	}
 	if m.Serve != nil {
-		return m.Serve(ctx, svc)
+		err = m.Serve(ctx, svc)
+	} else {
+		err = svc.Run(ctx)
 	}
-	return svc.Run(ctx)
+	if m.Stopped != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if serr := m.Stopped(sctx, err); serr != nil {
+			err = errors.Join(err, fmt.Errorf("after stop: %w", serr))
+		}
+	}
+	return err
 }
 
 func (e *Ecosystem) statusOf(name string) Status {

@@ -1,6 +1,7 @@
 package ecosystem
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,14 +92,29 @@ func Members(opts DevOptions) ([]Member, error) {
 		cfg, err := validator.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return validator.Register(svc, cfg) }, err
 	})
+	var gap *gapdetector.Detector // of the current run
 	member(gapdetector.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := gapdetector.ConfigFromEnv()
 		if err == nil && cfg.CheckpointDir == "" && cfg.Checkpoints == nil && opts.DataDir != "" {
 			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
 			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
 		}
-		return func(svc *rivers.Service) error { return gapdetector.Register(svc, cfg) }, err
+		return func(svc *rivers.Service) error {
+			d, err := gapdetector.Attach(svc, cfg)
+			gap = d
+			return err
+		}, err
 	})
+	if len(members) > 0 && members[len(members)-1].Name == gapdetector.Name {
+		// The final checkpoint, exact after a clean stop: a restart of
+		// `watershed dev` needs no warm-up.
+		members[len(members)-1].Stopped = func(ctx context.Context, runErr error) error {
+			if gap == nil {
+				return nil
+			}
+			return gap.Stopped(ctx, runErr)
+		}
+	}
 	member(usage.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := usage.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return usage.Register(svc, cfg) }, err
