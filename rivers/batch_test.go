@@ -281,3 +281,27 @@ func TestHandleBatchRefusesUndeclaredFields(t *testing.T) {
 	rivers.HandleBatch(svc, rivers.NewRiver(events.TypeMeterReading).OnTopic(rivers.Rapids).Require("meter_id"),
 		func(context.Context, *rivers.Batch[events.MeterReading]) error { return nil })
 }
+
+// A river that declares no keys reads attributes only: a payload its
+// schema refuses is no reason to dead-letter the event for it.
+func TestRiverWithoutKeysIsNotSchemaChecked(t *testing.T) {
+	svc, err := rivers.NewService(testConfig("attr-watch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var sources []string
+	svc.Handle(rivers.NewRiver(events.TypeMeterReading).OnTopic(rivers.Rapids).Passive(),
+		func(_ context.Context, ev rivers.Event, _ rivers.Publisher) error {
+			mu.Lock()
+			sources = append(sources, ev.Source())
+			mu.Unlock()
+			return nil
+		})
+	k := riverstest.New(t, svc)
+	bad := k.Event(events.TypeMeterReading, map[string]any{"meter_id": "MTR-1", "voltage_v": "not a number"})
+	k.Send(bad, riverstest.OnTopic(rivers.Rapids))
+	if len(sources) != 1 || len(k.DeadLetters()) != 0 {
+		t.Fatalf("handled %v with dead letters %+v: want the event handled and no dead letter", sources, k.DeadLetters())
+	}
+}

@@ -20,8 +20,9 @@ import (
 // every per-chunk cost (wake-ups, batch handler calls, the sender's queue)
 // is amortised; when idle a chunk is a single record and nothing waits.
 
-// workerQueueCap bounds the records fetched ahead of one worker.
-const workerQueueCap = 2048
+// workerQueueCap bounds the records fetched ahead of one worker (the
+// transport buffers more: kafka-go queues 1000 per consumer).
+const workerQueueCap = 512
 
 // handoff carries fetched records from the fetching goroutine to one
 // worker: a mutex-guarded queue the worker takes whole.

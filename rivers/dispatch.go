@@ -130,6 +130,10 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 		return false
 	}
 	p.key = key
+	if !route.readsPayload() {
+		p.data = newPayload(p.env.Data)
+		return true // no river reads the payload: nothing to check it for
+	}
 	err = s.validator.Validate(env.Type, env.Data)
 	refused := err != nil && !tolerable(err) // unknown types included
 	if refused && !json.Valid(env.Data) {    // not even JSON

@@ -52,6 +52,18 @@ type typeRoute struct {
 	metrics []*riverMetrics // parallel to entries
 }
 
+// readsPayload reports whether a river of the route may read payload keys.
+// Rivers that declare none (monitors, taps: attributes only) need no
+// schema check of the payload.
+func (r *typeRoute) readsPayload() bool {
+	for _, e := range r.entries {
+		if len(e.river.declared) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Service) runtimeRef() *runtime { return s.rt.Load() }
 
 // Serve runs the service over tr until ctx is done, then stops gracefully

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,6 +35,8 @@ func newDevCmd() *cobra.Command {
 		verbose  bool
 
 		retentionBytes int64
+		pprofAddr      string
+		memoryLimit    int64
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -57,6 +63,10 @@ embedded one.`,
 			}
 			if err := os.MkdirAll(dataDir, 0o755); err != nil {
 				return fmt.Errorf("--data-dir %s: %w", dataDir, err)
+			}
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memoryLimit > 0 {
+				// Sixteen services share one heap: collect before it doubles.
+				debug.SetMemoryLimit(memoryLimit)
 			}
 			level := slog.LevelWarn
 			if verbose {
@@ -124,6 +134,14 @@ embedded one.`,
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				stop, err := servePprof(pprofAddr)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				fmt.Fprintf(out, "profiles: http://%s/debug/pprof/ (go tool pprof http://%s/debug/pprof/heap)\n", pprofAddr, pprofAddr)
+			}
 			printMap(out, brokerDesc, redisDesc, dataDir, eco.Statuses())
 			err = eco.Run(ctx)
 			fmt.Fprintln(out, "watershed dev: stopped")
@@ -133,6 +151,8 @@ embedded one.`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "./.watershed", "directory for everything the ecosystem keeps (broker data, checkpoints, ponds, logs)")
 	f.StringVar(&addr, "addr", embedded.DefaultAddr, "host:port of the embedded broker")
+	f.Int64Var(&memoryLimit, "memory-limit", 768<<20, "soft memory limit of the process in bytes (Go's GOMEMLIMIT, which wins when set); 0: none")
+	f.StringVar(&pprofAddr, "pprof", "127.0.0.1:6060", "host:port of Go's profiles (/debug/pprof/) for the whole process; empty: off")
 	f.Int64Var(&retentionBytes, "retention-bytes", 64<<20, "the embedded broker keeps at most about this many bytes per partition (it holds its records in memory); 0: no bound")
 	f.BoolVar(&external, "external", false, "use the brokers in KAFKA_BROKERS instead of an embedded broker")
 	f.IntVar(&meters, "meters", 10000, "simulated meters (overrides SIM_METERS)")
@@ -199,4 +219,22 @@ func (l levelFilter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// servePprof serves Go's profiling handlers on addr, for measuring the
+// whole dev process (heap, CPU, goroutines) before deciding what to fix.
+func servePprof(addr string) (stop func(), err error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %s: %w (pass --pprof '' to turn profiles off)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return func() { _ = srv.Close() }, nil
 }

@@ -9,6 +9,15 @@
 // *ValidationError naming the event type and the JSON pointer of each failing
 // value; a type outside the catalog is ErrUnknownType.
 //
+// # meter.reading.v1
+//
+// Readings, the rapids' volume, are validated by a hand-written validator
+// with the JSON Schema library's exact verdict on any bytes (held to it by
+// FuzzMeterReadingValidator), without allocating; DecodeMeterReading also
+// fills an events.MeterReading in the same pass. usage.interval.v1 and
+// feeder.load.v1 have typed validators as well (FuzzTypedValidator). See
+// the contracts README.
+//
 // # Compatibility
 //
 // A type version (meter.reading.v1) may change only BACKWARD_TRANSITIVE

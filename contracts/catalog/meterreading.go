@@ -61,39 +61,27 @@ var mrPaths = func() (paths [mrCount]string) {
 	return paths
 }()
 
-// mrProperty returns the index of the property named key (decoded), or -1.
-func mrProperty(key []byte) int {
-	switch string(key) {
-	case "meter_id":
-		return mrMeterID
-	case "transformer_id":
-		return mrTransformerID
-	case "feeder_id":
-		return mrFeederID
-	case "read_at":
-		return mrReadAt
-	case "interval_s":
-		return mrIntervalS
-	case "energy_kwh_total":
-		return mrEnergy
-	case "demand_kw":
-		return mrDemand
-	case "voltage_v":
-		return mrVoltage
-	case "flags":
-		return mrFlags
+// indexOf returns the index of key (decoded) in names, or -1.
+func indexOf(names []string, key []byte) int {
+	for i, n := range names {
+		if n == string(key) {
+			return i
+		}
 	}
 	return -1
 }
 
-// mrScan is one pass over a meter.reading.v1 payload: where the last value
-// of each property is (encoding/json keeps the last of duplicate keys, and
-// so does the JSON Schema library, which validates what it decoded).
-type mrScan struct {
-	start, end [mrCount]int
-	kind       [mrCount]byte
-	plain      [mrCount]bool // string values without escapes or invalid UTF-8
-	seen       uint16
+// maxProps is the most properties a typed validator's schema may have.
+const maxProps = 16
+
+// objScan is one pass over a payload: where the last value of each known
+// property is (encoding/json keeps the last of duplicate keys, and so does
+// the JSON Schema library, which validates what it decoded).
+type objScan struct {
+	start, end [maxProps]int
+	kind       [maxProps]byte
+	plain      [maxProps]bool // string values without escapes or invalid UTF-8
+	seen       uint32
 	dup        bool
 	extra      []string // unknown keys, decoded (allocated only for invalid payloads)
 }
@@ -101,7 +89,7 @@ type mrScan struct {
 // validateMeterReading checks data against meter.reading.v1 with the JSON
 // Schema library's verdict and fills s. It allocates only for an invalid
 // payload.
-func validateMeterReading(data []byte, s *mrScan) *ValidationError {
+func validateMeterReading(data []byte, s *objScan) *ValidationError {
 	var out *ValidationError
 	add := func(path, msg string) {
 		if out == nil {
@@ -109,7 +97,7 @@ func validateMeterReading(data []byte, s *mrScan) *ValidationError {
 		}
 		out.Violations = append(out.Violations, Violation{Path: path, Message: msg})
 	}
-	if serr := s.scan(data); serr != nil {
+	if serr := s.scan(data, mrNames[:]); serr != nil {
 		add("", fmt.Sprintf("not valid JSON: %s (offset %d)", serr.msg, serr.off))
 		return out
 	}
@@ -216,8 +204,8 @@ func bytesString(b []byte) string {
 
 // scan checks data's JSON syntax exactly as encoding/json's Decoder does
 // (one value, then only white space) and, when the value is an object,
-// records where each property's last value is.
-func (s *mrScan) scan(data []byte) *syntaxError {
+// records where the last value of each property in names is.
+func (s *objScan) scan(data []byte, names []string) *syntaxError {
 	i := skipSpace(data, 0)
 	if i >= len(data) {
 		return &syntaxError{"unexpected end of JSON input", i}
@@ -249,7 +237,7 @@ func (s *mrScan) scan(data []byte) *syntaxError {
 			if !plain {
 				key = appendUnquoted(buf[:0], key)
 			}
-			p := mrProperty(key)
+			p := indexOf(names, key)
 			i = skipSpace(data, keyEnd)
 			if i >= len(data) || data[i] != ':' {
 				return errAt(data, i, "after object key")
@@ -593,7 +581,7 @@ func checkTime(str string) error {
 // It allocates only the strings it returns (ids, flags) and, for a read_at
 // with a numeric offset, its time.Location.
 func DecodeMeterReading(data []byte, m *events.MeterReading) error {
-	var s mrScan
+	var s objScan
 	if verr := validateMeterReading(data, &s); verr != nil {
 		return verr
 	}

@@ -45,7 +45,9 @@ type Options struct {
 	// KeyPrefix starts every key. Default DefaultKeyPrefix ("ws:").
 	KeyPrefix string
 	// WindowRetention keeps readings that carry no use-by date (ExpiryTime)
-	// in the recent window for this long after their read_at.
+	// in the recent window for this long after their read_at, and bounds
+	// how long any reading stays there after it is written (a use-by
+	// further away is cut to it).
 	// Default DefaultWindowRetention (48h).
 	WindowRetention time.Duration
 	// Now is the clock that decides whether an event has expired. Default
@@ -206,6 +208,9 @@ func (p *Pond) call(e contracts.Event, payload events.MeterReading, now time.Tim
 	if expireAt.IsZero() {
 		expireAt = r.ReadAt.Add(p.opts.WindowRetention)
 	}
+	if limit := now.Add(p.opts.WindowRetention); expireAt.After(limit) {
+		expireAt = limit // never kept longer than the retention from now
+	}
 	var expireMS int64 // 0: outside the window, not stored there
 	if expireAt.After(now) {
 		expireMS = expireAt.UnixMilli()
@@ -225,15 +230,27 @@ func (p *Pond) call(e contracts.Event, payload events.MeterReading, now time.Tim
 	}
 }
 
-// run sends the calls in one pipeline and reports, per call, whether the
-// reading became the latest. A Redis that lost its script cache (restart,
-// SCRIPT FLUSH) gets the script again and the batch once more: safe, since
-// every write is idempotent.
+// scriptBatch is how many readings one script call stores: one Lua call
+// per reading cost more than the writes (an in-process Redis builds a Lua
+// state per call), and a bounded batch keeps each call short.
+const scriptBatch = 256
+
+// run stores the calls, scriptBatch readings per script call, all calls in
+// one pipeline, and reports per reading whether it became the latest. A
+// Redis that lost its script cache (restart, SCRIPT FLUSH) gets the script
+// again and the batch once more: safe, since every write is idempotent.
 func (p *Pond) run(ctx context.Context, calls []scriptCall) ([]bool, error) {
 	for attempt := 0; ; attempt++ {
 		cmds, err := p.client.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for _, c := range calls {
-				writeScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			for lo := 0; lo < len(calls); lo += scriptBatch {
+				part := calls[lo:min(lo+scriptBatch, len(calls))]
+				keys := make([]string, 0, 4*len(part))
+				args := make([]any, 0, 9*len(part))
+				for _, c := range part {
+					keys = append(keys, c.keys...)
+					args = append(args, c.args...)
+				}
+				writeScript.EvalSha(ctx, pipe, keys, args...)
 			}
 			return nil
 		})
@@ -246,19 +263,25 @@ func (p *Pond) run(ctx context.Context, calls []scriptCall) ([]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hot pond: write %d readings: %w", len(calls), err)
 		}
-		out := make([]bool, len(cmds))
-		for i, c := range cmds {
-			n, err := c.(*redis.Cmd).Int64()
+		out := make([]bool, 0, len(calls))
+		for _, c := range cmds {
+			ns, err := c.(*redis.Cmd).Int64Slice()
 			if err != nil {
 				return nil, fmt.Errorf("hot pond: write script: %w", err)
 			}
-			out[i] = n == 1
+			for _, n := range ns {
+				out = append(out, n == 1)
+			}
+		}
+		if len(out) != len(calls) {
+			return nil, fmt.Errorf("hot pond: write script answered for %d of %d readings", len(out), len(calls))
 		}
 		return out, nil
 	}
 }
 
-// writeScript stores one reading atomically.
+// writeScript stores readings atomically, each as follows; reading i uses
+// KEYS[4i+1..4i+4] and ARGV[9i+1..9i+9].
 //
 //	KEYS: latest, transformer view, feeder view, window bucket
 //	ARGV: meter, read_at (fixed-width UTC), event id, latest JSON,
@@ -270,29 +293,33 @@ func (p *Pond) run(ctx context.Context, calls []scriptCall) ([]bool, error) {
 // reads both without decoding JSON, and the strings compare in time order. The views change
 // together with the latest, so they always agree with it. The window bucket
 // expires at the greatest use-by of its members (PEXPIREAT NX, then GT).
-// Returns 1 when the reading became the latest, else 0.
+// Returns, per reading, 1 when it became the latest, else 0.
 var writeScript = redis.NewScript(`
-local newer = true
-local old = redis.call('GET', KEYS[1])
-if old then
-  local ra, id = string.match(old, '^{"read_at":"([^"]*)","event_id":"([^"]*)"')
-  if ra and (ra > ARGV[2] or (ra == ARGV[2] and id >= ARGV[3])) then
-    newer = false
+local out = {}
+for i = 0, #KEYS / 4 - 1 do
+  local k, a = i * 4, i * 9
+  local newer = true
+  local old = redis.call('GET', KEYS[k+1])
+  if old then
+    local ra, id = string.match(old, '^{"read_at":"([^"]*)","event_id":"([^"]*)"')
+    if ra and (ra > ARGV[a+2] or (ra == ARGV[a+2] and id >= ARGV[a+3])) then
+      newer = false
+    end
   end
-end
-if newer then
-  redis.call('SET', KEYS[1], ARGV[4])
-  if ARGV[8] == '1' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
-  if ARGV[9] == '1' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[4]) end
-end
-if ARGV[7] ~= '0' then
-  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[6])
-  if redis.call('PEXPIREAT', KEYS[4], ARGV[7], 'NX') == 0 then
-    redis.call('PEXPIREAT', KEYS[4], ARGV[7], 'GT')
+  if newer then
+    redis.call('SET', KEYS[k+1], ARGV[a+4])
+    if ARGV[a+8] == '1' then redis.call('HSET', KEYS[k+2], ARGV[a+1], ARGV[a+4]) end
+    if ARGV[a+9] == '1' then redis.call('HSET', KEYS[k+3], ARGV[a+1], ARGV[a+4]) end
   end
+  if ARGV[a+7] ~= '0' then
+    redis.call('ZADD', KEYS[k+4], ARGV[a+5], ARGV[a+6])
+    if redis.call('PEXPIREAT', KEYS[k+4], ARGV[a+7], 'NX') == 0 then
+      redis.call('PEXPIREAT', KEYS[k+4], ARGV[a+7], 'GT')
+    end
+  end
+  if newer then out[#out+1] = 1 else out[#out+1] = 0 end
 end
-if newer then return 1 end
-return 0
+return out
 `)
 
 // Latest returns the latest reading of a meter, or ErrNotFound.

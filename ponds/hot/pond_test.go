@@ -368,3 +368,42 @@ func BenchmarkHotPondWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*batch)/b.Elapsed().Seconds(), "readings/s")
 }
+
+// One Write of more readings than one script call stores gives the same
+// state as writing them one at a time, in the same order.
+func TestWriteInOneCallEqualsOneByOne(t *testing.T) {
+	client, prefix := testRedis(t)
+	ctx := context.Background()
+	var events []contracts.Event
+	for m := range 300 {
+		for i := range 2 {
+			events = append(events, reading(t, fmt.Sprintf("m-%d", m), "t-1", "f-1",
+				t0.Add(time.Duration(i)*15*time.Minute), float64(m+i)))
+		}
+	}
+	rng := mrand.New(mrand.NewPCG(3, 9))
+	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	whole := New(client, &Options{KeyPrefix: prefix + "whole:"})
+	res, err := whole.Write(ctx, events...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Updated+res.Older != len(events) {
+		t.Fatalf("Write counted %d updated + %d older, want %d readings", res.Updated, res.Older, len(events))
+	}
+	single := New(client, &Options{KeyPrefix: prefix + "single:"})
+	for _, e := range events {
+		if _, err := single.Write(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := dumpPrefix(t, client, prefix+"whole:"), dumpPrefix(t, client, prefix+"single:")
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d keys written in one call, %d one by one", len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("key %s differs:\n%s\n%s", k, v, b[k])
+		}
+	}
+}

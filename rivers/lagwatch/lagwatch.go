@@ -69,11 +69,18 @@ func New(svc *rivers.Service, cfg Config) *Watch {
 }
 
 // Register is New plus a passive river of every type on the rivers, named
-// cfg.River, that reads no payload key and feeds the watch.
+// cfg.River, that reads no payload key and feeds the watch a batch at a
+// time.
 func Register(svc *rivers.Service, cfg Config) *Watch {
 	w := New(svc, cfg)
-	svc.Handle(rivers.NewRiver("*").Named(w.cfg.River).Passive(), func(ctx context.Context, _ rivers.Event, _ rivers.Publisher) error {
-		w.Observe(ctx)
+	rivers.HandleBatch(svc, rivers.NewRiver("*").Named(w.cfg.River).Passive(), func(ctx context.Context, b *rivers.Batch[struct{}]) error {
+		now := rivers.Now(ctx)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for i := range b.Len() {
+			d := b.Delivery(i)
+			w.p.Observe(d.Partition, d.RecordTime, d.Behind, now)
+		}
 		return nil
 	})
 	return w

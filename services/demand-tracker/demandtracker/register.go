@@ -46,9 +46,12 @@ func Register(svc *rivers.Service, cfg Config) error {
 		Lag: lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle}}, nil)
 	svc.Every(cfg.Evaluate, "evaluate", d.evaluate)
 	if cfg.CountVolume {
-		svc.Handle(rivers.NewRiver("*").Named(RiverVolume).Passive(),
-			func(_ context.Context, ev rivers.Event, _ rivers.Publisher) error {
-				d.volume.Observe(ev.ID(), ev.Type(), ev.Source(), ev.CausationID(), ev.OccurredAt())
+		rivers.HandleBatch(svc, rivers.NewRiver("*").Named(RiverVolume).Passive(),
+			func(_ context.Context, b *rivers.Batch[struct{}]) error {
+				for i := range b.Len() {
+					ev := b.Event(i)
+					d.volume.Observe(ev.ID(), ev.Type(), ev.Source(), ev.CausationID(), ev.OccurredAt())
+				}
 				return nil
 			})
 	}

@@ -35,10 +35,21 @@ type Config struct {
 	Dedup bool
 	// KeyPrefix starts every key. Default "ws:".
 	KeyPrefix string
+	// WindowRetention bounds how long a reading stays in its meter's
+	// recent window after it is written (and keeps readings without a
+	// use-by that long after read_at). Default 48h
+	// (HOT_POND_WINDOW_RETENTION). watershed dev sets 30s: its grid clock
+	// runs 900 times faster than Redis' clock.
+	WindowRetention time.Duration
 }
 
 // DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{Dedup: true, KeyPrefix: hot.DefaultKeyPrefix} }
+func DefaultConfig() Config {
+	return Config{Dedup: true, KeyPrefix: hot.DefaultKeyPrefix, WindowRetention: hot.DefaultWindowRetention}
+}
+
+// EnvWindowRetention sets Config.WindowRetention.
+const EnvWindowRetention = "HOT_POND_WINDOW_RETENTION"
 
 // ConfigFromEnv reads REDIS_* and HOT_POND_DEDUP over the defaults.
 func ConfigFromEnv() (Config, error) {
@@ -57,6 +68,13 @@ func ConfigFromEnv() (Config, error) {
 		default:
 			return Config{}, fmt.Errorf("%s=%q: use true or false", EnvDedup, v)
 		}
+	}
+	if v := os.Getenv(EnvWindowRetention); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("%s=%q: use a positive duration such as 48h", EnvWindowRetention, v)
+		}
+		c.WindowRetention = d
 	}
 	return c, c.Validate()
 }
@@ -82,7 +100,7 @@ func New(cfg Config) (*HotPond, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &HotPond{cfg: cfg, client: c, pond: hot.New(c, &hot.Options{KeyPrefix: cfg.KeyPrefix})}, nil
+	return &HotPond{cfg: cfg, client: c, pond: hot.New(c, &hot.Options{KeyPrefix: cfg.KeyPrefix, WindowRetention: cfg.WindowRetention})}, nil
 }
 
 // DedupStore returns the SDK's duplicate store on Redis, for

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,12 @@ type Config struct {
 	// ReadingTTL is the use-by of each reading event after publication.
 	// SIM_READING_TTL, default 24h.
 	ReadingTTL time.Duration
+	// Checkpoint is the file where the simulator keeps its position (the
+	// grid clock and the first interval not entirely published), so that a
+	// restart continues the simulation instead of starting it again. Its
+	// directory must exist. SIM_CHECKPOINT, default "" (no checkpoint: a
+	// restart starts from SIM_START, or from the wall clock).
+	Checkpoint string
 }
 
 // DefaultConfig returns the defaults; Start is left zero (the wall clock at
@@ -93,6 +100,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: SIM_BATCH=%d: want a positive count", ErrConfig, c.BatchSize)
 	case c.ReadingTTL < 0:
 		return fmt.Errorf("%w: SIM_READING_TTL=%s: want a non-negative duration", ErrConfig, c.ReadingTTL)
+	case c.Checkpoint != "" && !isDir(filepath.Dir(c.Checkpoint)):
+		return fmt.Errorf("%w: SIM_CHECKPOINT=%q: directory %s does not exist", ErrConfig, c.Checkpoint, filepath.Dir(c.Checkpoint))
 	case !c.End.IsZero() && !c.Start.IsZero() && !c.End.After(c.Start):
 		return fmt.Errorf("%w: SIM_END=%s is not after SIM_START=%s", ErrConfig, c.End, c.Start)
 	}
@@ -108,6 +117,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: SIM_INTERVAL, SIM_MAX_UPLOAD_DELAY or SIM_FAULTS: %w", ErrConfig, err)
 	}
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 func (c Config) scenario(start time.Time) Scenario {
@@ -171,6 +185,9 @@ func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config
 	}
 	if s, ok := get("SIM_RATE"); ok {
 		c.Rate = s
+	}
+	if s, ok := get("SIM_CHECKPOINT"); ok {
+		c.Checkpoint = s
 	}
 	if s, ok := get("SIM_START"); ok {
 		if c.Start, err = time.Parse(time.RFC3339, s); err != nil {

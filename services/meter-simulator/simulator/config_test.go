@@ -45,13 +45,17 @@ func TestConfigFromEnv(t *testing.T) {
 	bad := map[string]string{
 		"SIM_METERS": "lots", "SIM_SPEED": "-1", "SIM_RATE": "ludicrous", "SIM_INTERVAL": "7m",
 		"SIM_START": "yesterday", "SIM_FAULTS": "meteor,target=TX-00001", "SIM_MISSING_RATE": "2",
-		"SIM_MAX_UPLOAD_DELAY": "20m",
+		"SIM_MAX_UPLOAD_DELAY": "20m", "SIM_CHECKPOINT": "/no/such/dir/sim.json",
 	}
 	for k, v := range bad {
 		_, err := configFromLookup(lookup(map[string]string{k: v}), now)
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("%s=%s: %v", k, v, err)
 		}
+	}
+	cp := t.TempDir() + "/sim.json"
+	if c, err := configFromLookup(lookup(map[string]string{"SIM_CHECKPOINT": cp}), now); err != nil || c.Checkpoint != cp {
+		t.Errorf("SIM_CHECKPOINT=%s: %+v, %v", cp, c.Checkpoint, err)
 	}
 	// An unknown target is caught at start.
 	if _, err := configFromLookup(lookup(map[string]string{"SIM_FAULTS": "stuck,target=TX-99999"}), now); err == nil || !strings.Contains(err.Error(), "TX-99999") {
@@ -97,7 +101,7 @@ func TestRecordsAreValidEvents(t *testing.T) {
 	g := NewGenerator(testModel(t, f, Scenario{Faults: []Fault{{Kind: FaultMalformed, Rate: 0.05}, {Kind: FaultDuplicate, Rate: 0.05}}}))
 	enc := newEncoder("rapids", time.Hour)
 	now := time.Now()
-	ids := map[string]bool{}
+	ids := map[string]string{} // ce_id → data
 	good, bad := 0, 0
 	for up := range g.Uploads(t0.Add(3 * time.Hour)) {
 		for _, it := range up.Items {
@@ -120,10 +124,15 @@ func TestRecordsAreValidEvents(t *testing.T) {
 			if ev.Type != events.TypeMeterReading || ev.Source != Source || !ev.Time.Equal(up.Due) || ev.PartitionKey != it.Reading.MeterID || ev.ExpiryTime.IsZero() {
 				t.Fatalf("event %+v", ev)
 			}
-			if ids[ev.ID] {
-				t.Fatalf("ce_id %s repeated", ev.ID)
+			// The id is the reading's identity: a duplicate repeats the id
+			// and the data of its original; distinct readings never share one.
+			if want := events.ReadingID(it.Reading.MeterID, it.Reading.ReadAt); ev.ID != want {
+				t.Fatalf("ce_id %s, want ReadingID %s", ev.ID, want)
 			}
-			ids[ev.ID] = true
+			if seen, ok := ids[ev.ID]; ok != (it.Kind == ItemDuplicate) || (ok && seen != string(ev.Data)) {
+				t.Fatalf("ce_id %s (kind %d) seen before: %v, with data %s, now %s", ev.ID, it.Kind, ok, seen, ev.Data)
+			}
+			ids[ev.ID] = string(ev.Data)
 			if err := catalog.Default().Validate(events.TypeMeterReading, ev.Data); err != nil {
 				t.Fatalf("%v: %s", err, ev.Data)
 			}

@@ -58,13 +58,32 @@
 //	SIM_FAULTS                      (none)     scripted faults, e.g. "outage,target=TX-00003,from=+6h,for=2h;stuck,target=MTR-0000007,from=+1h"
 //	SIM_BATCH                       2000       records per publish call
 //	SIM_READING_TTL                 24h        use-by of each reading after publication
+//	SIM_CHECKPOINT                  (none)     file where the position is kept; a restart resumes from it
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, HTTP_ADDR, ...).
+//
+// # Publishing and restarts
+//
+// The timer publishes interval by interval through a rapids producer of its
+// own, encoding readings as they are handed out, in batches of SIM_BATCH
+// records on 4 lanes by meter id (2 batches queued per lane at most), so
+// memory holds the generator's current interval and a few batches; each
+// timer run works at most a second and ends with every batch answered
+// (simulator_records_published_total counts acknowledged records), and the
+// batches a failed run leaves behind go first in the next. Readings are not validated one by one: the
+// simulator writes their JSON itself, and its tests hold them to the
+// catalog's schema. With SIM_CHECKPOINT, the position (first interval not
+// entirely acknowledged, grid clock, start) is saved after each run that
+// completes an interval, and a restart on the same scenario regenerates up
+// to it silently and continues the grid clock; faults injected at run time
+// are not kept. With SIM_END, paced runs publish the uploads due until End
+// + SIM_MAX_UPLOAD_DELAY, then the reads still held back.
 //
 // # Events
 //
 // Out: meter.reading.v1 on the rapids, key meter_id, ce_source
-// /services/meter-simulator, ce_time = when the collector uploaded it on the
-// grid clock. In: simulator.fault.v1 on the rivers (schema embedded here,
+// /services/meter-simulator, ce_id = events.ReadingID(meter_id, read_at) (a
+// duplicate or a republished reading has the same id), ce_time = when the
+// collector uploaded it on the grid clock. In: simulator.fault.v1 on the rivers (schema embedded here,
 // see Schemas), which injects a fault from the current grid time.
 package simulator

@@ -323,6 +323,19 @@ func (g *Generator) Flush() []Upload {
 	return g.uploads
 }
 
+// Skip generates, without returning them, the intervals read before next,
+// so that the generator continues at next exactly as if it had produced
+// them: registers, stuck registers and the reads held back for the next
+// upload are the same. Stats restart at zero. A resumed simulator uses it.
+func (g *Generator) Skip(next time.Time) {
+	for g.Next().Before(next) {
+		g.Interval()
+	}
+	g.mu.Lock()
+	g.stats = Stats{}
+	g.mu.Unlock()
+}
+
 // Uploads generates every interval with reads up to and including until,
 // then the held-back reads, yielding each upload in Due order. An upload is
 // valid only until the loop body returns.

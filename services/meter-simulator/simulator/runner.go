@@ -219,7 +219,15 @@ func (e *encoder) commit(b []byte) []byte {
 func (e *encoder) record(it Item, due, now time.Time) rivers.Record {
 	hs := make([]contracts.Header, len(e.consts), len(e.consts)+3)
 	copy(hs, e.consts)
-	id := e.commit(append(e.alloc(36), contracts.NewID()...))
+	// A reading's id is its identity (meter, read time): the same reading
+	// published again (a duplicate fault, a restart, a retry) has the same
+	// ce_id. A malformed record is not that reading: it gets its own.
+	var id []byte
+	if it.Kind == ItemMalformed {
+		id = e.commit(append(e.alloc(36), contracts.NewID()...))
+	} else {
+		id = e.commit(events.AppendReadingID(e.alloc(36), it.Reading.MeterID, it.Reading.ReadAt))
+	}
 	hs = append(hs, contracts.Header{Key: contracts.HeaderID, Value: id})
 	hs = append(hs, contracts.Header{Key: contracts.HeaderTime, Value: e.commit(due.UTC().AppendFormat(e.alloc(32), time.RFC3339Nano))})
 	if e.ttl > 0 {

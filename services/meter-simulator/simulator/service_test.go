@@ -19,11 +19,12 @@ func newKit(t *testing.T, cfg Config) (*riverstest.Kit, *Simulator) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := New(svc, cfg)
+	bus := riverstest.NewBus()
+	sim, err := newSimulator(svc, cfg, bus.Publish)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return riverstest.New(t, svc), sim
+	return riverstest.New(t, svc, riverstest.WithBus(bus)), sim
 }
 
 func testConfig(meters int) Config {

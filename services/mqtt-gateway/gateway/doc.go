@@ -12,8 +12,9 @@
 // dlq_origin_topic "mqtt:<topic>". Each MQTT message is acknowledged to the
 // broker only once it is stored on the rapids or the dead-letter topic
 // (manual acknowledgement), so a crash loses nothing: the broker delivers
-// the unacknowledged messages again (at-least-once; the reading's
-// de-duplication key downstream is meter_id + read_at).
+// the unacknowledged messages again (at-least-once): the event's ce_id is
+// the reading's identity, events.ReadingID(meter_id, read_at), so a message
+// delivered twice is one event downstream.
 //
 // The connection is autopaho's (MQTT 5): it reconnects with backoff after a
 // broker loss and resubscribes in OnConnectionUp. It is opened by the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
@@ -80,6 +81,14 @@ func Members(opts DevOptions) ([]Member, error) {
 		if opts.Speed > 0 && opts.Simulator == nil {
 			cfg.Speed = opts.Speed
 		}
+		if cfg.Checkpoint == "" && opts.Simulator == nil && opts.DataDir != "" {
+			// A restarted `watershed dev` continues the grid clock.
+			dir := filepath.Join(opts.DataDir, "checkpoints")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			cfg.Checkpoint = filepath.Join(dir, simulator.Name+".json")
+		}
 		return func(svc *rivers.Service) error { return simulator.Register(svc, cfg) }, cfg.Validate()
 	})
 	if opts.MQTT {
@@ -146,6 +155,11 @@ func Members(opts DevOptions) ([]Member, error) {
 			cfg, err := hotpond.ConfigFromEnv()
 			if !set {
 				cfg.Redis.URL = opts.RedisURL
+			}
+			if _, set := os.LookupEnv(hotpond.EnvWindowRetention); !set {
+				// Readings keep for a day of wall time; at 900× that is
+				// months of grid time in the in-process Redis' memory.
+				cfg.WindowRetention = 30 * time.Second
 			}
 			return func(svc *rivers.Service) error { return hotpond.Register(svc, cfg) }, err
 		})
