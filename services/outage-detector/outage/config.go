@@ -61,6 +61,10 @@ type Config struct {
 	// Tick is the wall-clock period of the evaluation timer. Default 1s.
 	// OUTAGE_TICK.
 	Tick time.Duration
+	// CheckpointDir holds the final checkpoint a clean stop saves and the
+	// next start restores (Service.Stopped). Empty: none, a restart starts
+	// empty with the warm-up. OUTAGE_CHECKPOINT_DIR.
+	CheckpointDir string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -156,6 +160,9 @@ func ConfigFromEnv() (Config, error) {
 	dur("OUTAGE_WINDOW", &c.Window)
 	dur("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
 	dur("OUTAGE_HISTORY", &c.History)
+	if v, ok := os.LookupEnv("OUTAGE_CHECKPOINT_DIR"); ok {
+		c.CheckpointDir = v
+	}
 	dur("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
 	dur("OUTAGE_IDLE_AFTER", &c.IdleAfter)
 	dur("OUTAGE_WARMUP", &c.WarmUp)

@@ -271,3 +271,47 @@ func TestMissedReadsAfterTheReadsThatEndedThem(t *testing.T) {
 		}
 	}
 }
+
+// Issue #12 item 5: a restart in the middle of an outage must neither
+// suspect it again nor lose its restoration. The final checkpoint carries
+// the whole state across.
+func TestStateSurvivesARestartMidOutage(t *testing.T) {
+	f := newFleet(DetectorConfig{WarmUp: time.Hour})
+	for min := 0; min <= 180; min += 15 {
+		f.reads("T2", 0, 10, min)
+		if min >= 120 {
+			f.reads("T1", 8, 10, min)
+			f.missed("T1", 0, 8, min)
+		} else {
+			f.reads("T1", 0, 10, min)
+		}
+		f.eval()
+	}
+	if len(f.suspected) != 1 {
+		t.Fatalf("before the restart: %d suspected, want 1", len(f.suspected))
+	}
+	data, err := f.d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFleet(DetectorConfig{WarmUp: time.Hour})
+	if err := g.d.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	for min := 195; min <= 300; min += 15 {
+		g.reads("T2", 0, 10, min)
+		if min < 240 {
+			g.reads("T1", 8, 10, min)
+			g.missed("T1", 0, 8, min)
+		} else {
+			g.reads("T1", 0, 10, min)
+		}
+		g.eval()
+	}
+	if len(g.suspected) != 0 || len(g.restored) != 1 {
+		t.Fatalf("after the restart: suspected %+v, restored %+v; want none and one", g.suspected, g.restored)
+	}
+	if r := g.restored[0]; r.OutageID != f.suspected[0].OutageID || !r.RestoredAt.Equal(at(240)) || !r.FirstSilentAt.Equal(at(120)) {
+		t.Errorf("restored %+v, want outage %s from %s to %s", r, f.suspected[0].OutageID, at(120), at(240))
+	}
+}

@@ -54,6 +54,9 @@
 // Evaluation runs on a timer (Tick, wall clock) over the transformers
 // whose meters changed. detected_at and suspected_at are the wall clock;
 // the other times are event times. State is in memory; run one instance.
+// With OUTAGE_CHECKPOINT_DIR set, a clean stop saves the whole state and the
+// next start restores it (once: the file is removed), so a restart neither
+// warms up again nor suspects an outage twice (Service.Stopped).
 // After a start nothing is suspected until the reads watermark has passed
 // the first read by WarmUp (event time): until then the detector knows only
 // the meters it has heard since, and a few silent meters would look like
@@ -73,6 +76,7 @@
 //	OUTAGE_IDLE_AFTER          10s  record time read from other partitions before a caught-up, silent partition is idle
 //	OUTAGE_WARMUP              1h   event time after the first read before anything is suspected
 //	OUTAGE_TICK                1s   wall-clock period of the evaluation timer
+//	OUTAGE_CHECKPOINT_DIR      ""   directory of the final checkpoint (watershed dev: its data dir)
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).
 package outage

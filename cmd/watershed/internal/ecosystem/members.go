@@ -67,6 +67,13 @@ func Members(opts DevOptions) ([]Member, error) {
 		add(name, setup)
 	}
 
+	// stopped sets the Stopped hook of the member just added, if it was.
+	stopped := func(name string, f func(ctx context.Context, runErr error) error) {
+		if len(members) > 0 && members[len(members)-1].Name == name {
+			members[len(members)-1].Stopped = f
+		}
+	}
+
 	member(simulator.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := simulator.ConfigFromEnv()
 		if opts.Simulator != nil {
@@ -114,16 +121,14 @@ func Members(opts DevOptions) ([]Member, error) {
 			return err
 		}, err
 	})
-	if len(members) > 0 && members[len(members)-1].Name == gapdetector.Name {
-		// The final checkpoint, exact after a clean stop: a restart of
-		// `watershed dev` needs no warm-up.
-		members[len(members)-1].Stopped = func(ctx context.Context, runErr error) error {
-			if gap == nil {
-				return nil
-			}
-			return gap.Stopped(ctx, runErr)
+	// The final checkpoint, exact after a clean stop: a restart of
+	// `watershed dev` needs no warm-up.
+	stopped(gapdetector.Name, func(ctx context.Context, runErr error) error {
+		if gap == nil {
+			return nil
 		}
-	}
+		return gap.Stopped(ctx, runErr)
+	})
 	member(usage.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := usage.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return usage.Register(svc, cfg) }, err
@@ -132,9 +137,24 @@ func Members(opts DevOptions) ([]Member, error) {
 		cfg, err := feederagg.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return feederagg.Register(svc, cfg) }, err
 	})
+	var out *outage.Service // of the current run
 	member(outage.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := outage.ConfigFromEnv()
-		return func(svc *rivers.Service) error { return outage.Register(svc, cfg) }, err
+		if err == nil && cfg.CheckpointDir == "" && opts.DataDir != "" {
+			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
+			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
+		}
+		return func(svc *rivers.Service) error {
+			s, err := outage.Attach(svc, cfg)
+			out = s
+			return err
+		}, err
+	})
+	stopped(outage.Name, func(ctx context.Context, runErr error) error {
+		if out == nil {
+			return nil
+		}
+		return out.Stopped(ctx, runErr)
 	})
 	member(archiver.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := archiver.ConfigFromEnv()
