@@ -129,9 +129,24 @@ func Members(opts DevOptions) ([]Member, error) {
 		}
 		return gap.Stopped(ctx, runErr)
 	})
+	var agg *usage.Service // of the current run
 	member(usage.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := usage.ConfigFromEnv()
-		return func(svc *rivers.Service) error { return usage.Register(svc, cfg) }, err
+		if err == nil && cfg.CheckpointDir == "" && opts.DataDir != "" {
+			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
+			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
+		}
+		return func(svc *rivers.Service) error {
+			s, err := usage.Attach(svc, cfg)
+			agg = s
+			return err
+		}, err
+	})
+	stopped(usage.Name, func(ctx context.Context, runErr error) error {
+		if agg == nil {
+			return nil
+		}
+		return agg.Stopped(ctx, runErr)
 	})
 	member(feederagg.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := feederagg.ConfigFromEnv()
