@@ -1,6 +1,8 @@
 package ecosystem
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +68,9 @@ import (
 
 // proofLongEnv turns on the long form.
 const proofLongEnv = "WATERSHED_PROOF_LONG"
+
+// proofHeartbeat is the members' heartbeat interval.
+const proofHeartbeat = 2 * time.Second
 
 // proofServices are the members of every proof run; proofConsumers those
 // that read the rapids.
@@ -154,9 +159,12 @@ func TestProofConclusionsUnderLagAndRestart(t *testing.T) {
 	t.Setenv("OUTAGE_TICK", "100ms")
 	t.Setenv("USAGE_TICK", "100ms")
 	t.Setenv("FEEDER_TICK", "100ms")
-	// Heartbeats every second: a service unheard of for 3 s is down to
-	// heartbeat-monitor, shorter than the pauses.
-	t.Setenv("HEARTBEAT_DEFAULT_INTERVAL", "1s")
+	// Heartbeats every 2 s: a service unheard of for 6 s (3 heartbeats) is
+	// down to heartbeat-monitor, shorter than the pauses. (At 1 s, busy
+	// services on this loaded 2-core machine sent heartbeats 3-4 s apart:
+	// the SDK schedules the next heartbeat after the previous one is
+	// acknowledged, through the sender the data waits in.)
+	t.Setenv("HEARTBEAT_DEFAULT_INTERVAL", "2s")
 	t.Setenv("HEARTBEAT_CHECK_INTERVAL", "200ms")
 
 	faulty := newProofScenario(t, meters, hours, true)
@@ -175,7 +183,12 @@ func TestProofConclusionsUnderLagAndRestart(t *testing.T) {
 
 			quiet := runProof(t, target, clean, proofDisturbance{name: "no faults, monitors paused", pause: []string{heartbeatmonitor.Name, gapdetector.Name}})
 			if n := quiet.summary(); quiet.missedN+quiet.suspectedN+quiet.restoredN+len(quiet.downs) != 0 {
-				t.Errorf("no fault injected, yet: %s; downs %v", n, quiet.downs)
+				var missed []string
+				for k := range quiet.missed {
+					missed = append(missed, k.meter+"@"+k.expected.Format("15:04"))
+				}
+				sort.Strings(missed)
+				t.Errorf("no fault injected, yet: %s; missed %v; downs %v", n, missed[:min(len(missed), 40)], quiet.downs)
 			}
 			t.Logf("%s: all runs in %s", target, time.Since(began).Round(time.Second))
 		})
@@ -232,7 +245,7 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 			}
 			members := only(t, all, proofServices...)
 			for i := range members {
-				members[i].Configure = func(c *rivers.Config) { c.HeartbeatInterval = time.Second }
+				members[i].Configure = func(c *rivers.Config) { c.HeartbeatInterval = proofHeartbeat }
 				members[i].Serve = serveCounted(kcfg, gates[members[i].Name], sent)
 			}
 			eco := startEcosystem(t, kcfg, log, members, timers.middleware)
@@ -248,21 +261,51 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 		defer prod.Close()
 		gen := simulator.NewGenerator(sc.model)
 		var published int64
+		// publishUntil publishes the readings due up to end, in upload
+		// order. The Runner hands its records to 4 lanes that publish
+		// concurrently, each a batch spanning the whole segment: one
+		// partition would hold one lane's reads of 03:30 before another's
+		// of 02:15, in an order that changes from run to run (and the gap
+		// detector's grace covers 30 minutes of disorder within a
+		// partition). The test collects the records and publishes them
+		// in the order of their upload time (ce_time), one meter's in the
+		// Runner's order, as a head-end would deliver them: the same
+		// records in the same order on every run.
 		publishUntil := func(end time.Time) {
 			cfg := sc.cfg
 			cfg.End = end
 			run := simulator.NewRunner(gen, cfg, kcfg.Topics.Rapids)
-			err := run.Run(context.Background(), func(ctx context.Context, recs ...rivers.Record) error {
-				out := make([]rapids.Record, len(recs))
-				for i, r := range recs {
-					out[i] = rapids.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
+			var mu sync.Mutex
+			var recs []rapids.Record
+			err := run.Run(context.Background(), func(_ context.Context, rs ...rivers.Record) error {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, r := range rs {
+					recs = append(recs, rapids.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers})
 				}
-				return prod.Publish(ctx, out...)
+				return nil
 			})
 			if !errors.Is(err, simulator.ErrEnded) {
 				t.Fatalf("runner: %v", err)
 			}
-			published += int64(run.Published())
+			due := func(r rapids.Record) time.Time {
+				at, err := time.Parse(time.RFC3339Nano, header(r, "ce_time"))
+				if err != nil {
+					t.Fatalf("a reading without a ce_time: %v", err)
+				}
+				return at
+			}
+			slices.SortStableFunc(recs, func(a, b rapids.Record) int {
+				return cmp.Or(due(a).Compare(due(b)), bytes.Compare(a.Key, b.Key))
+			})
+			for len(recs) > 0 {
+				n := min(len(recs), 1000)
+				if err := prod.Publish(context.Background(), recs[:n]...); err != nil {
+					t.Fatalf("publish readings: %v", err)
+				}
+				published += int64(n)
+				recs = recs[n:]
+			}
 		}
 
 		span := sc.cfg.End.Sub(sc.cfg.Start)
@@ -284,8 +327,8 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 			}
 			publishUntil(twoThirds)
 			// Paused longer than heartbeat-monitor's time to live (3
-			// heartbeats of 1 s): a lagging monitor must not judge.
-			waitPaused(t, gates, 4*time.Second)
+			// heartbeats): a lagging monitor must not judge.
+			waitPaused(t, gates, 3*proofHeartbeat+time.Second)
 			for _, g := range gates {
 				g.open()
 			}
@@ -300,7 +343,7 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 		if len(seen.bad) > 0 {
 			t.Errorf("undecodable events on the rivers: %v", seen.bad)
 		}
-		t.Logf("%s on %s: %d readings; %s; in %s", dist.name, target, published, seen.summary(), time.Since(began).Round(100*time.Millisecond))
+		t.Logf("%s on %s (%s): %d readings; %s; in %s", dist.name, target, kcfg.Topics.Rapids, published, seen.summary(), time.Since(began).Round(100*time.Millisecond))
 	})
 	if !ok {
 		t.FailNow()
