@@ -62,6 +62,23 @@ import (
 // usage-aggregator, feeder-aggregator and outage-detector keep their state
 // in memory, and gap-detector's checkpoint is one per instance.
 //
+// What still makes the runs differ (December 2026), all in the SDK's
+// event time, rivers/eventtime, not in the services:
+//
+//   - the clock-skew guard refuses reads more than MaxClockSkew (2h) ahead
+//     of the newest read so far, up to SkewConfirm-1 of them per jump: a
+//     consumer catching up (full speed, after a pause or a restart) reads
+//     one partition hours ahead of the others, and the refused reads are
+//     never tracked (false missed reads; with *_MAX_CLOCK_SKEW=12h they
+//     go);
+//   - a partition assigned but not read yet does not hold the watermark
+//     (the SDK does not expose assignments): at the start of a stream,
+//     windows close and slots are judged on the partitions fetched first
+//     (feeder windows with a few meters, missed reads at 01:15 and 01:30);
+//   - a partition whose last record had nothing behind it counts as read
+//     to its end however long ago that fetch was: after a stall, the first
+//     partitions fetched make the others idle before they are read again.
+//
 // Short form (make test): 48 meters, 6 grid hours. WATERSHED_PROOF_LONG=1
 // runs the long form: 400 meters, 30 grid hours, and the pause run once
 // per stateful service.
