@@ -50,7 +50,7 @@ func (b *Batch[T]) Value(i int) *T { return &b.run.values[b.lo+i] }
 // Event returns event i: its attributes and the keys its river declares.
 func (b *Batch[T]) Event(i int) Event {
 	p := b.run.recs[b.lo+i]
-	return newEvent(&p.env, b.run.river, p.data)
+	return newEvent(&p.env, b.run.river, p.payload())
 }
 
 // Publisher returns the Publisher of events derived from event i: they

@@ -17,9 +17,18 @@ type prepared struct {
 	route *typeRoute // nil: no river wants it (committed only)
 	typed bool       // it has a ce_type header
 	env   contracts.Event
-	data  *payload
-	key   string // de-duplication key, once recorded in the store
-	valid bool   // its payload passed its type's schema (not merely tolerated)
+	data  *payload // see payload()
+	key   string   // de-duplication key, once recorded in the store
+	valid bool     // its payload passed its type's schema (not merely tolerated)
+}
+
+// payload returns the record's payload for key lookups, made on first use:
+// batch rivers whose rules the schema proves never need it.
+func (p *prepared) payload() *payload {
+	if p.data == nil {
+		p.data = newPayload(p.env.Data)
+	}
+	return p.data
 }
 
 // handleChunk runs one worker's chunk through the pipeline and hands the
@@ -131,7 +140,6 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 	}
 	p.key = key
 	if !route.readsPayload() {
-		p.data = newPayload(p.env.Data)
 		return true // no river reads the payload: nothing to check it for
 	}
 	err = s.validator.Validate(env.Type, env.Data)
@@ -148,7 +156,6 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 		s.deadLetterAll(it, rec, entries, typName, ClassSchema, err)
 		return false
 	}
-	p.data = newPayload(p.env.Data)
 	p.valid = err == nil
 	return true
 }
@@ -178,7 +185,7 @@ func (s *Service) handleRecord(rt *runtime, p *prepared, it *item) bool {
 			eventID: env.ID, clock: s.clock, log: s.log, drain: rt.drain,
 			out: &collector{s: s, cause: env}, metrics: route.metrics[i],
 		}
-		err := e.handler(withDelivery(pctx, d), newEvent(env, e.river, p.data), d.out)
+		err := e.handler(withDelivery(pctx, d), newEvent(env, e.river, p.payload()), d.out)
 		var interrupted *interruptedError
 		switch {
 		case err == nil || isRetired(err):
@@ -204,7 +211,7 @@ func (s *Service) passes(ctx context.Context, e *riverEntry, m *riverMetrics, p 
 	if e.proven && p.valid {
 		return true // the schema requires what the river requires
 	}
-	problems := e.river.check(p.data)
+	problems := e.river.check(p.payload())
 	if len(problems) == 0 {
 		return true
 	}

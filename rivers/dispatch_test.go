@@ -249,12 +249,19 @@ func BenchmarkDispatchBatch(b *testing.B) {
 		return nil
 	})
 	ctx := context.Background()
+	for _, e := range s.rivers {
+		e.proven = rulesProven(s.validator, e.river) // as Serve does
+	}
 	rt := &runtime{hard: ctx, drain: ctx, index: s.buildIndex(s.rivers)}
 	const chunkSize = 256
 	recs := make([]Record, chunkSize)
 	for i := range recs {
 		recs[i] = benchRecord(b, events.TypeMeterReading)
 		recs[i].Offset = int64(i)
+	}
+	keys := make([]string, chunkSize)
+	for i := range recs {
+		keys[i] = "/services/meter-simulator\x00" + idOf(&recs[i])
 	}
 	chunk := make([]prepared, chunkSize)
 	n := 0
@@ -268,8 +275,8 @@ func BenchmarkDispatchBatch(b *testing.B) {
 			if _, ok := s.processChunk(rt, chunk); !ok {
 				b.Fatal("chunk interrupted")
 			}
-			for i := range recs { // the same ids again next round
-				s.dedup.Forget(ctx, "/services/meter-simulator\x00"+idOf(&recs[i]))
+			for _, k := range keys { // the same ids again next round
+				s.dedup.Forget(ctx, k)
 			}
 			n = 0
 		}

@@ -50,7 +50,8 @@ type telemetry struct {
 	lastProcessed atomic.Int64 // unix nanoseconds
 	lag           atomic.Pointer[func() int64]
 
-	attrs sync.Map // attrKey → metric.MeasurementOption
+	attrs    sync.Map // attrKey → metric.MeasurementOption
+	addLists sync.Map // attrKey → []metric.AddOption
 }
 
 type attrKey struct{ k1, v1, k2, v2, k3, v3 string }
@@ -143,39 +144,45 @@ func (t *telemetry) opt(k attrKey) metric.MeasurementOption {
 	return v.(metric.MeasurementOption)
 }
 
+// addOpts is opt as the argument list of a counter's Add, cached too: a
+// variadic call would allocate the list on every event.
+func (t *telemetry) addOpts(k attrKey) []metric.AddOption {
+	if v, ok := t.addLists.Load(k); ok {
+		return v.([]metric.AddOption)
+	}
+	v, _ := t.addLists.LoadOrStore(k, []metric.AddOption{t.opt(k)})
+	return v.([]metric.AddOption)
+}
+
 // riverMetrics are the metric options of one river and event type, built
 // once so the per-event path does not rebuild attribute sets.
 type riverMetrics struct {
-	typeRiver     metric.MeasurementOption // {type, river}
-	durOK, durErr metric.RecordOption      // {river, type, outcome}
+	typeRiver     []metric.AddOption  // {type, river}; a slice, so Add does not allocate one per call
+	durOK, durErr metric.RecordOption // {river, type, outcome}
 }
 
 func (t *telemetry) riverMetrics(typ, river string) *riverMetrics {
 	return &riverMetrics{
-		typeRiver: t.typeRiver(typ, river),
+		typeRiver: t.addOpts(attrKey{k1: "type", v1: typ, k2: "river", v2: river}),
 		durOK:     t.opt(attrKey{k1: "river", v1: river, k2: "type", v2: typ, k3: "outcome", v3: "ok"}),
 		durErr:    t.opt(attrKey{k1: "river", v1: river, k2: "type", v2: typ, k3: "outcome", v3: "error"}),
 	}
 }
 
-func (t *telemetry) typeRiver(typ, river string) metric.MeasurementOption {
-	return t.opt(attrKey{k1: "type", v1: typ, k2: "river", v2: river})
-}
-
-func (t *telemetry) add(c metric.Int64Counter, o metric.MeasurementOption) {
-	c.Add(context.Background(), 1, o)
+func (t *telemetry) add(c metric.Int64Counter, opts []metric.AddOption) {
+	c.Add(context.Background(), 1, opts...)
 }
 
 func (t *telemetry) deadLettered(typ, river, class string) {
-	t.add(t.dead, t.opt(attrKey{k1: "type", v1: typ, k2: "river", v2: river, k3: "class", v3: class}))
+	t.add(t.dead, t.addOpts(attrKey{k1: "type", v1: typ, k2: "river", v2: river, k3: "class", v3: class}))
 }
 
 func (t *telemetry) published(typ, topic string) {
-	t.add(t.out, t.opt(attrKey{k1: "type", v1: typ, k2: "topic", v2: topic}))
+	t.add(t.out, t.addOpts(attrKey{k1: "type", v1: typ, k2: "topic", v2: topic}))
 }
 
 func (t *telemetry) withheldType(typ string) {
-	t.add(t.withheld, t.opt(attrKey{k1: "type", v1: typ}))
+	t.add(t.withheld, t.addOpts(attrKey{k1: "type", v1: typ}))
 }
 
 func (t *telemetry) observeHandler(river, timer, typ string, err error, d time.Duration) {
@@ -191,7 +198,7 @@ func (t *telemetry) observeHandler(river, timer, typ string, err error, d time.D
 	}
 	t.duration.Record(context.Background(), d.Seconds(), t.opt(k))
 	if timer != "" {
-		t.add(t.timerRuns, t.opt(attrKey{k1: "timer", v1: timer, k2: "outcome", v2: outcome}))
+		t.add(t.timerRuns, t.addOpts(attrKey{k1: "timer", v1: timer, k2: "outcome", v2: outcome}))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,40 +96,29 @@ func (sn *sender) enqueue(it *item) error {
 // covers it. Most records publish nothing (skipped, or handled quietly),
 // so most of a chunk costs the sender nothing.
 func (sn *sender) enqueueChunk(items []item) error {
-	type last struct {
-		topic     string
-		partition int
-		index     int
+	type partition struct {
+		topic string
+		id    int
 	}
-	var lasts []last
-	for i := range items {
-		r := items[i].in
-		found := false
-		for k := range lasts {
-			if lasts[k].partition == r.Partition && lasts[k].topic == r.Topic {
-				lasts[k].index, found = i, true
-				break
-			}
+	var later []partition // partitions of the items after the current one
+	keep := make([]bool, len(items))
+	for i := len(items) - 1; i >= 0; i-- {
+		p := partition{items[i].in.Topic, items[i].in.Partition}
+		covered := slices.Contains(later, p)
+		if !covered {
+			later = append(later, p)
 		}
-		if !found {
-			lasts = append(lasts, last{r.Topic, r.Partition, i})
-		}
+		keep[i] = len(items[i].out) > 0 || !covered
 	}
 	for i := range items {
-		it := &items[i]
-		if len(it.out) == 0 {
-			covered := false
-			for _, l := range lasts {
-				if l.partition == it.in.Partition && l.topic == it.in.Topic {
-					covered = l.index > i
-					break
-				}
-			}
-			if covered {
-				continue
-			}
+		if !keep[i] {
+			continue
 		}
-		if err := sn.enqueue(it); err != nil {
+		// A copy, so the sender holds this item and record only, not the
+		// chunk (its decoded events and every other record of it).
+		cp, rec := items[i], *items[i].in
+		cp.in = &rec
+		if err := sn.enqueue(&cp); err != nil {
 			return err
 		}
 	}
@@ -216,6 +206,7 @@ func (sn *sender) flush(batch []*item, records []Record) bool {
 			// Offsets are cumulative: the next commit covers these.
 			sn.log.Warn("commit failed", "error", err, "records", len(ins))
 		}
+		clear(ins) // keep no record's bytes until the next flush
 	}
 	now := sn.s.clock.Now().UnixNano()
 	for _, it := range batch {

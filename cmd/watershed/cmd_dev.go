@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,9 +11,12 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -37,6 +41,7 @@ func newDevCmd() *cobra.Command {
 		retentionBytes int64
 		pprofAddr      string
 		memoryLimit    int64
+		redisMode      string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -55,6 +60,11 @@ embedded one.`,
   KAFKA_BROKERS=127.0.0.1:19092 watershed dev --external`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch redisMode {
+			case "auto", "server", "in-process":
+			default:
+				return fmt.Errorf("--redis %q: want auto, server or in-process", redisMode)
+			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			kcfg, err := rapids.ConfigFromEnv()
@@ -102,9 +112,21 @@ embedded one.`,
 				return err
 			}
 
-			// Without REDIS_URL the hot pond gets an in-process server that
-			// speaks the Redis protocol (dev only: it keeps nothing on disk).
+			// Without REDIS_URL the hot pond gets a redis-server of its own
+			// when one is installed (a child process on a free loopback
+			// port, no persistence), else an in-process server that speaks
+			// the Redis protocol (slower: its Lua runs in Go).
 			redisURL, redisDesc := "", os.Getenv("REDIS_URL")
+			if redisDesc == "" && redisMode != "in-process" {
+				url, stop, err := startRedisServer(ctx, filepath.Join(dataDir, "redis"))
+				switch {
+				case err == nil:
+					defer stop()
+					redisURL, redisDesc = url, url+" (redis-server, child process; set REDIS_URL for your own)"
+				case redisMode == "server":
+					return fmt.Errorf("--redis server: %w", err)
+				}
+			}
 			if redisDesc == "" {
 				mr := miniredis.NewMiniRedis()
 				if err := mr.StartAddr("127.0.0.1:0"); err != nil {
@@ -112,7 +134,7 @@ embedded one.`,
 				}
 				defer mr.Close()
 				redisURL = "redis://" + mr.Addr() + "/0"
-				redisDesc = redisURL + " (in-process, set REDIS_URL for a real Redis)"
+				redisDesc = redisURL + " (in-process; install redis-server or set REDIS_URL: the hot pond may fall behind at the default load)"
 			}
 			members, err := ecosystem.Members(ecosystem.DevOptions{
 				RedisURL: redisURL,
@@ -142,6 +164,11 @@ embedded one.`,
 				defer stop()
 				fmt.Fprintf(out, "profiles: http://%s/debug/pprof/ (go tool pprof http://%s/debug/pprof/heap)\n", pprofAddr, pprofAddr)
 			}
+			if remove, err := writeEndpoints(dataDir, kcfg.Brokers[0], eco.Statuses()); err != nil {
+				log.Warn("endpoints file not written: other commands need their flags", "err", err)
+			} else {
+				defer remove()
+			}
 			printMap(out, brokerDesc, redisDesc, dataDir, eco.Statuses())
 			err = eco.Run(ctx)
 			fmt.Fprintln(out, "watershed dev: stopped")
@@ -149,8 +176,9 @@ embedded one.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data-dir", "./.watershed", "directory for everything the ecosystem keeps (broker data, checkpoints, ponds, logs)")
+	f.StringVar(&dataDir, "data-dir", defaultDataDir, "directory for everything the ecosystem keeps (broker data, checkpoints, ponds, logs)")
 	f.StringVar(&addr, "addr", embedded.DefaultAddr, "host:port of the embedded broker")
+	f.StringVar(&redisMode, "redis", "auto", "the hot pond's Redis without REDIS_URL: auto (redis-server from PATH when installed, else in-process), server, or in-process")
 	f.Int64Var(&memoryLimit, "memory-limit", 768<<20, "soft memory limit of the process in bytes (Go's GOMEMLIMIT, which wins when set); 0: none")
 	f.StringVar(&pprofAddr, "pprof", "127.0.0.1:6060", "host:port of Go's profiles (/debug/pprof/) for the whole process; empty: off")
 	f.Int64Var(&retentionBytes, "retention-bytes", 64<<20, "the embedded broker keeps at most about this many bytes per partition (it holds its records in memory); 0: no bound")
@@ -237,4 +265,59 @@ func servePprof(addr string) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// startRedisServer starts redis-server from PATH on a free loopback port,
+// without persistence, in dir, and returns its URL once it answers; stop
+// ends it (it also dies with this process).
+func startRedisServer(ctx context.Context, dir string) (url string, stop func(), err error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", nil, fmt.Errorf("no redis-server on PATH (Debian: apt-get install redis-server)")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return "redis://" + addr + "/0", stop, nil
+		}
+		select {
+		case err := <-exited:
+			return "", nil, fmt.Errorf("redis-server exited at start (%v): see %s", err, filepath.Join(dir, "redis.log"))
+		case <-ctx.Done():
+			stop()
+			return "", nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("redis-server on %s did not answer within 10s: see %s", addr, filepath.Join(dir, "redis.log"))
+		}
+	}
 }

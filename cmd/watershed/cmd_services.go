@@ -38,14 +38,18 @@ instances, the event types it publishes and those its rivers consume.
 Passive rivers (archivers, taps, monitors) are marked "(passive)"; the
 retirement river every service has is left out.
 
-The registry's address is --registry, else $WATERSHED_REGISTRY, else
-http://127.0.0.1:8080.`,
+The registry's address is --registry, else $WATERSHED_REGISTRY, else that of
+the watershed dev running with its data in ./.watershed (from its
+endpoints.json), else http://127.0.0.1:8080.`,
 		Example: `  watershed services
   watershed services --registry http://registry:8080 --json | jq '.services[].name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
 				url = os.Getenv(envRegistry)
+			}
+			if dev, ok := runningDev(); url == "" && ok && dev.Registry != "" {
+				url = dev.Registry
 			}
 			if url == "" {
 				url = defaultRegistry

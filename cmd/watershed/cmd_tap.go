@@ -41,7 +41,7 @@ group of its own and commits nothing, so it never disturbs the services.`,
 			if err != nil {
 				return err
 			}
-			if len(brokers) > 0 {
+			if brokers := brokersOrDev(brokers); len(brokers) > 0 {
 				cfg.Brokers = brokers
 				if err := cfg.Validate(); err != nil {
 					return fmt.Errorf("--brokers: %w", err)
@@ -55,7 +55,7 @@ group of its own and commits nothing, so it never disturbs the services.`,
 	f.StringSliceVar(&types, "type", nil, "only events of this ce_type (repeat or comma-separate for several)")
 	f.BoolVar(&asJSON, "json", false, "print CloudEvents structured JSON, one event per line")
 	f.BoolVar(&fromBeginning, "from-beginning", false, "start at the oldest retained event instead of the next one")
-	f.StringSliceVar(&brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else 127.0.0.1:9092)")
+	f.StringSliceVar(&brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else the watershed dev running in ./.watershed, else 127.0.0.1:9092)")
 	return cmd
 }
 

@@ -105,6 +105,7 @@ func TestUsageErrors(t *testing.T) {
 		{"tap", "a", "b"},          // two topics
 		{"broker", "--partitions"}, // flag without value
 		{"broker", "--nope"},
+		{"dev", "--redis", "nope"},
 	} {
 		cmd := newRootCmd()
 		cmd.SetArgs(args)

@@ -31,6 +31,7 @@ package README); flags override them.`,
 		newDLQCmd(),
 		newPondsCmd(),
 		newNewCmd(),
+		newPublishCmd(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())
