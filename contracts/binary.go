@@ -30,6 +30,26 @@ const (
 // DefaultMaxEventBytes is the default size limit of one event: 1 MiB.
 const DefaultMaxEventBytes = 1 << 20
 
+// Limits of the contract on attributes and headers, in bytes. Decoding
+// (binary and structured) and encoding refuse an event past one of them
+// with a *DecodeError wrapping ErrTooLarge, so a consumer never keeps, logs
+// or de-duplicates on an unbounded attribute. They are far above what any
+// Watershed producer writes (a ce_id is a 36-byte UUID or a reading's
+// meter-and-time id; a ce_source is /services/<name> or /meters/<id>).
+const (
+	MaxIDBytes     = 256 // ce_id
+	MaxSourceBytes = 256 // ce_source
+	MaxTypeBytes   = 128 // ce_type
+	// MaxAttributeBytes bounds each other string attribute: dataschema,
+	// subject, causationid, correlationid, datacontenttype, partitionkey
+	// (the record key) and each participant.
+	MaxAttributeBytes = 1024
+	// MaxParticipantsBytes bounds ce_participants as a whole.
+	MaxParticipantsBytes = 4096
+	// MaxHeaders bounds the headers of one record, attributes or not.
+	MaxHeaders = 64
+)
+
 // Header is one Kafka record header.
 type Header struct {
 	Key   string
@@ -228,6 +248,10 @@ func DecodeBinary(m Message) (Event, error) { return Decoder{}.DecodeBinary(m) }
 // ignored; an attribute header that appears twice is an error. A missing
 // content-type means application/json, and the decoded event says so.
 func (d Decoder) DecodeBinary(m Message) (Event, error) {
+	if len(m.Headers) > MaxHeaders {
+		return Event{}, &DecodeError{Attribute: "headers", Err: ErrTooLarge,
+			Reason: strconv.Itoa(len(m.Headers)) + " headers, limit " + strconv.Itoa(MaxHeaders)}
+	}
 	if lim := d.limit(); lim > 0 {
 		size := len(m.Key) + len(m.Value)
 		for i := range m.Headers {
@@ -359,16 +383,36 @@ func (e Event) validate() error {
 	case e.Hops < 0 || e.Hops > MaxHops:
 		return invalid("hops", "not between 0 and "+strconv.Itoa(MaxHops)+": "+strconv.Itoa(e.Hops))
 	}
-	for _, a := range [...]struct{ name, v string }{
-		{"id", e.ID}, {"source", e.Source}, {"type", e.Type}, {"dataschema", e.DataSchema},
-		{"subject", e.Subject}, {"causationid", e.CausationID}, {"correlationid", e.CorrelationID},
-		{"datacontenttype", e.DataContentType},
+	participants := 0
+	for _, p := range e.Participants {
+		participants += len(p) + 1
+	}
+	if participants > MaxParticipantsBytes+1 {
+		return tooLong("participants", participants-1, MaxParticipantsBytes)
+	}
+	for _, a := range [...]struct {
+		name, v string
+		max     int
+	}{
+		{"id", e.ID, MaxIDBytes}, {"source", e.Source, MaxSourceBytes}, {"type", e.Type, MaxTypeBytes},
+		{"dataschema", e.DataSchema, MaxAttributeBytes}, {"subject", e.Subject, MaxAttributeBytes},
+		{"causationid", e.CausationID, MaxAttributeBytes}, {"correlationid", e.CorrelationID, MaxAttributeBytes},
+		{"datacontenttype", e.DataContentType, MaxAttributeBytes}, {"partitionkey", e.PartitionKey, MaxAttributeBytes},
 	} {
+		if len(a.v) > a.max {
+			return tooLong(a.name, len(a.v), a.max)
+		}
+		if a.name == "partitionkey" {
+			continue // a Kafka key: any bytes
+		}
 		if reason := checkString(a.v); reason != "" {
 			return invalid(a.name, reason)
 		}
 	}
 	for _, p := range e.Participants {
+		if len(p) > MaxAttributeBytes {
+			return tooLong("participants", len(p), MaxAttributeBytes)
+		}
 		if p == "" || strings.IndexByte(p, ',') >= 0 {
 			return invalid("participants", "a participant is empty or contains a comma: "+strconv.Quote(truncate(p, 64)))
 		}
@@ -483,4 +527,10 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// tooLong is the error of an attribute past its limit.
+func tooLong(attr string, n, max int) error {
+	return &DecodeError{Attribute: attr, Err: ErrTooLarge,
+		Reason: strconv.Itoa(n) + " bytes, limit " + strconv.Itoa(max)}
 }

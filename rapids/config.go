@@ -336,7 +336,7 @@ func (c Config) Validate() error {
 	for _, b := range c.Brokers {
 		host, port, err := net.SplitHostPort(b)
 		if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
-			bad("KAFKA_BROKERS: %q is not host:port: list brokers as host:port separated by commas, e.g. kafka-1:9092,kafka-2:9092", b)
+			bad("KAFKA_BROKERS: %q is not host:port: list brokers as host:port separated by commas, e.g. kafka-1:9092,kafka-2:9092", redactBroker(b))
 		}
 	}
 	if m := c.SASL.Mechanism; m != "" {
@@ -417,4 +417,18 @@ func validTopicName(name string) error {
 		}
 	}
 	return nil
+}
+
+// redactBroker hides what a broker entry carries before an '@' (credentials
+// written as user:password@host:port), for messages: Kafka takes them from
+// KAFKA_SASL_* only.
+func redactBroker(b string) string {
+	if at := strings.LastIndexByte(b, '@'); at >= 0 {
+		scheme := ""
+		if i := strings.Index(b[:at], "://"); i >= 0 {
+			scheme = b[:i+3]
+		}
+		return scheme + "xxxxx" + b[at:]
+	}
+	return b
 }

@@ -35,6 +35,10 @@
 // given specs) when absent, with the configured partitions, replication and
 // retention, and leaves existing topics alone.
 //
+// Ranges takes each partition's first and end offsets; ReadRanges reads
+// them with no consumer group, up to those ends: a tool such as `watershed
+// dlq` finishes however busy the topic is.
+//
 // # Configuration
 //
 // ConfigFromEnv reads these variables; every one is optional.

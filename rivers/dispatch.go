@@ -244,19 +244,20 @@ func (s *Service) forget(key string) {
 // every river that wanted the record.
 func (s *Service) deadLetterAll(it *item, rec *Record, entries []*riverEntry, typ, class string, cause error) {
 	for _, e := range entries[1:] {
-		s.countDead(typ, e.river.Name(), class)
+		it.counts = append(it.counts, deadCount{typ, e.river.Name(), class})
 	}
 	s.deadLetter(it, rec, typ, entries[0].river.Name(), class, cause, 0)
 }
 
-// deadLetter adds the dead letter of rec to the item and counts it.
+// deadLetter adds the dead letter of rec to the item; the sender counts it
+// once the broker acknowledged it.
 func (s *Service) deadLetter(it *item, rec *Record, typ, river, class string, cause error, attempts int) {
 	recordRiver := river
 	if class == ClassMalformed || class == ClassSchema || class == ClassLoop {
 		recordRiver = "" // a record-level failure: not one river's
 	}
 	it.out = append(it.out, s.deadLetterRecord(rec, recordRiver, class, cause, attempts))
-	s.countDead(typ, river, class)
+	it.counts = append(it.counts, deadCount{typ, river, class})
 	s.log.Warn("event dead-lettered", "class", class, "error", cause, "type", typ, "river", river,
 		"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "attempts", attempts)
 }

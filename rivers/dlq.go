@@ -3,11 +3,9 @@ package rivers
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/watershed-grid/watershed/contracts"
-	"github.com/watershed-grid/watershed/rapids"
 )
 
 // Dead-letter record headers. A record on "<topic>.dlq" is the original
@@ -27,6 +25,15 @@ const (
 	HeaderDLQError           = "dlq_error"            // the error message (at most 1 KiB)
 	HeaderDLQAttempts        = "dlq_attempts"         // handler attempts made, decimal; 0 when no handler ran
 	HeaderDLQTime            = "dlq_time"             // when it was dead-lettered, RFC 3339
+
+	// Set only on a letter that would not fit the producer's record limit
+	// whole (see [FitDeadLetter]): the original value, and if need be its
+	// key and headers, are left out; these say what it was, so that it can
+	// be found at its origin (topic, partition, offset).
+	HeaderDLQOmitted       = "dlq_omitted"        // what was left out: "value", or "value,key,headers"
+	HeaderDLQPayloadBytes  = "dlq_payload_bytes"  // the original value's size in bytes, decimal
+	HeaderDLQPayloadSHA256 = "dlq_payload_sha256" // the original value's SHA-256, lowercase hex
+	HeaderDLQRecordBytes   = "dlq_record_bytes"   // the original record's size (key, value, headers) as a producer counts it
 )
 
 // Dead-letter classes (header dlq_error_class). Expired events are not
@@ -57,6 +64,13 @@ type DeadLetter struct {
 	Error           string
 	Attempts        int
 	Time            time.Time
+	// Omitted says what of the original record the letter left out to fit
+	// the record limit ("value", or "value,key,headers"); empty when the
+	// letter holds the whole record. PayloadBytes and PayloadSHA256 then
+	// describe the original value.
+	Omitted       string
+	PayloadBytes  int64
+	PayloadSHA256 string
 
 	// Message is the original record: key, value and headers without the
 	// dlq_ headers, ready to publish again on OriginTopic.
@@ -97,6 +111,14 @@ func ParseDeadLetter(rec Record) (DeadLetter, error) {
 			d.Attempts, err = strconv.Atoi(v)
 		case HeaderDLQTime:
 			d.Time, err = time.Parse(time.RFC3339Nano, v)
+		case HeaderDLQOmitted:
+			d.Omitted = v
+		case HeaderDLQPayloadBytes:
+			d.PayloadBytes, err = strconv.ParseInt(v, 10, 64)
+		case HeaderDLQPayloadSHA256:
+			d.PayloadSHA256 = v
+		case HeaderDLQRecordBytes:
+			// informational: the original record's size
 		default:
 			d.Message.Headers = append(d.Message.Headers, h)
 		}
@@ -110,34 +132,12 @@ func ParseDeadLetter(rec Record) (DeadLetter, error) {
 	return d, nil
 }
 
-// deadLetterRecord builds the record for "<topic>.dlq".
+// deadLetterRecord builds the record for "<topic>.dlq", fitted to the
+// producer's record limit (see [NewDeadLetter]).
 func (s *Service) deadLetterRecord(rec *Record, river, class string, cause error, attempts int) Record {
-	hs := make([]contracts.Header, 0, len(rec.Headers)+12)
-	for _, h := range rec.Headers {
-		if !strings.HasPrefix(h.Key, "dlq_") {
-			hs = append(hs, h)
-		}
-	}
-	add := func(k, v string) { hs = append(hs, contracts.Header{Key: k, Value: []byte(v)}) }
-	add(HeaderDLQOriginTopic, rec.Topic)
-	add(HeaderDLQOriginPartition, strconv.Itoa(rec.Partition))
-	add(HeaderDLQOriginOffset, strconv.FormatInt(rec.Offset, 10))
-	if !rec.Time.IsZero() {
-		add(HeaderDLQOriginTime, rec.Time.UTC().Format(time.RFC3339Nano))
-	}
-	add(HeaderDLQConsumerGroup, s.cfg.Group)
-	add(HeaderDLQService, s.cfg.Name)
-	add(HeaderDLQInstance, s.cfg.Instance)
-	if river != "" {
-		add(HeaderDLQRiver, river)
-	}
-	add(HeaderDLQErrorClass, class)
-	msg := ""
-	if cause != nil {
-		msg = truncate(cause.Error(), maxDLQError)
-	}
-	add(HeaderDLQError, msg)
-	add(HeaderDLQAttempts, strconv.Itoa(attempts))
-	add(HeaderDLQTime, s.clock.Now().UTC().Format(time.RFC3339Nano))
-	return Record{Topic: rapids.DLQ(rec.Topic), Key: rec.Key, Value: rec.Value, Headers: hs}
+	return NewDeadLetter(*rec, DeadLetterInfo{
+		Group: s.cfg.Group, Service: s.cfg.Name, Instance: s.cfg.Instance, River: river,
+		Class: class, Err: cause, Attempts: attempts, Time: s.clock.Now(),
+		MaxBytes: s.cfg.Kafka.BatchBytes,
+	})
 }

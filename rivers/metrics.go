@@ -43,8 +43,8 @@ type telemetry struct {
 	provider *sdkmetric.MeterProvider
 	meter    metric.Meter
 
-	in, out, expired, dead, dup, withheld, rejected, timerRuns, pubErrs, dedupErrs metric.Int64Counter
-	duration                                                                       metric.Float64Histogram
+	in, out, expired, dead, deadFailed, dup, withheld, rejected, timerRuns, pubErrs, dedupErrs metric.Int64Counter
+	duration                                                                                   metric.Float64Histogram
 
 	skipped       atomic.Int64
 	lastProcessed atomic.Int64 // unix nanoseconds
@@ -80,7 +80,8 @@ func newTelemetry(service, version, instance string) (*telemetry, error) {
 	t.in = counter("watershed.events.in", "Events of a river's types received, per type and river.")
 	t.out = counter("watershed.events.out", "Events published and acknowledged, per type and topic.")
 	t.expired = counter("watershed.events.expired", "Events dropped past their use-by date, per type and river.")
-	t.dead = counter("watershed.events.dead_lettered", "Events sent to the dead-letter topic, per type, river and class.")
+	t.dead = counter("watershed.events.dead_lettered", "Events whose dead letter the broker acknowledged, per type, river and class.")
+	t.deadFailed = counter("watershed.events.dead_letter_failed", "Events committed without a dead letter: the broker refused even the letter without its payload.")
 	t.dup = counter("watershed.events.duplicate", "Duplicate deliveries dropped, per type and river.")
 	t.withheld = counter("watershed.events.withheld", "Events not published because their type is retired, per type.")
 	t.rejected = counter("watershed.events.rejected", "Events that failed their river's key rules, per type and river.")

@@ -22,7 +22,13 @@ type item struct {
 	done chan error // closed after the acknowledgement when someone waits
 	dead bool       // out holds a dead letter (not counted as published)
 	err  error      // result for done
+	// counts are the dead letters in out, counted once acknowledged.
+	counts  []deadCount
+	minimal bool // out's dead letters were cut to their minimal form
 }
+
+// deadCount is one dead letter to count: type, river and class.
+type deadCount struct{ typ, river, class string }
 
 // sender publishes the records of items in order, in batches, and commits
 // the consumed records once their outputs are acknowledged. One goroutine
@@ -274,11 +280,27 @@ func (sn *sender) publishEach(batch []*item) bool {
 			}
 			sn.log.Error("publish refused by the broker", "error", err, "records", len(it.out))
 			it.err = err
+			if it.in != nil && !it.dead && onlyDeadLetters(it.out) {
+				it.dead = true // keep the letters' own classes; fit them below
+			}
 			if it.in != nil && !it.dead {
 				dl := sn.s.deadLetterRecord(it.in, "", ClassPermanent, err, 0)
 				it.out, it.dead = []Record{dl}, true
-				sn.s.countDead(typeOf(it.in), "", ClassPermanent)
+				it.counts = []deadCount{{typeOf(it.in), "", ClassPermanent}}
 				continue
+			}
+			if it.dead && !it.minimal { // the broker's limit is below the producer's
+				for i := range it.out {
+					it.out[i] = MinimalDeadLetter(it.out[i])
+				}
+				it.minimal = true
+				continue
+			}
+			if it.dead && it.in != nil {
+				sn.s.tel.deadFailed.Add(context.Background(), int64(max(len(it.counts), 1)))
+				it.counts = nil
+				sn.log.Error("dead letter refused by the broker: the record is committed without one",
+					"error", err, "topic", it.in.Topic, "partition", it.in.Partition, "offset", it.in.Offset)
 			}
 			break
 		}
@@ -288,6 +310,10 @@ func (sn *sender) publishEach(batch []*item) bool {
 
 func (sn *sender) countOut(batch []*item) {
 	for _, it := range batch {
+		for _, c := range it.counts {
+			sn.s.countDead(c.typ, c.river, c.class)
+		}
+		it.counts = nil
 		if it.dead {
 			continue
 		}
@@ -299,6 +325,15 @@ func (sn *sender) countOut(batch []*item) {
 			sn.s.tel.published(typeOf(r), r.Topic)
 		}
 	}
+}
+
+func onlyDeadLetters(rs []Record) bool {
+	for i := range rs {
+		if !isDLQ(rs[i].Topic) {
+			return false
+		}
+	}
+	return len(rs) > 0
 }
 
 func (sn *sender) fail(batch []*item, err error) {

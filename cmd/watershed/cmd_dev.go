@@ -23,6 +23,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/spf13/cobra"
 	"github.com/watershed-grid/watershed/cmd/watershed/internal/ecosystem"
+	"github.com/watershed-grid/watershed/ponds/hot"
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rapids/embedded"
 )
@@ -116,7 +117,7 @@ embedded one.`,
 			// when one is installed (a child process on a free loopback
 			// port, no persistence), else an in-process server that speaks
 			// the Redis protocol (slower: its Lua runs in Go).
-			redisURL, redisDesc := "", os.Getenv("REDIS_URL")
+			redisURL, redisDesc := "", hot.RedactURL(os.Getenv("REDIS_URL"))
 			if redisDesc == "" && redisMode != "in-process" {
 				url, stop, err := startRedisServer(ctx, filepath.Join(dataDir, "redis"))
 				switch {

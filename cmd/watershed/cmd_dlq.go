@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/watershed-grid/watershed/rapids"
@@ -36,7 +38,7 @@ func (f *dlqFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.since, "since", "", "only letters dead-lettered at or after this time (RFC 3339, or a duration ago such as 2h)")
 	fs.StringVar(&f.until, "until", "", "only letters dead-lettered before this time (RFC 3339, or a duration ago)")
 	fs.IntVar(&f.limit, "limit", 0, "at most this many letters (0: all)")
-	fs.DurationVar(&f.idle, "idle", dlq.DefaultIdle, "a topic is read to its end when no record came for this long")
+	fs.DurationVar(&f.idle, "idle", dlq.DefaultIdle, "reads stop at the end offsets taken at start; a partition whose promised records do not come for this long is taken as read (compacted, transaction markers)")
 	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
 }
 
@@ -100,8 +102,13 @@ the origin topic, partition and offset, the service and river.
 
 Reading commits nothing. A replay publishes the original event — same id,
 so services that de-duplicate drop what they already processed — back to
-its origin topic, and counts replays in a header: an event replayed
---max-replays times is not replayed again, so a replay cannot loop.`,
+its origin topic, and counts replays in a header and in a replay marker
+on the dead-letter topic: an event replayed --max-replays times, over all
+runs, is not replayed again, so a replay cannot loop.
+
+Every command reads up to the end offsets taken when it starts, so it
+finishes while services go on writing letters. Text output escapes control
+characters from headers (\x1b...).`,
 	}
 	cmd.AddCommand(newDLQLsCmd(), newDLQShowCmd(), newDLQReplayCmd())
 	return cmd
@@ -126,7 +133,7 @@ func newDLQLsCmd() *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ORIGIN\tTYPE\tERROR CLASS\tLETTERS")
 			for _, c := range counts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", orDash(c.Origin), orDash(c.Type), c.ErrorClass, c.Letters)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", safe(orDash(c.Origin)), safe(orDash(c.Type)), safe(c.ErrorClass), c.Letters)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -161,12 +168,15 @@ func newDLQShowCmd() *cobra.Command {
 				return nil
 			}
 			for _, l := range letters {
-				fmt.Fprintf(out, "%s/%d@%d  %s  %s\n", l.DLQTopic, l.DLQPart, l.DLQOffset, l.FailedAt.UTC().Format(time.RFC3339), orDash(l.Type))
-				fmt.Fprintf(out, "  id %s  source %s  key %s\n", orDash(l.ID), orDash(l.Source), orDash(l.Key))
-				fmt.Fprintf(out, "  origin %s/%d@%d  service %s  river %s  replays %d\n", orDash(l.OriginTopic), l.OriginPartition, l.OriginOffset,
-					orDash(l.Service), orDash(l.River), l.Replays)
-				fmt.Fprintf(out, "  %s: %s\n", l.ErrorClass, l.Error)
-				fmt.Fprintf(out, "  data %s\n\n", truncateText(l.Data, 2000))
+				fmt.Fprintf(out, "%s/%d@%d  %s  %s\n", safe(l.DLQTopic), l.DLQPart, l.DLQOffset, l.FailedAt.UTC().Format(time.RFC3339), safe(orDash(l.Type)))
+				fmt.Fprintf(out, "  id %s  source %s  key %s\n", safe(orDash(l.ID)), safe(orDash(l.Source)), safe(orDash(l.Key)))
+				fmt.Fprintf(out, "  origin %s/%d@%d  service %s  river %s  replays %d\n", safe(orDash(l.OriginTopic)), l.OriginPartition, l.OriginOffset,
+					safe(orDash(l.Service)), safe(orDash(l.River)), l.Replays)
+				fmt.Fprintf(out, "  %s: %s\n", safe(l.ErrorClass), safe(l.Error))
+				if l.Omitted != "" {
+					fmt.Fprintf(out, "  left out of the letter (too large): %s; read it at its origin\n", safe(l.Omitted))
+				}
+				fmt.Fprintf(out, "  data %s\n\n", safe(truncateText(l.Data, 2000)))
 			}
 			fmt.Fprintf(out, "%d dead letter(s)\n", len(letters))
 			return nil
@@ -187,9 +197,13 @@ func newDLQReplayCmd() *cobra.Command {
 		Short: "Publish dead letters again to their origin topics, with their original ids",
 		Long: `replay publishes the dead letters that pass the filters back to their origin
 topics: the original key, value and event headers (same ce_id), without the
-dead-letter headers, with watershed_replay_count incremented. Letters already
-replayed --max-replays times are skipped, and so are second copies of one
-event (dead-lettered by several rivers: the origin topic reaches them all).
+dead-letter headers, with watershed_replay_count incremented, and writes a
+replay marker next to the letter. An event (its ce_id, or for a record
+without one, the origin of its first letter) already replayed --max-replays
+times, counted over its letters and markers from every run, is skipped, and
+so are second copies of one event (dead-lettered by several rivers, or again
+after a replay: the origin topic reaches them all). Letters whose record was
+too large to keep (dlq_omitted) cannot be replayed.
 Fix the cause first; --dry-run shows what would be replayed.`,
 		Example: "  watershed dlq replay --type usage.interval.v1 --error permanent --dry-run\n  watershed dlq replay --since 2h --limit 100",
 		Args:    cobra.NoArgs,
@@ -233,10 +247,10 @@ Fix the cause first; --dry-run shows what would be replayed.`,
 				verb = "would replay"
 			}
 			for _, l := range plan.Replay {
-				fmt.Fprintf(out, "%s %s %s -> %s\n", verb, orDash(l.Type), orDash(l.ID), l.OriginTopic)
+				fmt.Fprintf(out, "%s %s %s -> %s (replay %d)\n", verb, safe(orDash(l.Type)), safe(orDash(l.ID)), safe(l.OriginTopic), l.Replays+1)
 			}
 			for _, s := range plan.Skip {
-				fmt.Fprintf(out, "skipped %s %s: %s\n", orDash(s.Letter.Type), orDash(s.Letter.ID), s.Reason)
+				fmt.Fprintf(out, "skipped %s %s: %s\n", safe(orDash(s.Letter.Type)), safe(orDash(s.Letter.ID)), safe(s.Reason))
 			}
 			if dryRun {
 				replayed = len(plan.Replay)
@@ -272,6 +286,37 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// safe escapes what a terminal would interpret in s: control characters
+// (ANSI escape sequences among them), C1 controls and invalid UTF-8, as Go
+// escapes (\x1b, \u009b). Headers are written by anyone who can produce.
+func safe(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w = n
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029':
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func truncateText(s string, n int) string {

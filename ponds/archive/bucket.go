@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/watershed-grid/watershed/ponds/internal/secret"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/azureblob"
 	"gocloud.dev/blob/fileblob"
@@ -63,7 +64,7 @@ func OpenBucket(ctx context.Context, bucketURL string) (*blob.Bucket, error) {
 	mux.RegisterBucket(azureblob.Scheme, defaultOpener{})
 	b, err := mux.OpenBucketURL(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("archive: open bucket %s: %w", redact(u), err)
+		return nil, fmt.Errorf("archive: open bucket %s: %w", redact(u), scrubErr(err, u))
 	}
 	return b, nil
 }
@@ -82,7 +83,8 @@ func parseBucketURL(s string) (*url.URL, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("archive: bucket URL: %w", err)
+		// url.Parse's error quotes the URL, credentials included
+		return nil, fmt.Errorf("archive: bucket URL %q: %w", secret.URL(s), secret.ParseCause(err))
 	}
 	if !slices.Contains(Schemes, u.Scheme) {
 		return nil, fmt.Errorf("%w: %q in %s: use one of %s", ErrUnsupportedScheme, u.Scheme, redact(u), strings.Join(Schemes, ", "))
@@ -96,13 +98,54 @@ func (defaultOpener) OpenBucketURL(ctx context.Context, u *url.URL) (*blob.Bucke
 	return blob.DefaultURLMux().OpenBucketURL(ctx, u)
 }
 
+// scrubErr returns err, or when its message quotes one of u's secrets (a
+// driver's error may quote the URL), an error with them replaced.
+func scrubErr(err error, u *url.URL) error {
+	msg := err.Error()
+	var secrets []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		secrets = append(secrets, pw)
+	}
+	if n := u.User.Username(); n != "" {
+		secrets = append(secrets, n)
+	}
+	for k, vs := range u.Query() {
+		lk := strings.ToLower(k)
+		if lk == "sig" || strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "key") || strings.Contains(lk, "password") {
+			secrets = append(secrets, vs...)
+		}
+	}
+	clean := msg
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		clean = strings.ReplaceAll(clean, url.QueryEscape(sec), "REDACTED")
+		clean = strings.ReplaceAll(clean, sec, "REDACTED")
+	}
+	if clean == msg {
+		return err
+	}
+	return errors.New(clean)
+}
+
+// RedactURL returns the bucket URL s without the secrets it may carry
+// (user info, SAS tokens, secret or token parameters), for messages.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return secret.URL(s)
+	}
+	return redact(u)
+}
+
 // redact drops secrets a URL may carry (user info, SAS tokens) for messages.
 func redact(u *url.URL) string {
 	c := *u
 	c.User = nil
 	q := c.Query()
 	for k := range q {
-		if strings.EqualFold(k, "sig") || strings.Contains(strings.ToLower(k), "secret") || strings.Contains(strings.ToLower(k), "token") {
+		if lk := strings.ToLower(k); lk == "sig" || strings.Contains(lk, "secret") || strings.Contains(lk, "token") || strings.Contains(lk, "key") || strings.Contains(lk, "password") {
 			q.Set(k, "REDACTED")
 		}
 	}

@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/watershed-grid/watershed/ponds/internal/secret"
 )
 
 // Environment variables read by [ConfigFromEnv], with their defaults.
@@ -125,7 +127,7 @@ func (c *Config) Validate() error {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return fmt.Errorf("%w: %s is not a URL (%v): use redis://host:6379/0 or rediss://host:6380/0", ErrConfig, EnvURL, err)
+		return fmt.Errorf("%w: %s=%q is not a URL (%v): use redis://host:6379/0 or rediss://host:6380/0", ErrConfig, EnvURL, RedactURL(c.URL), secret.ParseCause(err))
 	}
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
@@ -136,7 +138,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %s=%q has no host: use redis://host:6379/0", ErrConfig, EnvURL, redacted(u))
 	}
 	if _, err := redis.ParseURL(c.URL); err != nil {
-		return fmt.Errorf("%w: %s=%q: %v", ErrConfig, EnvURL, redacted(u), err)
+		return fmt.Errorf("%w: %s=%q: %s", ErrConfig, EnvURL, redacted(u), scrub(err.Error(), u))
 	}
 	if c.TLS.set() && u.Scheme != "rediss" {
 		return fmt.Errorf("%w: REDIS_TLS_* is set but %s uses %s://: use rediss:// to connect with TLS, or unset the REDIS_TLS_* variables", ErrConfig, EnvURL, u.Scheme)
@@ -159,7 +161,7 @@ func (c Config) Options() (*redis.Options, error) {
 	}
 	o, err := redis.ParseURL(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrConfig, EnvURL, err)
+		return nil, fmt.Errorf("%w: %s=%q: %s", ErrConfig, EnvURL, RedactURL(c.URL), scrub(err.Error(), nil))
 	}
 	if c.Username != "" {
 		o.Username = c.Username
@@ -224,3 +226,21 @@ func (c Config) tlsConfig(host string) (*tls.Config, error) {
 
 // redacted returns u without its password, for error messages.
 func redacted(u *url.URL) string { return u.Redacted() }
+
+// RedactURL returns s with the password of its user information replaced
+// by "xxxxx", for messages. Unlike url.URL.Redacted it works on a string
+// that does not parse as a URL (a bad port, say), which is exactly when an
+// error message would quote it.
+func RedactURL(s string) string { return secret.URL(s) }
+
+// scrub removes u's password from a message of another library.
+func scrub(msg string, u *url.URL) string {
+	if u == nil {
+		return "invalid"
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		msg = strings.ReplaceAll(msg, url.QueryEscape(pw), "xxxxx")
+	}
+	return msg
+}

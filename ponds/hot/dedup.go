@@ -54,7 +54,7 @@ func NewDedupStore(client redis.UniversalClient, opts *DedupOptions) *DedupStore
 func (d *DedupStore) Seen(ctx context.Context, key string) (bool, error) {
 	ok, err := d.client.SetNX(ctx, d.keys.seen(key), 1, d.window).Result()
 	if err != nil {
-		return false, fmt.Errorf("hot pond: dedup %q: %w", key, err)
+		return false, fmt.Errorf("hot pond: dedup %q: %w", boundedKey(key), err)
 	}
 	return !ok, nil
 }
@@ -63,7 +63,7 @@ func (d *DedupStore) Seen(ctx context.Context, key string) (bool, error) {
 // processing did not complete and will be delivered again.
 func (d *DedupStore) Forget(ctx context.Context, key string) error {
 	if err := d.client.Del(ctx, d.keys.seen(key)).Err(); err != nil {
-		return fmt.Errorf("hot pond: forget %q: %w", key, err)
+		return fmt.Errorf("hot pond: forget %q: %w", boundedKey(key), err)
 	}
 	return nil
 }

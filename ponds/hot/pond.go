@@ -2,6 +2,8 @@ package hot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -482,7 +484,22 @@ func (k keys) window(meter string, day time.Time) string {
 }
 func (k keys) transformer(id string) string { return k.prefix + "transformer:" + id + ":meters" }
 func (k keys) feeder(id string) string      { return k.prefix + "feeder:" + id + ":meters" }
-func (k keys) seen(key string) string       { return k.prefix + "seen:" + key }
+func (k keys) seen(key string) string       { return k.prefix + "seen:" + boundedKey(key) }
 func (k keys) checkpoint(name string) string {
 	return k.prefix + "checkpoint:" + name
+}
+
+// maxPlainKeyBytes is the longest key (an event id) stored as it is; a
+// longer one is stored as its SHA-256, so a Redis key stays bounded
+// whatever a producer writes.
+const maxPlainKeyBytes = 128
+
+// boundedKey returns key, or "sha256:" and its hex digest when it is longer
+// than maxPlainKeyBytes.
+func boundedKey(key string) string {
+	if len(key) <= maxPlainKeyBytes {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

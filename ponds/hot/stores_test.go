@@ -3,6 +3,7 @@ package hot
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,5 +103,36 @@ func TestCheckpointStore(t *testing.T) {
 	}
 	if got, _ := s.Load(ctx, "other"); string(got) != "o" {
 		t.Fatalf("Delete touched another checkpoint: %q", got)
+	}
+}
+
+// TestDedupStoreBoundsLongKeys: a key past maxPlainKeyBytes is stored as
+// its digest, so a 120 KB event id costs Redis a 71-byte key, and still
+// de-duplicates.
+func TestDedupStoreBoundsLongKeys(t *testing.T) {
+	client, prefix := testRedis(t)
+	ctx := context.Background()
+	d := NewDedupStore(client, &DedupOptions{KeyPrefix: prefix, Window: time.Minute})
+	long := strings.Repeat("x", 120_000)
+	if seen, err := d.Seen(ctx, long); err != nil || seen {
+		t.Fatalf("first Seen = %v, %v; want false", seen, err)
+	}
+	if seen, _ := d.Seen(ctx, long); !seen {
+		t.Fatal("second Seen of the long key = false; want true")
+	}
+	if seen, _ := d.Seen(ctx, long[:len(long)-1]+"y"); seen {
+		t.Fatal("another long key was seen")
+	}
+	keys, err := client.Keys(ctx, prefix+"seen:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if len(k) > len(prefix)+len("seen:")+maxPlainKeyBytes {
+			t.Errorf("Redis key of %d bytes", len(k))
+		}
+	}
+	if len(keys) != 2 {
+		t.Errorf("%d keys, want 2", len(keys))
 	}
 }

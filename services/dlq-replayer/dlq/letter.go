@@ -11,6 +11,7 @@ import (
 
 	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/rapids"
+	"github.com/watershed-grid/watershed/rivers"
 )
 
 // HeaderReplayCount counts how often a dead letter was replayed to its
@@ -20,6 +21,20 @@ const HeaderReplayCount = "watershed_replay_count"
 
 // DefaultReplayLimit is how many times one event may be replayed.
 const DefaultReplayLimit = 3
+
+// HeaderReplayOrigin travels on a replayed record without a ce_id: the
+// origin ("topic/partition/offset") of its first dead letter, so that its
+// later letters count against the same replay limit.
+const HeaderReplayOrigin = "watershed_replay_origin"
+
+// HeaderReplayMarker marks a replay marker: a record a replay writes to the
+// dead-letter topic next to the letter it replayed, with the event's
+// identity (see [Letter.Identity]) as value of this header and the replay
+// count in watershed_replay_count. Markers are the DLQ's own ledger of
+// replays: the original letter stays (a topic is append-only), so without
+// them a run could not know that an earlier run replayed it. They are not
+// letters: ls, show and the counts leave them out.
+const HeaderReplayMarker = "dlq_replay_of"
 
 // ErrNoOrigin: a dead letter without an origin-topic header cannot be
 // replayed.
@@ -50,6 +65,16 @@ type Letter struct {
 	Replays    int       `json:"replays"`
 
 	Data string `json:"data,omitempty"`
+
+	// Omitted is set when the letter left the record's value (and maybe
+	// its key and headers) out to fit the record limit: what was left out.
+	Omitted string `json:"omitted,omitempty"`
+	// Identity names the event across letters and runs: its origin topic
+	// and ce_id, or, for a record without a ce_id, the origin of its first
+	// letter (topic/partition/offset).
+	Identity string `json:"identity"`
+	// Marker: the record is a replay marker, not a letter.
+	Marker bool `json:"-"`
 }
 
 func header(r rapids.Record, key string) string {
@@ -93,7 +118,25 @@ func Parse(r rapids.Record) Letter {
 	if l.ErrorClass == "" {
 		l.ErrorClass = "unknown"
 	}
+	l.Omitted = header(r, rivers.HeaderDLQOmitted)
+	if id, ok := contracts.HeaderValue(r.Headers, HeaderReplayMarker); ok {
+		l.Marker, l.Identity = true, string(id)
+		return l
+	}
+	switch {
+	case l.ID != "":
+		l.Identity = "id:" + l.OriginTopic + "/" + l.ID
+	case header(r, HeaderReplayOrigin) != "":
+		l.Identity = "origin:" + header(r, HeaderReplayOrigin)
+	default:
+		l.Identity = "origin:" + l.origin()
+	}
 	return l
+}
+
+// origin is "topic/partition/offset" of the letter's record.
+func (l Letter) origin() string {
+	return l.OriginTopic + "/" + strconv.Itoa(l.OriginPartition) + "/" + strconv.FormatInt(l.OriginOffset, 10)
 }
 
 // Filter selects dead letters. Zero fields select everything.
@@ -124,7 +167,7 @@ func (f Filter) Match(l Letter) bool {
 func Select(ls []Letter, f Filter) []Letter {
 	var out []Letter
 	for _, l := range ls {
-		if f.Match(l) {
+		if !l.Marker && f.Match(l) {
 			out = append(out, l)
 			if f.Limit > 0 && len(out) == f.Limit {
 				break
@@ -146,7 +189,9 @@ type Count struct {
 func Summarize(ls []Letter) []Count {
 	m := map[Count]int{}
 	for _, l := range ls {
-		m[Count{Origin: l.OriginTopic, Type: l.Type, ErrorClass: l.ErrorClass}]++
+		if !l.Marker {
+			m[Count{Origin: l.OriginTopic, Type: l.Type, ErrorClass: l.ErrorClass}]++
+		}
 	}
 	out := make([]Count, 0, len(m))
 	for k, n := range m {
@@ -172,37 +217,59 @@ type Plan struct {
 }
 
 // PlanReplay selects the letters to replay: those that pass f, have an
-// origin topic, have been replayed fewer than limit times (default
-// DefaultReplayLimit), and are not a second copy of an event already in the
-// plan (one event dead-lettered by two rivers is replayed once: the origin
-// topic reaches both).
+// origin topic and their value, and whose event (its [Letter.Identity])
+// has been replayed fewer than limit times (default DefaultReplayLimit).
+// An event's replay count is the highest count among all its letters and
+// replay markers, from every earlier run: the original letter (count 0)
+// stays on the topic, so counting it alone would replay the event on every
+// run. One letter per event is planned, its Replays set to that count (one
+// event dead-lettered by two rivers, or failing after each replay, is
+// replayed once: the origin topic reaches them all).
 func PlanReplay(ls []Letter, f Filter, limit int) Plan {
 	if limit <= 0 {
 		limit = DefaultReplayLimit
 	}
+	count := map[string]int{}
+	for _, l := range ls {
+		count[l.Identity] = max(count[l.Identity], l.Replays)
+	}
 	var p Plan
 	seen := map[string]bool{}
 	for _, l := range ls {
-		if !f.Match(l) {
+		if l.Marker || !f.Match(l) {
 			continue
 		}
-		key := l.OriginTopic + "\x00" + l.ID
+		n := count[l.Identity]
 		switch {
 		case l.OriginTopic == "":
 			p.Skip = append(p.Skip, Skip{l, "no origin topic"})
-		case l.Replays >= limit:
-			p.Skip = append(p.Skip, Skip{l, fmt.Sprintf("replayed %d times, limit %d", l.Replays, limit)})
-		case l.ID != "" && seen[key]:
+		case l.Omitted != "":
+			p.Skip = append(p.Skip, Skip{l, "the letter left the record's " + l.Omitted + " out (too large): read it at its origin " + l.origin()})
+		case n >= limit:
+			p.Skip = append(p.Skip, Skip{l, fmt.Sprintf("replayed %d times, limit %d", n, limit)})
+		case seen[l.Identity]:
 			p.Skip = append(p.Skip, Skip{l, "same event already in this replay"})
 		default:
 			if f.Limit > 0 && len(p.Replay) == f.Limit {
 				return p
 			}
-			seen[key] = true
+			seen[l.Identity] = true
+			l.Replays = n
 			p.Replay = append(p.Replay, l)
 		}
 	}
 	return p
+}
+
+// MarkerRecord returns the replay marker of l's replay (see
+// HeaderReplayMarker), for l's dead-letter topic.
+func MarkerRecord(l Letter, at time.Time) rapids.Record {
+	return rapids.Record{Topic: l.DLQTopic, Key: slices.Clone(l.Record.Key), Headers: []contracts.Header{
+		{Key: HeaderReplayMarker, Value: []byte(l.Identity)},
+		{Key: HeaderReplayCount, Value: []byte(strconv.Itoa(l.Replays + 1))},
+		{Key: HeaderOriginTopic, Value: []byte(l.OriginTopic)},
+		{Key: HeaderFailedAt, Value: []byte(at.UTC().Format(time.RFC3339Nano))},
+	}}
 }
 
 // ReplayRecord returns the record that replays l to its origin topic: the
@@ -219,6 +286,11 @@ func ReplayRecord(l Letter) (rapids.Record, error) {
 			continue
 		}
 		hs = append(hs, contracts.Header{Key: h.Key, Value: slices.Clone(h.Value)})
+	}
+	if l.ID == "" {
+		if _, ok := contracts.HeaderValue(hs, HeaderReplayOrigin); !ok {
+			hs = append(hs, contracts.Header{Key: HeaderReplayOrigin, Value: []byte(l.origin())})
+		}
 	}
 	hs = append(hs, contracts.Header{Key: HeaderReplayCount, Value: []byte(strconv.Itoa(l.Replays + 1))})
 	return rapids.Record{Topic: l.OriginTopic, Key: slices.Clone(l.Record.Key), Value: slices.Clone(l.Record.Value), Headers: hs}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,8 +24,10 @@ type Config struct {
 	// rapids topics' ".dlq" topics, from the service's Kafka configuration
 	// (DLQ_TOPICS, comma-separated).
 	Topics []string
-	// ReadIdle: a read takes a topic as read to its end after no record
-	// arrived for this long. Default 2s (DLQ_READ_IDLE).
+	// ReadIdle: a read reads to the end offsets taken when it starts; it
+	// takes the rest of a partition as holding no record (compacted away,
+	// transaction markers) after no record arrived for this long. Default
+	// 2s (DLQ_READ_IDLE).
 	ReadIdle time.Duration
 }
 
@@ -78,18 +81,29 @@ func DefaultTopics(cfg rapids.Config) []string {
 	return []string{rapids.DLQ(t.Rivers), rapids.DLQ(t.Rapids)}
 }
 
-// Summary is what GET /v1/dlq serves.
+// Summary is what GET /v1/dlq serves: the counts of one page of letters.
 type Summary struct {
 	Topics  []string `json:"topics"`
-	Letters int      `json:"letters"`
-	Counts  []Count  `json:"counts"`
+	Letters int      `json:"letters"` // letters in this page
+	Counts  []Count  `json:"counts"`  // of this page's letters
+	// Next is the cursor of the next page (GET /v1/dlq?cursor=...); absent
+	// on the last page, which ends at the end offsets taken when it was read.
+	Next string `json:"next,omitempty"`
 }
 
-// Register adds the dead-letter summary to svc: GET /v1/dlq reads the
-// dead-letter topics (nothing is committed: reading changes nothing) and
-// serves the counts by origin topic, type and error class. Listing single
-// letters and replaying them is the CLI's job (`watershed dlq`), where a
-// person decides; the service only reports.
+// Page sizes of GET /v1/dlq.
+const (
+	DefaultPageLimit = 1000
+	MaxPageLimit     = 10000
+)
+
+// Register adds the dead-letter summary to svc: GET /v1/dlq reads one page
+// of the dead-letter topics (?limit=, default 1000, at most 10000;
+// ?cursor= from the previous page's "next") and serves its counts by
+// origin topic, type and error class. Nothing is committed: reading changes
+// nothing. Other methods get 405. Listing single letters and replaying them
+// is the CLI's job (`watershed dlq`), where a person decides; the service
+// only reports.
 func Register(svc *rivers.Service, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -99,19 +113,46 @@ func Register(svc *rivers.Service, cfg Config) error {
 	if len(topics) == 0 {
 		topics = DefaultTopics(kafka)
 	}
-	svc.HandleHTTP("/v1/dlq", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second+cfg.ReadIdle)
-		defer cancel()
+	svc.HandleHTTP("/v1/dlq", Handler(kafka, topics, cfg.ReadIdle))
+	return nil
+}
+
+// Handler serves GET /v1/dlq for topics (see [Register]).
+func Handler(kafka rapids.Config, topics []string, idle time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		letters, err := Read(ctx, kafka, topics, cfg.ReadIdle)
+		fail := func(code int, msg string) {
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			fail(http.StatusMethodNotAllowed, r.Method+" is not allowed: /v1/dlq only reads (GET)")
+			return
+		}
+		limit := DefaultPageLimit
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxPageLimit {
+				fail(http.StatusBadRequest, "limit: want 1 to "+strconv.Itoa(MaxPageLimit))
+				return
+			}
+			limit = n
+		}
+		cursor, err := ParseCursor(r.URL.Query().Get("cursor"))
 		if err != nil {
-			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			fail(http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second+idle)
+		defer cancel()
+		page, err := ReadPage(ctx, kafka, topics, idle, cursor, limit)
+		if err != nil {
+			fail(http.StatusBadGateway, err.Error())
 			return
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(Summary{Topics: topics, Letters: len(letters), Counts: Summarize(letters)})
-	}))
-	return nil
+		_ = enc.Encode(Summary{Topics: topics, Letters: len(page.Letters), Counts: Summarize(page.Letters), Next: page.Next.String()})
+	})
 }

@@ -77,12 +77,12 @@ var ErrConfig = errors.New("mqtt-gateway: invalid configuration")
 func (c Config) Validate() error {
 	u, err := url.Parse(c.URL)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("%w: MQTT_URL=%q: want a URL such as tcp://127.0.0.1:1883", ErrConfig, c.URL)
+		return fmt.Errorf("%w: MQTT_URL=%q: want a URL such as tcp://127.0.0.1:1883", ErrConfig, redactURL(c.URL))
 	}
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
 	default:
-		return fmt.Errorf("%w: MQTT_URL=%q: scheme %q: want tcp, mqtt, ssl, tls, mqtts, ws or wss", ErrConfig, c.URL, u.Scheme)
+		return fmt.Errorf("%w: MQTT_URL=%q: scheme %q: want tcp, mqtt, ssl, tls, mqtts, ws or wss", ErrConfig, redactURL(c.URL), u.Scheme)
 	}
 	switch {
 	case c.Topic == "" || strings.Contains(c.Topic, "#") && !strings.HasSuffix(c.Topic, "#"):
@@ -194,4 +194,28 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		c.InsecureSkipVerify = b
 	}
 	return c, c.Validate()
+}
+
+// redactURL returns s with the password of its user information replaced
+// by "xxxxx", for messages and logs; it works on strings that do not parse
+// as URLs too, which is when an error message quotes them.
+func redactURL(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndexByte(rest[:end], '@')
+	if at < 0 {
+		return s
+	}
+	user := rest[:at]
+	if c := strings.IndexByte(user, ':'); c >= 0 {
+		user = user[:c] + ":xxxxx"
+	}
+	return s[:i+3] + user + rest[at:]
 }

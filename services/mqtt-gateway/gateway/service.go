@@ -113,7 +113,7 @@ const downGrace = 10 * time.Second
 // ready fails once the connection has been down for more than downGrace.
 func (g *Gateway) ready(context.Context) error {
 	if since := g.downSince.Load(); since != 0 && !g.up.Load() && time.Since(time.Unix(0, since)) > downGrace {
-		return fmt.Errorf("not connected to %s for %s", g.cfg.URL, time.Since(time.Unix(0, since)).Round(time.Second))
+		return fmt.Errorf("not connected to %s for %s", redactURL(g.cfg.URL), time.Since(time.Unix(0, since)).Round(time.Second))
 	}
 	return nil
 }
@@ -296,7 +296,7 @@ func (g *Gateway) connect() error {
 			g.up.Store(true)
 			g.downSince.Store(0)
 			g.reconnects.Add(context.Background(), 1)
-			g.log.Info("mqtt connected", "url", g.cfg.URL, "topic", g.cfg.Topic)
+			g.log.Info("mqtt connected", "url", redactURL(g.cfg.URL), "topic", g.cfg.Topic)
 			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 			defer scancel()
 			if _, err := cm.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: g.cfg.Topic, QoS: byte(g.cfg.QoS)}}}); err != nil {
@@ -306,10 +306,10 @@ func (g *Gateway) connect() error {
 		OnConnectionDown: func() bool {
 			g.up.Store(false)
 			g.downSince.Store(time.Now().UnixNano())
-			g.log.Warn("mqtt connection lost; reconnecting", "url", g.cfg.URL)
+			g.log.Warn("mqtt connection lost; reconnecting", "url", redactURL(g.cfg.URL))
 			return true
 		},
-		OnConnectError: func(err error) { g.log.Warn("mqtt connect failed", "url", g.cfg.URL, "error", err) },
+		OnConnectError: func(err error) { g.log.Warn("mqtt connect failed", "url", redactURL(g.cfg.URL), "error", err) },
 		ClientConfig: paho.ClientConfig{
 			ClientID:                   g.cfg.ClientID,
 			EnableManualAcknowledgment: true,
@@ -320,7 +320,7 @@ func (g *Gateway) connect() error {
 	cm, err := autopaho.NewConnection(ctx, cc)
 	if err != nil {
 		cancel()
-		return fmt.Errorf("mqtt %s: %w", g.cfg.URL, err)
+		return fmt.Errorf("mqtt %s: %w", redactURL(g.cfg.URL), err)
 	}
 	g.cm, g.stop = cm, cancel
 	g.downSince.Store(time.Now().UnixNano())

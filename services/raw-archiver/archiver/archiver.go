@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +56,7 @@ type Archiver struct {
 	high      map[int]int64          // highest next offset ever committed, per partition (Committed)
 	watching  bool
 
-	records, deadLetters, commits metric.Int64Counter
+	records, deadLetters, lettersFailed, commits metric.Int64Counter
 }
 
 type partition struct {
@@ -113,7 +112,8 @@ func New(svc *rivers.Service, cfg Config) (*Archiver, error) {
 		name, desc string
 	}{
 		{&a.records, "archiver_records_total", "records consumed, by result (archived, dead_lettered)"},
-		{&a.deadLetters, "archiver_dead_letters_total", "records dead-lettered, by class"},
+		{&a.deadLetters, "archiver_dead_letters_total", "records dead-lettered (letter acknowledged), by class"},
+		{&a.lettersFailed, "archiver_dead_letters_failed_total", "invalid records committed without a letter: the broker refused even the minimal letter, by class"},
 		{&a.commits, "archiver_commits_total", "offset commits of durable records"},
 	} {
 		if *c.dst, err = m.Int64Counter(c.name, metric.WithDescription(c.desc)); err != nil {
@@ -171,8 +171,10 @@ func (a *Archiver) ready(ctx context.Context) error {
 	return nil
 }
 
-// archiveURL strips the query (credentials may hide there) for messages.
+// archiveURL strips the query (credentials may hide there) and the
+// password of the user information, for messages.
 func archiveURL(u string) string {
+	u = archive.RedactURL(u)
 	for i := range len(u) {
 		if u[i] == '?' {
 			return u[:i]
@@ -288,7 +290,12 @@ func (a *Archiver) add(ctx context.Context, rec rapids.Record) error {
 	if _, derr := contracts.DecodeBinary(msg); derr != nil {
 		class = rivers.ClassMalformed
 	}
-	if derr := a.deadLetter(ctx, rec, class, inv.Reason); derr != nil {
+	derr := a.deadLetter(ctx, rec, class, inv.Reason)
+	if errors.Is(derr, errNoLetter) {
+		a.records.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "dead_letter_failed")))
+		return nil
+	}
+	if derr != nil {
 		// Not dead-lettered: the partition must not be committed past it.
 		a.ar.Forget(rec.Topic, rec.Partition)
 		delete(a.parts, pk)
@@ -302,34 +309,39 @@ func (a *Archiver) add(ctx context.Context, rec rapids.Record) error {
 }
 
 // deadLetter publishes rec to "<topic>.dlq" with the SDK's dlq_* headers
-// and waits for the broker's acknowledgement.
+// and waits for the broker's acknowledgement. A letter too large for the
+// producer leaves the value out (see rivers.FitDeadLetter); one the broker
+// still refuses is sent in its minimal form. When even that is refused the
+// record is committed without a letter, logged and counted
+// (archiver_dead_letters_failed_total): one record never stalls the
+// archive. Only a transient failure (the broker is away) returns an error.
 func (a *Archiver) deadLetter(ctx context.Context, rec rapids.Record, class string, cause error) error {
 	rc := a.svc.Config()
-	msg := cause.Error()
-	if len(msg) > 1024 {
-		msg = msg[:1024]
+	out := rivers.NewDeadLetter(rivers.Record{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset,
+		Key: rec.Key, Value: rec.Value, Headers: rec.Headers, Time: rec.Time}, rivers.DeadLetterInfo{
+		Group: a.group, Service: rc.Name, Instance: rc.Instance, Class: class, Err: cause,
+		MaxBytes: a.kafka.BatchBytes,
+	})
+	err := a.publishLetter(ctx, out)
+	if rapids.IsPermanent(err) {
+		a.log.Warn("dead letter refused by the broker: sending it without payload", "error", err,
+			"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
+		err = a.publishLetter(ctx, rivers.MinimalDeadLetter(out))
 	}
-	hs := make([]contracts.Header, 0, len(rec.Headers)+12)
-	for _, h := range rec.Headers {
-		if len(h.Key) < 4 || h.Key[:4] != "dlq_" {
-			hs = append(hs, h)
-		}
+	if rapids.IsPermanent(err) {
+		a.log.Error("dead letter refused by the broker: the record is committed without one", "error", err,
+			"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
+		a.lettersFailed.Add(ctx, 1, metric.WithAttributes(attribute.String("class", class)))
+		return errNoLetter
 	}
-	add := func(k, v string) { hs = append(hs, contracts.Header{Key: k, Value: []byte(v)}) }
-	add(rivers.HeaderDLQOriginTopic, rec.Topic)
-	add(rivers.HeaderDLQOriginPartition, strconv.Itoa(rec.Partition))
-	add(rivers.HeaderDLQOriginOffset, strconv.FormatInt(rec.Offset, 10))
-	if !rec.Time.IsZero() {
-		add(rivers.HeaderDLQOriginTime, rec.Time.UTC().Format(time.RFC3339Nano))
-	}
-	add(rivers.HeaderDLQConsumerGroup, a.group)
-	add(rivers.HeaderDLQService, rc.Name)
-	add(rivers.HeaderDLQInstance, rc.Instance)
-	add(rivers.HeaderDLQErrorClass, class)
-	add(rivers.HeaderDLQError, msg)
-	add(rivers.HeaderDLQAttempts, "0")
-	add(rivers.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	out := rapids.Record{Topic: rapids.DLQ(rec.Topic), Key: rec.Key, Value: rec.Value, Headers: hs}
+	return err
+}
+
+// errNoLetter: the broker refused every form of a dead letter.
+var errNoLetter = errors.New("dead letter refused")
+
+func (a *Archiver) publishLetter(ctx context.Context, r rivers.Record) error {
+	out := rapids.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,0 +1,139 @@
+package rapids
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// PartitionRange is the records of one partition present at one moment:
+// offsets Start (the first one kept) up to End (the next one to be
+// written), End excluded.
+type PartitionRange struct {
+	Topic     string
+	Partition int
+	Start     int64
+	End       int64
+}
+
+// Ranges returns, for every partition of topics, its first and end
+// offsets now. A topic that does not exist has no ranges.
+func Ranges(ctx context.Context, cfg Config, topics ...string) ([]PartitionRange, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("rapids: offsets: %w", err)
+	}
+	parts, err := TopicPartitions(ctx, cfg, topics...)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := newConnection(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("rapids: offsets: %w", err)
+	}
+	defer conn.close()
+	req := &kafka.ListOffsetsRequest{Addr: conn.addr, Topics: map[string][]kafka.OffsetRequest{}}
+	for t, n := range parts {
+		for p := range n {
+			req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+		}
+	}
+	if len(req.Topics) == 0 {
+		return nil, nil
+	}
+	client := &kafka.Client{Addr: conn.addr, Transport: conn.transport, Timeout: cfg.WriteTimeout}
+	res, err := client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("rapids: offsets of %v: %w", topics, conn.authError(err))
+	}
+	var out []PartitionRange
+	for t, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("rapids: offsets of %s/%d: %w", t, p.Partition, p.Error)
+			}
+			out = append(out, PartitionRange{Topic: t, Partition: p.Partition, Start: max(p.FirstOffset, 0), End: max(p.LastOffset, 0)})
+		}
+	}
+	slices.SortFunc(out, func(a, b PartitionRange) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return a.Partition - b.Partition
+	})
+	return out, nil
+}
+
+// ReadRanges reads the records of each range, in offset order per
+// partition, one partition after the other, and calls fn with each. It
+// joins no consumer group and commits nothing, and it stops at each
+// range's End, so it finishes however busy the topics are. Offsets a
+// partition does not hold (compacted away, transaction markers) are
+// skipped: a partition whose next record does not come within gap
+// (default 2s) after the last one is taken as read. fn's error stops it.
+func ReadRanges(ctx context.Context, cfg Config, ranges []PartitionRange, gap time.Duration, fn func(Record) error) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("rapids: read: %w", err)
+	}
+	if gap <= 0 {
+		gap = 2 * time.Second
+	}
+	conn, err := newConnection(cfg)
+	if err != nil {
+		return fmt.Errorf("rapids: read: %w", err)
+	}
+	defer conn.close()
+	for _, pr := range ranges {
+		if pr.End <= pr.Start {
+			continue
+		}
+		if err := readRange(ctx, cfg, conn, pr, gap, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readRange(ctx context.Context, cfg Config, conn *connection, pr PartitionRange, gap time.Duration, fn func(Record) error) error {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: cfg.Brokers, Topic: pr.Topic, Partition: pr.Partition, Dialer: conn.dialer,
+		MinBytes: 1, MaxBytes: DefaultFetchMaxBytes, MaxWait: 250 * time.Millisecond,
+		ReadLagInterval: -1, QueueCapacity: 1000,
+		Logger: kafkaLogger{log: cfg.Logger, level: -8}, ErrorLogger: kafkaLogger{log: cfg.Logger, level: -8},
+	})
+	defer r.Close()
+	if err := r.SetOffset(pr.Start); err != nil {
+		return fmt.Errorf("rapids: read %s/%d: %w", pr.Topic, pr.Partition, err)
+	}
+	for {
+		fctx, cancel := context.WithTimeout(ctx, gap)
+		m, err := r.ReadMessage(fctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil // the rest of the range holds no record
+			}
+			return fmt.Errorf("rapids: read %s/%d: %w", pr.Topic, pr.Partition, conn.authError(err))
+		}
+		if m.Offset >= pr.End {
+			return nil
+		}
+		if err := fn(fromKafka(m)); err != nil {
+			return err
+		}
+		if m.Offset >= pr.End-1 {
+			return nil
+		}
+	}
+}
