@@ -5,11 +5,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/watershed-grid/watershed/ponds/hot"
 	"github.com/watershed-grid/watershed/rivers"
@@ -57,10 +59,16 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := gapdetector.Register(svc, cfg); err != nil {
+	d, err := gapdetector.Attach(svc, cfg)
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return svc.Run(ctx)
+	err = svc.Run(ctx)
+	// The final checkpoint: exact after a clean stop, so a restart needs no
+	// warm-up.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(err, d.Stopped(sctx, err))
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -43,10 +44,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := outage.Register(svc, cfg); err != nil {
+	s, err := outage.Attach(svc, cfg)
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return svc.Run(ctx)
+	err = svc.Run(ctx)
+	// After a clean stop, the final checkpoint (OUTAGE_CHECKPOINT_DIR).
+	return errors.Join(err, s.Stopped(context.Background(), err))
 }

@@ -174,3 +174,57 @@ func TestAStalledPartitionHoldsTheWindows(t *testing.T) {
 		}
 	}
 }
+
+// Issue #12 item 5: a restart mid-stream must close the windows an
+// uninterrupted run does, with the same figures. An aggregator restored
+// from MarshalBinary continues exactly.
+func TestStateSurvivesARestart(t *testing.T) {
+	run := func(restartAt int) map[string]Load {
+		a := NewAggregator(AggregatorConfig{})
+		out := make(map[string]Load)
+		for min := 0; min <= 6*60; min += 15 {
+			if min == restartAt {
+				data, err := a.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				a = NewAggregator(AggregatorConfig{})
+				if err := a.UnmarshalBinary(data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tx := range []string{"T1", "T2"} {
+				for m := range 3 {
+					if tx == "T2" && m == 0 && min > 120 && min < 200 {
+						continue // silent for a while
+					}
+					if _, err := a.Observe(rd(tx, m, min)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for k, l := range loads(a) {
+				if _, dup := out[k]; dup {
+					t.Fatalf("window %s closed twice", k)
+				}
+				out[k] = l
+			}
+		}
+		return out
+	}
+	want := run(-1)
+	if len(want) == 0 {
+		t.Fatal("no window closed")
+	}
+	for _, restartAt := range []int{30, 150, 300} {
+		got := run(restartAt)
+		if len(got) != len(want) {
+			t.Errorf("restarted at minute %d: %d windows, want the %d of an uninterrupted run", restartAt, len(got), len(want))
+		}
+		for k, w := range want {
+			if g := got[k]; g != w {
+				t.Errorf("restarted at minute %d: window %s is %+v, want %+v", restartAt, k, g, w)
+			}
+		}
+	}
+}

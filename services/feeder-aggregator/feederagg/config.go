@@ -43,6 +43,10 @@ type Config struct {
 	// Tick is the wall-clock period of the timer that closes windows.
 	// Default 1s. FEEDER_TICK.
 	Tick time.Duration
+	// CheckpointDir holds the final checkpoint a clean stop saves and the
+	// next start restores (Service.Stopped). Empty: none, a restart starts
+	// empty. FEEDER_CHECKPOINT_DIR.
+	CheckpointDir string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -105,6 +109,9 @@ func ConfigFromEnv() (Config, error) {
 	dur("FEEDER_MAX_CLOCK_SKEW", &c.MaxClockSkew)
 	dur("FEEDER_IDLE_AFTER", &c.IdleAfter)
 	dur("FEEDER_TICK", &c.Tick)
+	if v, ok := os.LookupEnv("FEEDER_CHECKPOINT_DIR"); ok {
+		c.CheckpointDir = v
+	}
 	if v, ok := os.LookupEnv("FEEDER_SKEW_CONFIRM"); ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -45,6 +45,7 @@
 //	FEEDER_SKEW_CONFIRM      100  implausible reads in a row that move the watermark
 //	FEEDER_IDLE_AFTER        10s  record time read from other partitions before a caught-up, silent partition is idle
 //	FEEDER_TICK              1s   wall-clock period of the closing timer
+//	FEEDER_CHECKPOINT_DIR    ""   directory of the final checkpoint a clean stop saves and the next start restores
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).
 package feederagg

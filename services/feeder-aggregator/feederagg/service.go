@@ -17,6 +17,7 @@ import (
 // Service is the feeder aggregator registered on a rivers service.
 type Service struct {
 	log *slog.Logger
+	dir string // Config.CheckpointDir
 
 	mu  sync.Mutex
 	agg *Aggregator
@@ -38,7 +39,10 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{log: svc.Logger(), agg: NewAggregator(cfg.aggregator().withAtEnd(svc))}
+	s := &Service{log: svc.Logger(), dir: cfg.CheckpointDir, agg: NewAggregator(cfg.aggregator().withAtEnd(svc))}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
 	m := svc.Meter()
 	var e1, e2 error
 	s.reads, e1 = m.Int64Counter("watershed_feeder_reads_total", metric.WithDescription("Readings seen, by outcome."))

@@ -54,6 +54,10 @@
 // time until it is read, or until IdleAfter of record time was read from
 // the others without it. Missed events are at least once: a crash between a
 // publication and the next checkpoint may repeat a few after the warm-up.
+// A clean stop saves a final checkpoint after the consumer has committed
+// everything it handled (Detector.Stopped, called by main and by
+// `watershed dev`): that state is exact, and the next start restores it
+// without a warm-up, so a restart concludes what an uninterrupted run does.
 //
 // # Environment
 //

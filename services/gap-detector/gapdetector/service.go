@@ -1,7 +1,9 @@
 package gapdetector
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,6 +182,41 @@ func (d *Detector) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// finalSuffix names the marker of a final checkpoint: the SHA-256 of the
+// checkpoint Stopped saved. A later periodic checkpoint no longer matches it.
+const finalSuffix = ".final"
+
+// Stopped saves the final checkpoint once the service has stopped: call it
+// after rivers.Service.Run (or Serve) returned, with its error. After a
+// clean stop (runErr nil) every read the tracker holds is handled and
+// committed, so the checkpoint is exact and the next start restores it
+// without a warm-up: a restart concludes what an uninterrupted run would
+// have. After an unclean stop it saves the state as a periodic checkpoint
+// would (the warm-up applies on restore).
+func (d *Detector) Stopped(ctx context.Context, runErr error) error {
+	if d.store == nil {
+		return nil
+	}
+	d.mu.Lock()
+	data, err := d.tr.MarshalBinary()
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := d.store.Save(ctx, d.cfg.CheckpointName, data); err != nil {
+		return fmt.Errorf("gapdetector: save final checkpoint: %w", err)
+	}
+	mark := []byte("not final")
+	if runErr == nil {
+		sum := sha256.Sum256(data)
+		mark = sum[:]
+	}
+	if err := d.store.Save(ctx, d.cfg.CheckpointName+finalSuffix, mark); err != nil {
+		return fmt.Errorf("gapdetector: save final checkpoint: %w", err)
+	}
+	return nil
+}
+
 func (d *Detector) restore(ctx context.Context) error {
 	if d.store == nil {
 		return nil
@@ -197,7 +234,15 @@ func (d *Detector) restore(ctx context.Context) error {
 		d.log.Warn("checkpoint unreadable, starting empty", "name", d.cfg.CheckpointName, "err", err)
 		return nil
 	}
-	d.log.Info("checkpoint restored", "meters", d.tr.Meters(), "watermark", d.tr.Watermark())
+	final := false
+	if mark, err := d.store.Load(ctx, d.cfg.CheckpointName+finalSuffix); err == nil {
+		sum := sha256.Sum256(data)
+		final = bytes.Equal(mark, sum[:])
+	}
+	if final {
+		d.tr.Resume()
+	}
+	d.log.Info("checkpoint restored", "meters", d.tr.Meters(), "watermark", d.tr.Watermark(), "final", final)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package gapdetector
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -107,5 +108,63 @@ func TestServiceCheckpointRestart(t *testing.T) {
 	restored := NewTracker(cfg.tracker())
 	if err := restored.UnmarshalBinary(data); err != nil || restored.Meters() != 2 {
 		t.Fatalf("checkpoint of %d meters, %v", restored.Meters(), err)
+	}
+}
+
+// Issue #12 item 5: a restart of the ecosystem must conclude what an
+// uninterrupted run does. The checkpoint Stopped saves after a clean stop is
+// exact, so the restarted detector judges without a warm-up; after an
+// unclean stop the warm-up still guards against a stale state.
+func TestServiceFinalCheckpointNeedsNoWarmUp(t *testing.T) {
+	reading := func(m string, slot int) events.MeterReading {
+		return events.MeterReading{MeterID: m, TransformerID: "TX-1", FeederID: "FD-1",
+			ReadAt: t0.Add(time.Duration(slot) * 15 * time.Minute), IntervalSeconds: 900, EnergyKWhTotal: 10, VoltageVolts: 230}
+	}
+	run := func(stopErr error) []events.MeterReadingMissed {
+		store := &MemoryCheckpoints{}
+		cfg := DefaultConfig() // a 1h warm-up
+		cfg.Checkpoints = store
+		start := func() (*Detector, *riverstest.Kit) {
+			svc, err := rivers.NewService(rivers.Config{Name: Name, Version: "v0.0.0-test", HTTPAddr: "off", LogLevel: "error"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Attach(svc, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d, riverstest.New(t, svc)
+		}
+		d, k := start()
+		for slot := range 9 {
+			sendReading(k, reading("a", slot))
+			sendReading(k, reading("b", slot))
+		}
+		k.Advance(cfg.Tick)
+		if err := d.Stopped(t.Context(), stopErr); err != nil {
+			t.Fatal(err)
+		}
+		// After the restart, a falls silent at slot 9 (2h15); b reports.
+		_, k = start()
+		for slot := 9; slot <= 13; slot++ {
+			sendReading(k, reading("b", slot))
+		}
+		k.Advance(cfg.Tick)
+		var out []events.MeterReadingMissed
+		for _, ev := range k.Published(events.TypeMeterReadingMissed) {
+			var m events.MeterReadingMissed
+			if err := json.Unmarshal(ev.Data, &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	got := run(nil)
+	if len(got) != 3 || got[0].MeterID != "a" || !got[0].ExpectedAt.Equal(t0.Add(9*15*time.Minute)) {
+		t.Errorf("after a clean stop: missed %+v, want a at 12:15, 12:30 and 12:45 (the watermark at 13:15 less the 30m grace)", got)
+	}
+	if got := run(errors.New("crashed")); len(got) != 0 {
+		t.Errorf("after an unclean stop: missed %+v, want none during the warm-up", got)
 	}
 }

@@ -199,6 +199,15 @@ const (
 	warmActive                  // suppressBefore is set
 )
 
+// Resume ends the warm-up of a tracker restored from an exact state: a
+// checkpoint saved after the consumer stopped cleanly, every read it holds
+// committed and none committed that it lacks (Detector.Stopped). The
+// warm-up guards against stale checkpoints; an exact one judges every slot
+// as if the service had never stopped.
+func (t *Tracker) Resume() {
+	t.warm, t.suppressBefore = warmActive, 0
+}
+
 // NewTracker returns an empty tracker.
 func NewTracker(cfg TrackerConfig) *Tracker {
 	d := DefaultConfig()

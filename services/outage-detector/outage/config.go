@@ -35,6 +35,12 @@ type Config struct {
 	// while it was heard of (a read or a missed read) within this long.
 	// Default 48h. OUTAGE_POPULATION_HORIZON.
 	PopulationHorizon time.Duration
+	// History (event time): each meter's reads and missed reads are kept
+	// this long behind its newest, so that a missed read that arrives after
+	// the reads around it (the rapids read ahead of the rivers) is still
+	// placed in the meter's history. A missed read older than that is
+	// ignored. Default 12h. OUTAGE_HISTORY.
+	History time.Duration
 	// MaxClockSkew and SkewConfirm guard the event-time watermark against a
 	// meter with a wrong clock. Default 2h, 100. OUTAGE_MAX_CLOCK_SKEW,
 	// OUTAGE_SKEW_CONFIRM.
@@ -55,6 +61,10 @@ type Config struct {
 	// Tick is the wall-clock period of the evaluation timer. Default 1s.
 	// OUTAGE_TICK.
 	Tick time.Duration
+	// CheckpointDir holds the final checkpoint a clean stop saves and the
+	// next start restores (Service.Stopped). Empty: none, a restart starts
+	// empty with the warm-up. OUTAGE_CHECKPOINT_DIR.
+	CheckpointDir string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -65,6 +75,7 @@ func DefaultConfig() Config {
 		MinMeters:         3,
 		Window:            time.Hour,
 		PopulationHorizon: 48 * time.Hour,
+		History:           12 * time.Hour,
 		MaxClockSkew:      2 * time.Hour,
 		SkewConfirm:       100,
 		IdleAfter:         10 * time.Second,
@@ -86,6 +97,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: OUTAGE_WINDOW %v: want > 0 (e.g. 1h)", ErrInvalidConfig, c.Window)
 	case c.PopulationHorizon < c.Window:
 		return fmt.Errorf("%w: OUTAGE_POPULATION_HORIZON %v: want >= OUTAGE_WINDOW", ErrInvalidConfig, c.PopulationHorizon)
+	case c.History < c.Window:
+		return fmt.Errorf("%w: OUTAGE_HISTORY %v: want >= OUTAGE_WINDOW", ErrInvalidConfig, c.History)
 	case c.MaxClockSkew <= 0:
 		return fmt.Errorf("%w: OUTAGE_MAX_CLOCK_SKEW %v: want > 0 (e.g. 2h)", ErrInvalidConfig, c.MaxClockSkew)
 	case c.WarmUp < 0:
@@ -102,7 +115,7 @@ func (c Config) Validate() error {
 
 func (c Config) detector() DetectorConfig {
 	return DetectorConfig{Threshold: c.Threshold, RestoreShare: c.RestoreShare, MinMeters: c.MinMeters,
-		Window: c.Window, PopulationHorizon: c.PopulationHorizon, MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm,
+		Window: c.Window, PopulationHorizon: c.PopulationHorizon, History: c.History, MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm,
 		IdleAfter: c.IdleAfter, WarmUp: c.WarmUp}
 }
 
@@ -146,6 +159,10 @@ func ConfigFromEnv() (Config, error) {
 	num("OUTAGE_MIN_METERS", &c.MinMeters)
 	dur("OUTAGE_WINDOW", &c.Window)
 	dur("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
+	dur("OUTAGE_HISTORY", &c.History)
+	if v, ok := os.LookupEnv("OUTAGE_CHECKPOINT_DIR"); ok {
+		c.CheckpointDir = v
+	}
 	dur("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
 	dur("OUTAGE_IDLE_AFTER", &c.IdleAfter)
 	dur("OUTAGE_WARMUP", &c.WarmUp)

@@ -220,3 +220,98 @@ func TestWarmUpWaitsForThePopulation(t *testing.T) {
 		t.Errorf("with a 1h warm-up: %d suspected, want none (3 silent of 10)", n)
 	}
 }
+
+// Issue #12: at full speed the rapids are read hours of event time ahead
+// of the rivers, so the missed reads of an outage arrive after the reads
+// that ended it. The detector judges each instant on the meters'
+// histories: the same outage, with the same times, whatever the order.
+func TestMissedReadsAfterTheReadsThatEndedThem(t *testing.T) {
+	type result struct {
+		first, restored time.Time
+		silent          int
+	}
+	run := func(missedLast bool) (out []result) {
+		f := newFleet(DetectorConfig{WarmUp: time.Hour})
+		var missed []func()
+		for min := 0; min <= 360; min += 15 {
+			f.reads("T2", 0, 10, min)
+			switch {
+			case min >= 120 && min < 240: // T1 meters 0-7 lose supply
+				f.reads("T1", 8, 10, min)
+				m := min
+				missed = append(missed, func() { f.missed("T1", 0, 8, m) })
+			default:
+				f.reads("T1", 0, 10, min)
+			}
+			if !missedLast {
+				for _, fn := range missed {
+					fn()
+				}
+				missed = nil
+				f.eval()
+			}
+		}
+		for _, fn := range missed {
+			fn()
+			f.eval()
+		}
+		for i, s := range f.suspected {
+			r := result{first: s.FirstSilentAt, silent: len(s.MetersSilent)}
+			if i < len(f.restored) {
+				r.restored = f.restored[i].RestoredAt
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	want := []result{{first: at(120), restored: at(240), silent: 8}}
+	for _, missedLast := range []bool{false, true} {
+		if got := run(missedLast); !slices.Equal(got, want) {
+			t.Errorf("missed reads after the reads %v: suspected/restored %+v, want %+v", missedLast, got, want)
+		}
+	}
+}
+
+// Issue #12 item 5: a restart in the middle of an outage must neither
+// suspect it again nor lose its restoration. The final checkpoint carries
+// the whole state across.
+func TestStateSurvivesARestartMidOutage(t *testing.T) {
+	f := newFleet(DetectorConfig{WarmUp: time.Hour})
+	for min := 0; min <= 180; min += 15 {
+		f.reads("T2", 0, 10, min)
+		if min >= 120 {
+			f.reads("T1", 8, 10, min)
+			f.missed("T1", 0, 8, min)
+		} else {
+			f.reads("T1", 0, 10, min)
+		}
+		f.eval()
+	}
+	if len(f.suspected) != 1 {
+		t.Fatalf("before the restart: %d suspected, want 1", len(f.suspected))
+	}
+	data, err := f.d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFleet(DetectorConfig{WarmUp: time.Hour})
+	if err := g.d.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	for min := 195; min <= 300; min += 15 {
+		g.reads("T2", 0, 10, min)
+		if min < 240 {
+			g.reads("T1", 8, 10, min)
+			g.missed("T1", 0, 8, min)
+		} else {
+			g.reads("T1", 0, 10, min)
+		}
+		g.eval()
+	}
+	if len(g.suspected) != 0 || len(g.restored) != 1 {
+		t.Fatalf("after the restart: suspected %+v, restored %+v; want none and one", g.suspected, g.restored)
+	}
+	if r := g.restored[0]; r.OutageID != f.suspected[0].OutageID || !r.RestoredAt.Equal(at(240)) || !r.FirstSilentAt.Equal(at(120)) {
+		t.Errorf("restored %+v, want outage %s from %s to %s", r, f.suspected[0].OutageID, at(120), at(240))
+	}
+}

@@ -13,11 +13,15 @@
 // asks for is the read_at of the first read after the outage, the share
 // needs the transformer's population (meters_total), and the evidence
 // counts power_fail flags. All four live in meter.reading.v1, so the
-// detector also consumes the rapids, reading only five keys. A meter is
-// silent while its newest missed expected_at is later than its newest
-// read_at: comparing event times makes the result independent of the
-// order in which the two topics are consumed (a stale missed event after
-// the meter resumed changes nothing).
+// detector also consumes the rapids, reading only five keys. It keeps
+// each meter's reads and missed reads for History of event time, and
+// judges a transformer at the event times its silences changed (a missed
+// expected_at, the read that ended a silence): a meter is silent at t when
+// a read was declared missed at or before t and no read came since. The
+// order in which the two topics are consumed does not matter: missed
+// events read after the reads that ended them (the rapids read ahead of
+// the rivers, as at full speed) make the same outage with the same times,
+// and a silence that belonged to a restored outage starts no other.
 //
 // # Lag
 //
@@ -50,6 +54,9 @@
 // Evaluation runs on a timer (Tick, wall clock) over the transformers
 // whose meters changed. detected_at and suspected_at are the wall clock;
 // the other times are event times. State is in memory; run one instance.
+// With OUTAGE_CHECKPOINT_DIR set, a clean stop saves the whole state and the
+// next start restores it (once: the file is removed), so a restart neither
+// warms up again nor suspects an outage twice (Service.Stopped).
 // After a start nothing is suspected until the reads watermark has passed
 // the first read by WarmUp (event time): until then the detector knows only
 // the meters it has heard since, and a few silent meters would look like
@@ -63,11 +70,13 @@
 //	OUTAGE_MIN_METERS          3    silent meters needed for a suspicion
 //	OUTAGE_WINDOW              1h   event time within which silences correlate
 //	OUTAGE_POPULATION_HORIZON  48h  a meter counts while heard of within this long
+//	OUTAGE_HISTORY             12h  reads and missed reads kept per meter; older missed reads are ignored
 //	OUTAGE_MAX_CLOCK_SKEW      2h   times further ahead of the watermark are ignored
 //	OUTAGE_SKEW_CONFIRM        100  implausible times in a row that move the watermark
 //	OUTAGE_IDLE_AFTER          10s  record time read from other partitions before a caught-up, silent partition is idle
 //	OUTAGE_WARMUP              1h   event time after the first read before anything is suspected
 //	OUTAGE_TICK                1s   wall-clock period of the evaluation timer
+//	OUTAGE_CHECKPOINT_DIR      ""   directory of the final checkpoint (watershed dev: its data dir)
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).
 package outage

@@ -24,6 +24,7 @@ type missed struct {
 // Service is the outage detector registered on a rivers service.
 type Service struct {
 	log *slog.Logger
+	dir string // Config.CheckpointDir
 
 	mu  sync.Mutex
 	det *Detector
@@ -45,7 +46,10 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{log: svc.Logger(), det: NewDetector(cfg.detector().withAtEnd(svc))}
+	s := &Service{log: svc.Logger(), dir: cfg.CheckpointDir, det: NewDetector(cfg.detector().withAtEnd(svc))}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
 	m := svc.Meter()
 	var e1, e2 error
 	s.suspected, e1 = m.Int64Counter("watershed_outage_suspected_total", metric.WithDescription("outage.suspected.v1 published."))

@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -296,6 +297,64 @@ func TestAStalledPartitionHoldsThePeriods(t *testing.T) {
 	for k, w := range want {
 		if g := got[k]; g.EnergyWh != w.EnergyWh || g.Reads != w.Reads || g.Revision != w.Revision {
 			t.Errorf("%s: %+v after the stall, %+v without", k, g, w)
+		}
+	}
+}
+
+// Issue #12 item 5: a restart mid-stream must publish what an uninterrupted
+// run does. An aggregator restored from MarshalBinary continues exactly.
+func TestStateSurvivesARestart(t *testing.T) {
+	run := func(restartAt int) []Interval {
+		a := NewAggregator(AggregatorConfig{})
+		var out []Interval
+		for min := 0; min <= 26*60; min += 15 {
+			if min == restartAt {
+				data, err := a.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				a = NewAggregator(AggregatorConfig{})
+				if err := a.UnmarshalBinary(data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, m := range []string{"a", "b"} {
+				if m == "b" && min == 300 {
+					continue // b's 05:00 read comes late, after its hour closed
+				}
+				_, corr, err := a.Observe(rd(m, min))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, corr...)
+			}
+			if min == 8*60 {
+				_, corr, _ := a.Observe(rd("b", 300))
+				out = append(out, corr...)
+			}
+			out = append(out, collect(a)...)
+		}
+		// Meters close in map order: compare the publications as a set.
+		slices.SortFunc(out, func(x, y Interval) int {
+			return cmp.Or(cmp.Compare(x.MeterID, y.MeterID), cmp.Compare(x.Period, y.Period), x.Start.Compare(y.Start), cmp.Compare(x.Revision, y.Revision))
+		})
+		return out
+	}
+	want := run(-1)
+	if len(want) == 0 {
+		t.Fatal("nothing published")
+	}
+	for _, restartAt := range []int{45, 6 * 60, 7*60 + 30, 24 * 60} {
+		got := run(restartAt)
+		if len(got) != len(want) {
+			t.Errorf("restarted at minute %d: %d intervals, want the %d of an uninterrupted run", restartAt, len(got), len(want))
+			continue
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("restarted at minute %d: interval %d is %+v, want %+v", restartAt, i, got[i], want[i])
+				break
+			}
 		}
 	}
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// Tick is the wall-clock period of the timer that closes periods.
 	// Default 1s. USAGE_TICK.
 	Tick time.Duration
+	// CheckpointDir holds the final checkpoint a clean stop saves and the
+	// next start restores (Service.Stopped). Empty: none, a restart starts
+	// empty. USAGE_CHECKPOINT_DIR.
+	CheckpointDir string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -119,6 +123,9 @@ func ConfigFromEnv() (Config, error) {
 	}
 	if v, ok := os.LookupEnv("USAGE_TIME_ZONE"); ok && v != "" {
 		c.TimeZone = v
+	}
+	if v, ok := os.LookupEnv("USAGE_CHECKPOINT_DIR"); ok {
+		c.CheckpointDir = v
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err

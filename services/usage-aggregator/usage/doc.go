@@ -42,6 +42,9 @@
 // Days are calendar days in TimeZone (default UTC). State is in memory and
 // partitionable: records are keyed by meter, so each instance aggregates
 // the meters of its partitions.
+// With USAGE_CHECKPOINT_DIR set, a clean stop saves the whole state and the
+// next start restores it (once: the file is removed), so a restart loses no
+// period and publishes none twice (Service.Stopped).
 //
 // # Environment
 //
@@ -52,6 +55,7 @@
 //	USAGE_IDLE_AFTER      10s   record time read from other partitions before a caught-up, silent partition is idle
 //	USAGE_TIME_ZONE       UTC   IANA zone of the daily periods
 //	USAGE_TICK            1s    wall-clock period of the closing timer
+//	USAGE_CHECKPOINT_DIR  ""    directory of the final checkpoint (watershed dev: its data dir)
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).
 package usage

@@ -18,6 +18,8 @@ import (
 type Service struct {
 	log *slog.Logger
 
+	dir string // Config.CheckpointDir
+
 	mu  sync.Mutex
 	agg *Aggregator
 
@@ -40,7 +42,10 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{log: svc.Logger(), agg: NewAggregator(ac.withAtEnd(svc))}
+	s := &Service{log: svc.Logger(), dir: cfg.CheckpointDir, agg: NewAggregator(ac.withAtEnd(svc))}
+	if err := s.restore(); err != nil {
+		return nil, err
+	}
 	m := svc.Meter()
 	var e1, e2 error
 	s.reads, e1 = m.Int64Counter("watershed_usage_reads_total", metric.WithDescription("Readings seen, by outcome."))

@@ -33,6 +33,13 @@ type Member struct {
 	// Configure, when set, adjusts the member's rivers.Config after the
 	// ecosystem filled it (tests shorten heartbeat intervals with it).
 	Configure func(cfg *rivers.Config)
+	// Serve, when set, runs the freshly built and set-up service instead of
+	// svc.Run (no HTTP server, no signals): tests serve a member over a
+	// transport they control. It returns when ctx ends, like Run.
+	Serve func(ctx context.Context, svc *rivers.Service) error
+	// Stopped, when set, is called once the service stopped (Run or Serve
+	// returned runErr): a stateful member saves its final state.
+	Stopped func(ctx context.Context, runErr error) error
 }
 
 // Options configure an Ecosystem. Zero fields take the documented defaults.
@@ -227,7 +234,19 @@ func (e *Ecosystem) runOnce(ctx context.Context, m Member) (err error) {
 	if err := m.Setup(svc); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	return svc.Run(ctx)
+	if m.Serve != nil {
+		err = m.Serve(ctx, svc)
+	} else {
+		err = svc.Run(ctx)
+	}
+	if m.Stopped != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if serr := m.Stopped(sctx, err); serr != nil {
+			err = errors.Join(err, fmt.Errorf("after stop: %w", serr))
+		}
+	}
+	return err
 }
 
 func (e *Ecosystem) statusOf(name string) Status {

@@ -100,9 +100,10 @@ func only(tb testing.TB, members []Member, names ...string) []Member {
 // runningEcosystem is an ecosystem started by a test, with the services of
 // its members' current runs.
 type runningEcosystem struct {
-	eco    *Ecosystem
-	cancel context.CancelFunc
-	done   chan error
+	eco      *Ecosystem
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
 
 	mu       sync.Mutex
 	services map[string]*rivers.Service
@@ -140,8 +141,16 @@ func startEcosystem(tb testing.TB, kcfg rapids.Config, log *slog.Logger, members
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- eco.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
+	tb.Cleanup(func() { r.stop(tb) })
+	return r
+}
+
+// stop stops every member gracefully (as a SIGTERM would) and waits for
+// them; the test's cleanup does it when the test did not.
+func (r *runningEcosystem) stop(tb testing.TB) {
+	tb.Helper()
+	r.stopOnce.Do(func() {
+		r.cancel()
 		select {
 		case err := <-r.done:
 			if err != nil {
@@ -151,7 +160,6 @@ func startEcosystem(tb testing.TB, kcfg rapids.Config, log *slog.Logger, members
 			tb.Errorf("ecosystem did not stop within 90s of its context ending")
 		}
 	})
-	return r
 }
 
 // waitReady waits until every member's service is serving: its consumer

@@ -1,6 +1,7 @@
 package ecosystem
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,6 +67,13 @@ func Members(opts DevOptions) ([]Member, error) {
 		add(name, setup)
 	}
 
+	// stopped sets the Stopped hook of the member just added, if it was.
+	stopped := func(name string, f func(ctx context.Context, runErr error) error) {
+		if len(members) > 0 && members[len(members)-1].Name == name {
+			members[len(members)-1].Stopped = f
+		}
+	}
+
 	member(simulator.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := simulator.ConfigFromEnv()
 		if opts.Simulator != nil {
@@ -100,25 +108,83 @@ func Members(opts DevOptions) ([]Member, error) {
 		cfg, err := validator.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return validator.Register(svc, cfg) }, err
 	})
+	var gap *gapdetector.Detector // of the current run
 	member(gapdetector.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := gapdetector.ConfigFromEnv()
 		if err == nil && cfg.CheckpointDir == "" && cfg.Checkpoints == nil && opts.DataDir != "" {
 			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
 			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
 		}
-		return func(svc *rivers.Service) error { return gapdetector.Register(svc, cfg) }, err
+		return func(svc *rivers.Service) error {
+			d, err := gapdetector.Attach(svc, cfg)
+			gap = d
+			return err
+		}, err
 	})
+	// The final checkpoint, exact after a clean stop: a restart of
+	// `watershed dev` needs no warm-up.
+	stopped(gapdetector.Name, func(ctx context.Context, runErr error) error {
+		if gap == nil {
+			return nil
+		}
+		return gap.Stopped(ctx, runErr)
+	})
+	var agg *usage.Service // of the current run
 	member(usage.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := usage.ConfigFromEnv()
-		return func(svc *rivers.Service) error { return usage.Register(svc, cfg) }, err
+		if err == nil && cfg.CheckpointDir == "" && opts.DataDir != "" {
+			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
+			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
+		}
+		return func(svc *rivers.Service) error {
+			s, err := usage.Attach(svc, cfg)
+			agg = s
+			return err
+		}, err
 	})
+	stopped(usage.Name, func(ctx context.Context, runErr error) error {
+		if agg == nil {
+			return nil
+		}
+		return agg.Stopped(ctx, runErr)
+	})
+	var fdr *feederagg.Service // of the current run
 	member(feederagg.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := feederagg.ConfigFromEnv()
-		return func(svc *rivers.Service) error { return feederagg.Register(svc, cfg) }, err
+		if err == nil && cfg.CheckpointDir == "" && opts.DataDir != "" {
+			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
+			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
+		}
+		return func(svc *rivers.Service) error {
+			s, err := feederagg.Attach(svc, cfg)
+			fdr = s
+			return err
+		}, err
 	})
+	stopped(feederagg.Name, func(ctx context.Context, runErr error) error {
+		if fdr == nil {
+			return nil
+		}
+		return fdr.Stopped(ctx, runErr)
+	})
+	var out *outage.Service // of the current run
 	member(outage.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := outage.ConfigFromEnv()
-		return func(svc *rivers.Service) error { return outage.Register(svc, cfg) }, err
+		if err == nil && cfg.CheckpointDir == "" && opts.DataDir != "" {
+			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
+			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
+		}
+		return func(svc *rivers.Service) error {
+			s, err := outage.Attach(svc, cfg)
+			out = s
+			return err
+		}, err
+	})
+	stopped(outage.Name, func(ctx context.Context, runErr error) error {
+		if out == nil {
+			return nil
+		}
+		return out.Stopped(ctx, runErr)
 	})
 	member(archiver.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := archiver.ConfigFromEnv()
