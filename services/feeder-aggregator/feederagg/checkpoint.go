@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/watershed-grid/watershed/rivers/finalstate"
 )
 
 // The final checkpoint: the aggregator's whole state, saved once the
@@ -112,14 +112,7 @@ func (s *Service) Stopped(_ context.Context, runErr error) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(s.dir, checkpointFile)
-	if err := os.WriteFile(path+".tmp", data, 0o644); err != nil {
-		return fmt.Errorf("feederagg: save final checkpoint: %w", err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return fmt.Errorf("feederagg: save final checkpoint: %w", err)
-	}
-	return nil
+	return finalstate.Save(s.dir, checkpointFile, data)
 }
 
 // restore loads the final checkpoint, if any, and removes it.
@@ -127,17 +120,11 @@ func (s *Service) restore() error {
 	if s.dir == "" {
 		return nil
 	}
+	data, err := finalstate.Take(s.dir, checkpointFile)
+	if err != nil || data == nil {
+		return err
+	}
 	path := filepath.Join(s.dir, checkpointFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("feederagg: load final checkpoint: %w", err)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("feederagg: consume final checkpoint: %w", err)
-	}
 	if err := s.agg.UnmarshalBinary(data); err != nil {
 		s.log.Warn("final checkpoint unreadable, starting empty", "path", path, "err", err)
 		return nil

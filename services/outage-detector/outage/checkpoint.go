@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/watershed-grid/watershed/rivers/finalstate"
 )
 
 // The final checkpoint: the detector's whole state, saved once the service
@@ -159,15 +159,7 @@ func (s *Service) Stopped(_ context.Context, runErr error) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(s.dir, checkpointFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("outage: save final checkpoint: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("outage: save final checkpoint: %w", err)
-	}
-	return nil
+	return finalstate.Save(s.dir, checkpointFile, data)
 }
 
 // restore loads the final checkpoint, if any, and removes it.
@@ -175,17 +167,11 @@ func (s *Service) restore() error {
 	if s.dir == "" {
 		return nil
 	}
+	data, err := finalstate.Take(s.dir, checkpointFile)
+	if err != nil || data == nil {
+		return err
+	}
 	path := filepath.Join(s.dir, checkpointFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("outage: load final checkpoint: %w", err)
-	}
-	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("outage: consume final checkpoint: %w", err)
-	}
 	if err := s.det.UnmarshalBinary(data); err != nil {
 		// Not a reason to stay down: start empty, with the warm-up.
 		s.log.Warn("final checkpoint unreadable, starting empty", "path", path, "err", err)
