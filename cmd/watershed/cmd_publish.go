@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -45,17 +44,10 @@ producer would publish, so the service's rivers see them like any other.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := rapids.ConfigFromEnv()
+			cfg, err := kafkaConfig(cmd, brokers)
 			if err != nil {
 				return err
 			}
-			if brokers := brokersOrDev(brokers); len(brokers) > 0 {
-				cfg.Brokers = brokers
-				if err := cfg.Validate(); err != nil {
-					return fmt.Errorf("--brokers: %w", err)
-				}
-			}
-			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
 			ev, rec, err := buildEvent(args[0], payload, publishOptions{key: key, source: source, topic: topic, ttl: ttl, at: at}, cfg.WithDefaults())
 			if err != nil {
 				return err

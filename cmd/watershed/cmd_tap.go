@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -37,17 +36,10 @@ group of its own and commits nothing, so it never disturbs the services.`,
   watershed tap rapids --from-beginning --json | jq .data`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := rapids.ConfigFromEnv()
+			cfg, err := kafkaConfig(cmd, brokers)
 			if err != nil {
 				return err
 			}
-			if brokers := brokersOrDev(brokers); len(brokers) > 0 {
-				cfg.Brokers = brokers
-				if err := cfg.Validate(); err != nil {
-					return fmt.Errorf("--brokers: %w", err)
-				}
-			}
-			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
 			return tap(cmd, cfg, args[0], tapOptions{types: types, json: asJSON, fromBeginning: fromBeginning})
 		},
 	}

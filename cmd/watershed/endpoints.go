@@ -2,8 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/watershed-grid/watershed/rapids"
 
 	"github.com/watershed-grid/watershed/cmd/watershed/internal/ecosystem"
 )
@@ -66,4 +71,22 @@ func brokersOrDev(flag []string) []string {
 		return []string{dev.Broker}
 	}
 	return nil
+}
+
+// kafkaConfig is the rapids configuration of a CLI command: KAFKA_* over
+// the defaults, its --brokers flag (else a running dev's broker), and a
+// logger that prints errors only, to the command's stderr.
+func kafkaConfig(cmd *cobra.Command, brokers []string) (rapids.Config, error) {
+	cfg, err := rapids.ConfigFromEnv()
+	if err != nil {
+		return rapids.Config{}, err
+	}
+	if brokers := brokersOrDev(brokers); len(brokers) > 0 {
+		cfg.Brokers = brokers
+		if err := cfg.Validate(); err != nil {
+			return rapids.Config{}, fmt.Errorf("--brokers: %w", err)
+		}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
+	return cfg, nil
 }

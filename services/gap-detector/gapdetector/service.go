@@ -170,16 +170,22 @@ func (d *Detector) Checkpoint(ctx context.Context) error {
 	if d.store == nil {
 		return nil
 	}
+	_, err := d.save(ctx)
+	return err
+}
+
+// save stores the tracker's state in the store and returns it.
+func (d *Detector) save(ctx context.Context) ([]byte, error) {
 	d.mu.Lock()
 	data, err := d.tr.MarshalBinary()
 	d.mu.Unlock()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := d.store.Save(ctx, d.cfg.CheckpointName, data); err != nil {
-		return fmt.Errorf("gapdetector: save checkpoint: %w", err)
+		return nil, fmt.Errorf("gapdetector: save checkpoint: %w", err)
 	}
-	return nil
+	return data, nil
 }
 
 // finalSuffix names the marker of a final checkpoint: the SHA-256 of the
@@ -197,14 +203,9 @@ func (d *Detector) Stopped(ctx context.Context, runErr error) error {
 	if d.store == nil {
 		return nil
 	}
-	d.mu.Lock()
-	data, err := d.tr.MarshalBinary()
-	d.mu.Unlock()
+	data, err := d.save(ctx)
 	if err != nil {
 		return err
-	}
-	if err := d.store.Save(ctx, d.cfg.CheckpointName, data); err != nil {
-		return fmt.Errorf("gapdetector: save final checkpoint: %w", err)
 	}
 	mark := []byte("not final")
 	if runErr == nil {
