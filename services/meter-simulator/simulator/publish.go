@@ -32,6 +32,7 @@ type lanes struct {
 	in      []chan batch
 	open    []batch // per lane, being filled
 	workers sync.WaitGroup
+	pending sync.WaitGroup // batches queued and not answered yet
 
 	mu       sync.Mutex
 	err      error   // the first publish error
@@ -66,19 +67,25 @@ func (s *Simulator) startLanes(ctx context.Context, sink PublishFunc) *lanes {
 func (l *lanes) work(in <-chan batch) {
 	defer l.workers.Done()
 	for b := range in {
-		if l.failed() != nil || l.ctx.Err() != nil {
-			l.retain(b, nil)
-			continue
-		}
-		if err := l.sink(l.ctx, b.recs...); err != nil {
-			l.retain(b, err)
-			continue
-		}
-		l.s.published.Add(uint64(len(b.recs)))
-		for k, n := range b.kinds {
-			if n > 0 {
-				l.s.readings.Add(l.ctx, n, metric.WithAttributes(attrKind([...]string{"reading", "duplicate", "malformed"}[k])))
-			}
+		l.publish(b)
+		l.pending.Done()
+	}
+}
+
+// publish sends one batch, or keeps it to be sent again.
+func (l *lanes) publish(b batch) {
+	if l.failed() != nil || l.ctx.Err() != nil {
+		l.retain(b, nil)
+		return
+	}
+	if err := l.sink(l.ctx, b.recs...); err != nil {
+		l.retain(b, err)
+		return
+	}
+	l.s.published.Add(uint64(len(b.recs)))
+	for k, n := range b.kinds {
+		if n > 0 {
+			l.s.readings.Add(l.ctx, n, metric.WithAttributes(attrKind([...]string{"reading", "duplicate", "malformed"}[k])))
 		}
 	}
 }
@@ -134,11 +141,26 @@ func (l *lanes) send(i int) {
 }
 
 func (l *lanes) queue(b batch) {
+	l.pending.Add(1)
 	select {
 	case l.in[b.lane] <- b:
 	case <-l.ctx.Done():
+		l.pending.Done()
 		l.retain(b, nil)
 	}
+}
+
+// barrier sends the partly filled batches and waits until every batch
+// queued so far is answered: what was handed to the lanes before it is
+// published before anything handed after it. Paced runs call it between
+// intervals, so the lanes never publish one interval's reads ahead of the
+// previous one's (a partition's event time stays in upload order, as a
+// head-end sends it).
+func (l *lanes) barrier() {
+	for i := range l.open {
+		l.send(i)
+	}
+	l.pending.Wait()
 }
 
 // close sends the partly filled batches, waits until every batch is

@@ -232,7 +232,12 @@ func (s *Simulator) tick(ctx context.Context, now time.Time, _ rivers.Publisher)
 	for ctx.Err() == nil && out.failed() == nil {
 		if s.sent == len(s.cur) {
 			// The interval is handed out (its records are encoded, the
-			// generator's buffers are free): the next one.
+			// generator's buffers are free): the next one. Paced, it is
+			// published whole first, so the lanes never put a later
+			// interval's reads on a partition ahead of this one's.
+			if !maxRate && len(s.cur) > 0 {
+				out.barrier()
+			}
 			next := s.gen.Next()
 			ended := !s.cfg.End.IsZero() && next.After(s.cfg.End)
 			s.cur, s.sent, s.curAt = nil, 0, next
