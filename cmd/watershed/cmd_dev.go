@@ -126,6 +126,8 @@ embedded one.`,
 					redisURL, redisDesc = url, url+" (redis-server, child process; set REDIS_URL for your own)"
 				case redisMode == "server":
 					return fmt.Errorf("--redis server: %w", err)
+				default:
+					log.Warn("no redis-server for the hot pond; using the in-process one", "err", err)
 				}
 			}
 			if redisDesc == "" {
@@ -275,6 +277,10 @@ func startRedisServer(ctx context.Context, dir string) (url string, stop func(),
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return "", nil, fmt.Errorf("no redis-server on PATH (Debian: apt-get install redis-server)")
+	}
+	// Absolute: redis-server changes into --dir before it opens --logfile.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err

@@ -21,7 +21,8 @@ func TestDevStartsItsOwnRedisServer(t *testing.T) {
 	}
 	t.Setenv("REDIS_URL", "")
 	os.Unsetenv("REDIS_URL")
-	r := start(t, "dev", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0", "--http-port", "0",
+	t.Chdir(t.TempDir()) // a relative data dir, as make dev has: redis-server must get absolute paths
+	r := start(t, "dev", "--data-dir", "dev-data", "--addr", "127.0.0.1:0", "--http-port", "0",
 		"--pprof", "", "--meters", "50", "--redis", "server")
 	url := regexp.MustCompile(`hot pond: redis://(127\.0\.0\.1:\d+)/0 \(redis-server`)
 	var addr string
