@@ -28,7 +28,7 @@
 //	REDIS_POOL_SIZE                 0 (go-redis default: 10 per CPU)
 //
 // A service's Redis user needs the key pattern ~ws:* and the commands
-// get set mget hset hget hgetall hdel zadd zrangebyscore pexpireat del
+// get set mget hset hget hgetall hkeys hdel zadd zrangebyscore pexpireat del
 // evalsha eval script (or +@all on those keys).
 //
 // The write script touches a meter's keys and its transformer's and

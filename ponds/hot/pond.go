@@ -156,15 +156,10 @@ type Rejected struct {
 // write is idempotent.
 func (p *Pond) Write(ctx context.Context, events ...contracts.Event) (WriteResult, error) {
 	var res WriteResult
-	now := p.opts.Now()
-	calls := make([]scriptCall, 0, len(events))
+	rs := make([]ReadingEvent, 0, len(events))
 	for _, e := range events {
 		if e.Type != ReadingType {
 			res.Rejected = append(res.Rejected, Rejected{EventID: e.ID, Err: fmt.Errorf("%w: type %q", ErrNotReading, e.Type)})
-			continue
-		}
-		if e.Expired(now) {
-			res.Expired++
 			continue
 		}
 		r, _, err := meterreading.Decode(e.Data)
@@ -172,7 +167,34 @@ func (p *Pond) Write(ctx context.Context, events ...contracts.Event) (WriteResul
 			res.Rejected = append(res.Rejected, Rejected{EventID: e.ID, Err: err})
 			continue
 		}
-		calls = append(calls, p.call(e, r, now))
+		rs = append(rs, ReadingEvent{EventID: e.ID, ExpiryTime: e.ExpiryTime, Reading: r})
+	}
+	w, err := p.WriteReadings(ctx, rs)
+	w.Rejected = res.Rejected
+	return w, err
+}
+
+// ReadingEvent is a meter.reading.v1 event already decoded and checked
+// against its schema (by the rivers SDK, or catalog.DecodeMeterReading).
+type ReadingEvent struct {
+	EventID    string
+	ExpiryTime time.Time // the event's use-by date; zero: none
+	Reading    events.MeterReading
+}
+
+// WriteReadings is [Pond.Write] for readings already decoded: a consumer
+// that validated and decoded them once (a rivers batch handler) does not
+// pay for it again. Expired readings are counted and skipped.
+func (p *Pond) WriteReadings(ctx context.Context, rs []ReadingEvent) (WriteResult, error) {
+	var res WriteResult
+	now := p.opts.Now()
+	calls := make([]scriptCall, 0, len(rs))
+	for i := range rs {
+		if e := &rs[i]; !e.ExpiryTime.IsZero() && now.After(e.ExpiryTime) {
+			res.Expired++
+			continue
+		}
+		calls = append(calls, p.call(&rs[i], now))
 	}
 	if len(calls) == 0 {
 		return res, nil
@@ -196,16 +218,15 @@ type scriptCall struct {
 	args []any
 }
 
-func (p *Pond) call(e contracts.Event, payload events.MeterReading, now time.Time) scriptCall {
-	payload.ReadAt = payload.ReadAt.UTC()
-	r := Reading{MeterReading: payload}
+func (p *Pond) call(e *ReadingEvent, now time.Time) scriptCall {
+	r := Reading{MeterReading: e.Reading}
+	r.ReadAt = r.ReadAt.UTC()
 	readAt := formatReadAt(r.ReadAt)
 	// One marshal: the window member has no event id, the latest value is
 	// the member with "event_id" spliced in after read_at.
-	r.EventID = ""
 	member := mustJSON(stored{ReadAt: readAt, Reading: r})
 	head := len(`{"read_at":"`) + len(readAt) + len(`",`)
-	latest := member[:head] + `"event_id":` + mustJSON(e.ID) + "," + member[head:]
+	latest := member[:head] + `"event_id":` + mustJSON(e.EventID) + "," + member[head:]
 	expireAt := e.ExpiryTime
 	if expireAt.IsZero() {
 		expireAt = r.ReadAt.Add(p.opts.WindowRetention)
@@ -225,11 +246,22 @@ func (p *Pond) call(e contracts.Event, payload events.MeterReading, now time.Tim
 			p.keys.window(r.MeterID, r.ReadAt),
 		},
 		args: []any{
-			r.MeterID, readAt, e.ID, latest,
+			r.MeterID, readAt, e.EventID, latest,
 			r.ReadAt.UnixMilli(), member, expireMS,
-			flag(r.TransformerID != ""), flag(r.FeederID != ""),
+			viewNeedle("transformer_id", r.TransformerID), viewNeedle("feeder_id", r.FeederID),
 		},
 	}
+}
+
+// viewNeedle is how a stored reading names its transformer or feeder: the
+// member and the comma after it, as encoding/json writes them. Unescaped
+// quotes occur in the JSON only around names and string values, so the
+// needle matches that member and nothing else. "" for no id.
+func viewNeedle(field, id string) string {
+	if id == "" {
+		return ""
+	}
+	return `"` + field + `":` + mustJSON(id) + ","
 }
 
 // scriptBatch is how many readings one script call stores: one Lua call
@@ -288,13 +320,16 @@ func (p *Pond) run(ctx context.Context, calls []scriptCall) ([]bool, error) {
 //	KEYS: latest, transformer view, feeder view, window bucket
 //	ARGV: meter, read_at (fixed-width UTC), event id, latest JSON,
 //	      window score, window member, window expiry (Unix ms, 0: skip window),
-//	      has transformer ("1"/"0"), has feeder ("1"/"0")
+//	      transformer needle, feeder needle ("" when the reading names none)
 //
 // The latest reading is the greatest (read_at, event id): the stored JSON
 // starts {"read_at":"<fixed-width UTC>","event_id":"<id>", so a pattern
-// reads both without decoding JSON, and the strings compare in time order. The views change
-// together with the latest, so they always agree with it. The window bucket
-// expires at the greatest use-by of its members (PEXPIREAT NX, then GT).
+// reads both without decoding JSON, and the strings compare in time order.
+// A view is the set of meters whose latest reading names its transformer or
+// feeder; the script adds the meter only when the latest it replaces did not
+// name it already (a plain search for the needle), so a steady meter costs
+// its views nothing. The window bucket expires at the greatest use-by of its
+// members (PEXPIREAT NX, then GT).
 // Returns, per reading, 1 when it became the latest, else 0.
 var writeScript = redis.NewScript(`
 local out = {}
@@ -310,8 +345,9 @@ for i = 0, #KEYS / 4 - 1 do
   end
   if newer then
     redis.call('SET', KEYS[k+1], ARGV[a+4])
-    if ARGV[a+8] == '1' then redis.call('HSET', KEYS[k+2], ARGV[a+1], ARGV[a+4]) end
-    if ARGV[a+9] == '1' then redis.call('HSET', KEYS[k+3], ARGV[a+1], ARGV[a+4]) end
+    local t, f = ARGV[a+8], ARGV[a+9]
+    if t ~= '' and not (old and string.find(old, t, 1, true)) then redis.call('HSET', KEYS[k+2], ARGV[a+1], '1') end
+    if f ~= '' and not (old and string.find(old, f, 1, true)) then redis.call('HSET', KEYS[k+3], ARGV[a+1], '1') end
   end
   if ARGV[a+7] ~= '0' then
     redis.call('ZADD', KEYS[k+4], ARGV[a+5], ARGV[a+6])
@@ -376,31 +412,29 @@ func (p *Pond) Window(ctx context.Context, meterID string, from, to time.Time) (
 // Transformer returns the latest reading of every meter under a
 // transformer, ordered by meter id.
 func (p *Pond) Transformer(ctx context.Context, transformerID string) ([]Reading, error) {
-	return p.view(ctx, p.keys.transformer(transformerID), func(r Reading) bool { return r.TransformerID == transformerID })
+	return p.view(ctx, p.keys.transformer(transformerID), viewNeedle("transformer_id", transformerID),
+		func(r Reading) bool { return r.TransformerID == transformerID })
 }
 
 // Feeder returns the latest reading of every meter under a feeder, ordered
 // by meter id.
 func (p *Pond) Feeder(ctx context.Context, feederID string) ([]Reading, error) {
-	return p.view(ctx, p.keys.feeder(feederID), func(r Reading) bool { return r.FeederID == feederID })
+	return p.view(ctx, p.keys.feeder(feederID), viewNeedle("feeder_id", feederID),
+		func(r Reading) bool { return r.FeederID == feederID })
 }
 
-// view reads a view hash in two round trips: the hash, then the latest
-// reading of each meter in it. A meter that was rewired (its latest reading
-// names another transformer or feeder) still has an entry in its old view;
-// belongs filters it out and the entry is removed, unless it changed
-// meanwhile.
-func (p *Pond) view(ctx context.Context, key string, belongs func(Reading) bool) ([]Reading, error) {
-	entries, err := p.client.HGetAll(ctx, key).Result()
+// view reads a view in two round trips: its meters, then the latest reading
+// of each. A meter that was rewired (its latest reading names another
+// transformer or feeder) still has an entry in its old view; belongs
+// filters it out and the entry is removed, unless a write made the meter
+// belong again meanwhile (the removal checks the latest reading itself).
+func (p *Pond) view(ctx context.Context, key, needle string, belongs func(Reading) bool) ([]Reading, error) {
+	meters, err := p.client.HKeys(ctx, key).Result()
 	if err != nil {
 		return nil, fmt.Errorf("hot pond: read %s: %w", key, err)
 	}
-	if len(entries) == 0 {
+	if len(meters) == 0 {
 		return nil, nil
-	}
-	meters := make([]string, 0, len(entries))
-	for m := range entries {
-		meters = append(meters, m)
 	}
 	slices.Sort(meters)
 	latest := make([]string, len(meters))
@@ -414,16 +448,15 @@ func (p *Pond) view(ctx context.Context, key string, belongs func(Reading) bool)
 	out := make([]Reading, 0, len(meters))
 	for i, v := range vals {
 		s, ok := v.(string)
-		if !ok { // the latest key is gone (deleted by hand): show the view's entry
-			s = entries[meters[i]]
+		var r Reading
+		if ok {
+			if r, err = decodeStored([]byte(s)); err != nil {
+				return nil, err
+			}
 		}
-		r, err := decodeStored([]byte(s))
-		if err != nil {
-			return nil, err
-		}
-		if !belongs(r) {
+		if !ok || !belongs(r) {
 			// Best effort: a failed clean-up only repeats on the next read.
-			_ = deleteIfUnchanged.Run(ctx, p.client, []string{key}, meters[i], entries[meters[i]]).Err()
+			_ = deleteIfStale.Run(ctx, p.client, []string{key, latest[i]}, meters[i], needle).Err()
 			continue
 		}
 		out = append(out, r)
@@ -431,13 +464,14 @@ func (p *Pond) view(ctx context.Context, key string, belongs func(Reading) bool)
 	return out, nil
 }
 
-// deleteIfUnchanged removes a stale view entry unless a write replaced it
-// since it was read.
-var deleteIfUnchanged = redis.NewScript(`
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 0
+// deleteIfStale removes a meter from a view unless its latest reading (still
+// or again) names the view's transformer or feeder.
+//
+//	KEYS: view, the meter's latest; ARGV: meter, needle
+var deleteIfStale = redis.NewScript(`
+local l = redis.call('GET', KEYS[2])
+if l and string.find(l, ARGV[2], 1, true) then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
 `)
 
 // stored is a reading as Redis holds it: its JSON starts with read_at,

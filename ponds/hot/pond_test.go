@@ -161,6 +161,22 @@ func TestWriteLatestWindowAndViews(t *testing.T) {
 	if client.HExists(ctx, p.keys.transformer("t-1"), "m-2").Val() {
 		t.Fatal("the stale view entry of a rewired meter was not removed")
 	}
+	// Rewired back: the write adds m-2 to t-1 again, and a clean-up that
+	// read the view before that write (m-2 stale then) must not remove it.
+	if _, err := p.Write(ctx, reading(t, "m-2", "t-1", "f-1", t0.Add(2*time.Hour), 52)); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteIfStale.Run(ctx, client, []string{p.keys.transformer("t-1"), p.keys.latest("m-2")},
+		"m-2", viewNeedle("transformer_id", "t-1")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ = p.Transformer(ctx, "t-1"); len(tr) != 2 || tr[1].MeterID != "m-2" || tr[1].EnergyKWhTotal != 52 {
+		t.Fatalf("after rewiring back: t-1 %+v", tr)
+	}
+	// A steady meter leaves its views alone: the entry is membership only.
+	if v := client.HGet(ctx, p.keys.transformer("t-1"), "m-1").Val(); v != "1" {
+		t.Fatalf("view entry = %q, want the membership mark 1", v)
+	}
 
 	if _, err := p.Latest(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Latest(nobody) err = %v, want ErrNotFound", err)

@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/ponds/hot"
 	"github.com/watershed-grid/watershed/rivers"
@@ -138,7 +137,8 @@ func Register(svc *rivers.Service, cfg Config) error {
 //	GET /v1/feeders/{id}
 func (h *HotPond) Register(svc *rivers.Service) error {
 	rivers.HandleBatch(svc, rivers.NewRiver(events.TypeMeterReading).Named("hot-pond").OnTopic(rivers.Rapids).
-		Require("meter_id", "read_at"), h.handle)
+		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v").
+		Interested("flags"), h.handle)
 	svc.CheckReady("redis", func(ctx context.Context) error { return h.client.Ping(ctx).Err() })
 	r := chi.NewRouter()
 	r.Get("/v1/meters/{id}/latest", h.latest)
@@ -150,33 +150,18 @@ func (h *HotPond) Register(svc *rivers.Service) error {
 }
 
 // handle writes a batch of readings in one pipelined round trip,
-// idempotent by (read_at, event id). The SDK commits the offsets after it
-// returns, so the writes are durable in Redis first. A reading Redis refuses
-// to store is dead-lettered (the batch goes on after it); a Redis failure is
-// retried by the SDK.
-func (h *HotPond) handle(ctx context.Context, b *rivers.Batch[readingKeys]) error {
-	evs := make([]contracts.Event, b.Len())
-	for i := range evs {
-		evs[i] = b.Event(i).Envelope()
+// idempotent by (read_at, event id). The SDK has validated and decoded each
+// reading once; the pond stores them as they are. It commits the offsets
+// after handle returns, so the writes are durable in Redis first; a Redis
+// failure is retried by the SDK.
+func (h *HotPond) handle(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
+	rs := make([]hot.ReadingEvent, b.Len())
+	for i := range rs {
+		e := b.Event(i)
+		rs[i] = hot.ReadingEvent{EventID: e.ID(), ExpiryTime: e.ExpiryTime(), Reading: *b.Value(i)}
 	}
-	res, err := h.pond.Write(ctx, evs...)
-	if err != nil {
-		return err
-	}
-	if len(res.Rejected) > 0 {
-		for i := range evs {
-			if evs[i].ID == res.Rejected[0].EventID {
-				return &rivers.BatchError{Index: i, Err: rivers.Permanent(res.Rejected[0].Err)}
-			}
-		}
-		return rivers.Permanent(res.Rejected[0].Err)
-	}
-	return nil
-}
-
-// readingKeys is what the river declares; the pond decodes the rest.
-type readingKeys struct {
-	MeterID string `json:"meter_id"`
+	_, err := h.pond.WriteReadings(ctx, rs)
+	return err
 }
 
 func (h *HotPond) latest(w http.ResponseWriter, r *http.Request) {
