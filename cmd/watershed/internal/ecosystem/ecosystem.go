@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -152,7 +153,12 @@ func (e *Ecosystem) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			e.supervise(ctx, m)
+			// Every goroutine the member starts carries its name, so one
+			// profile of the process splits by service:
+			// go tool pprof -tagfocus service=hot-pond, or -tags.
+			pprof.Do(ctx, pprof.Labels("service", m.Name), func(ctx context.Context) {
+				e.supervise(ctx, m)
+			})
 		}()
 	}
 	wg.Wait()
