@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,6 +154,8 @@ type Consumer struct {
 	mu      sync.Mutex
 	pending map[partitionKey]int64 // highest committed record offset not yet sent
 	lag     map[partitionKey]int64
+	// assignment is the latest generation's partitions and start offsets.
+	assignment map[TopicPartition]int64
 
 	closed   atomic.Bool
 	stop     chan struct{}
@@ -289,9 +292,10 @@ func validateConsumer(group string, topics []string, o consumerOptions) error {
 // partitions. Offsets collected for the previous generation are dropped:
 // the new generation restarts each partition at its committed offset, so
 // those records are delivered again (at-least-once).
-func (c *Consumer) assign(partitions int) {
-	c.partitions.Store(int64(partitions))
+func (c *Consumer) assign(assigned map[TopicPartition]int64) {
+	c.partitions.Store(int64(len(assigned)))
 	c.mu.Lock()
+	c.assignment = assigned
 	clear(c.lag)
 	clear(c.pending)
 	c.mu.Unlock()
@@ -314,6 +318,15 @@ func (c *Consumer) Assigned() bool {
 // generation gave this consumer; 0 before it joined, and when the group has
 // more members than partitions.
 func (c *Consumer) AssignedPartitions() int { return int(c.partitions.Load()) }
+
+// Assignment returns the partitions the latest group generation gave this
+// consumer, each with the offset it started reading at (the group's
+// committed offset; negative when there was none). Nil before it joined.
+func (c *Consumer) Assignment() map[TopicPartition]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.assignment)
+}
 
 // WaitAssigned blocks until Assigned is true or ctx ends.
 func (c *Consumer) WaitAssigned(ctx context.Context) error {
@@ -429,16 +442,23 @@ type TopicPartition struct {
 }
 
 // EndOffsets asks the broker for the end offset (the offset the next record
-// will get) of every partition the consumer has fetched from since its last
-// assignment: with what it has handled, whether it has read everything
-// there is, now.
+// will get) of every partition assigned to the consumer or fetched from
+// since its last assignment: with what it has handled, whether it has read
+// everything there is, now.
 func (c *Consumer) EndOffsets(ctx context.Context) (map[TopicPartition]int64, error) {
 	c.mu.Lock()
-	req := &kafka.ListOffsetsRequest{Addr: c.conn.addr, Topics: map[string][]kafka.OffsetRequest{}}
+	parts := map[TopicPartition]bool{}
 	for k := range c.lag {
-		req.Topics[k.topic] = append(req.Topics[k.topic], kafka.LastOffsetOf(k.partition))
+		parts[TopicPartition{k.topic, k.partition}] = true
+	}
+	for tp := range c.assignment {
+		parts[tp] = true
 	}
 	c.mu.Unlock()
+	req := &kafka.ListOffsetsRequest{Addr: c.conn.addr, Topics: map[string][]kafka.OffsetRequest{}}
+	for tp := range parts {
+		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafka.LastOffsetOf(tp.Partition))
+	}
 	if len(req.Topics) == 0 {
 		return nil, nil
 	}

@@ -187,6 +187,11 @@ func TestConsumerAssignedAndLag(t *testing.T) {
 	if got := c.Lag(); got != 7 {
 		t.Errorf("Lag() after reading 3 of 10 records = %d, want 7", got)
 	}
+	// The assignment names the partition and where it started: nothing
+	// committed yet, so not at an offset of the log.
+	if a := c.Assignment(); len(a) != 1 || a[rapids.TopicPartition{Topic: "lag", Partition: 0}] >= 0 {
+		t.Errorf("Assignment() of a new group = %v, want lag/0 at a negative (first-offset) start", a)
+	}
 
 	// A consumer that cannot reach its broker never becomes ready.
 	lost, err := rapids.NewConsumer(rapids.Config{Brokers: []string{"127.0.0.1:1"}, Logger: quietLogger()}, "g", []string{"lag"})
@@ -237,6 +242,15 @@ func TestSynchronousCommit(t *testing.T) {
 	}
 	if got := committedOffset(t, ctx, b.Addr(), "sync-group", "sync"); got != 3 {
 		t.Errorf("committed offset right after Commit = %d, want 3 (the next record to read)", got)
+	}
+	// The group's next member starts the partition at the committed offset,
+	// and its assignment says so.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := newConsumer(t, ctx, cfg, "sync-group", "sync", rapids.WithCommitInterval(0))
+	if a := next.Assignment(); a[rapids.TopicPartition{Topic: "sync", Partition: 0}] != 3 || len(a) != 1 {
+		t.Errorf("Assignment() after a commit at 3 = %v, want sync/0 starting at 3", a)
 	}
 }
 

@@ -74,6 +74,20 @@ func (s *kafkaSubscription) EndOffsets(ctx context.Context) (map[TopicPartition]
 	return out, nil
 }
 
+// Assignment returns the partitions the group gave this member and the
+// offset each started at.
+func (s *kafkaSubscription) Assignment() map[TopicPartition]int64 {
+	a := s.c.Assignment()
+	if a == nil {
+		return nil
+	}
+	out := make(map[TopicPartition]int64, len(a))
+	for k, v := range a {
+		out[TopicPartition(k)] = v
+	}
+	return out
+}
+
 // Lag returns the records behind the end of the assigned partitions.
 func (s *kafkaSubscription) Lag() int64 { return s.c.Lag() }
 

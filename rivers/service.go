@@ -319,6 +319,34 @@ func (s *Service) AtEnd(topic string, partition int) bool {
 	return next >= end
 }
 
+// Assigned returns the partitions of topic the consumer group has given this
+// instance now, in order, and whether the transport can tell (false also
+// before the service subscribed). Event-time code holds its watermark for
+// an assigned partition it has not read yet, and lets go of partitions a
+// rebalance took away.
+func (s *Service) Assigned(topic string) ([]int, bool) {
+	rt := s.rt.Load()
+	if rt == nil || rt.sub == nil {
+		return nil, false
+	}
+	a, ok := rt.sub.(assigner)
+	if !ok {
+		return nil, false
+	}
+	as := a.Assignment()
+	if as == nil {
+		return nil, false // not joined yet
+	}
+	var out []int
+	for tp := range as {
+		if tp.Topic == topic {
+			out = append(out, tp.Partition)
+		}
+	}
+	slices.Sort(out)
+	return out, true
+}
+
 // endCheckEvery is how often Serve asks the broker for end offsets.
 const endCheckEvery = time.Second
 
@@ -348,6 +376,12 @@ func (s *Service) watchEnds(ctx context.Context, eo endOffsetter) {
 			}
 			continue
 		}
+		if a, ok := eo.(assigner); ok {
+			// Records before a partition's start offset were handled by
+			// an earlier member: a partition not read since it was
+			// assigned is at its end when nothing came after them.
+			s.progress.started(a.Assignment())
+		}
 		s.ends.Store(&endsSnapshot{at: at, ends: ends})
 	}
 }
@@ -372,6 +406,21 @@ func (p *progress) advance(recs []Record) {
 	for i := range recs {
 		k := partitionOf{recs[i].Topic, recs[i].Partition}
 		if o := recs[i].Offset + 1; o > p.next[k] {
+			p.next[k] = o
+		}
+	}
+}
+
+// started records where assigned partitions start: what lies before is
+// handled.
+func (p *progress) started(assigned map[TopicPartition]int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next == nil {
+		p.next = map[partitionOf]int64{}
+	}
+	for tp, o := range assigned {
+		if k := (partitionOf{tp.Topic, tp.Partition}); o > p.next[k] {
 			p.next[k] = o
 		}
 	}

@@ -70,7 +70,9 @@ type Transport interface {
 // partitions are assigned and the broker is reachable) and
 // interface{ EndOffsets(context.Context) (map[TopicPartition]int64, error) }
 // (the end offsets of the partitions it has read from, for
-// [Service.AtEnd]).
+// [Service.AtEnd]) and interface{ Assignment() map[TopicPartition]int64 }
+// (the partitions its group gave it and the offset each started at, for
+// [Service.Assigned]).
 type Subscription interface {
 	// Fetch blocks until the next record arrives or ctx is done, and then
 	// returns ctx.Err().
@@ -98,6 +100,12 @@ type readier interface{ Ready(context.Context) error }
 // everything there is.
 type endOffsetter interface {
 	EndOffsets(context.Context) (map[TopicPartition]int64, error)
+}
+
+// assigner is a Subscription that knows which partitions its consumer
+// group gave it, and the offset each started at (negative: unknown).
+type assigner interface {
+	Assignment() map[TopicPartition]int64
 }
 
 // TopicPartition names one partition of a topic.
