@@ -32,19 +32,22 @@
 // than the reader's wall clock decide idleness, so a consumer that stalls
 // as a whole (a loaded machine, a pause) makes no partition idle.
 //
-// The watermark knows the partitions it has been fed records from; a
-// partition assigned to the service but never read from does not hold it
-// (the SDK does not expose assignments). After a restart the checkpoint
+// With [Config.Assigned] (rivers: Service.Assigned) the watermark knows the
+// partitions assigned to the service: one not read yet holds it until it is
+// read or is idle as a partition read to its end is, and one a rebalance
+// took away stops holding it. Without, only partitions read from count.
+// After a restart the checkpoint
 // ([Watermark.MarshalBinary]) names the partitions: each holds the
 // watermark at its last event time until it is read again, or until the
 // service has read IdleAfter of record time since the restart without it.
 //
 // A single source with a wrong clock must not drag the watermark into the
 // future: an event time more than [Config.MaxClockSkew] ahead of the latest
-// plausible one is implausible and does not move it, until
-// [Config.SkewConfirm] such times in a row show the whole stream moved (a
-// simulator restarted at a later date); the watermark then moves to the
-// earliest of them.
+// plausible one of its partition is implausible and does not move it, until
+// [Config.SkewConfirm] such times in a row show the stream moved (a
+// simulator restarted at a later date). Each partition is judged against
+// itself: a consumer catching up reads one partition hours ahead of
+// another, which is no wrong clock.
 //
 // # Progress
 //

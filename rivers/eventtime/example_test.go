@@ -23,7 +23,9 @@ func ExampleWatermark() {
 	}
 	fmt.Println("watermark:", wm.Value().Format("15:04"), "caught up:", wm.CaughtUp())
 
-	wm.Observe(1, grid.Add(6*time.Hour), 0, broker.Add(100*time.Second)) // read to its end
+	for h := 1; h <= 6; h++ { // partition 1 read to its end
+		wm.Observe(1, grid.Add(time.Duration(h)*time.Hour), int64(6-h), broker.Add(100*time.Second))
+	}
 	fmt.Println("watermark:", wm.Value().Format("15:04"), "caught up:", wm.CaughtUp())
 	fmt.Println("windows with 30m lateness closed through:", wm.ClosedThrough(30*time.Minute).Format("15:04"))
 	// Output:

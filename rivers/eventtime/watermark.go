@@ -16,13 +16,16 @@ const (
 // skew guard, partitions idle after DefaultIdleAfter.
 type Config struct {
 	// MaxClockSkew: an event time more than this ahead of the latest
-	// plausible one is implausible: it does not move the watermark (a
-	// source with a wrong clock). Zero disables the guard: every event
-	// time is plausible.
+	// plausible one of its partition is implausible: it does not move the
+	// watermark (a source with a wrong clock). Each partition is judged
+	// against itself, so a consumer catching up, which reads one partition
+	// hours ahead of another, refuses nothing. Zero disables the guard:
+	// every event time is plausible.
 	MaxClockSkew time.Duration
-	// SkewConfirm: this many implausible event times with no plausible one
-	// in between show that the whole stream moved ahead; the watermark then
-	// moves to the earliest of them. Default DefaultSkewConfirm (100).
+	// SkewConfirm: this many implausible event times of one partition with
+	// no plausible one in between show that the stream moved ahead; the
+	// partition then moves to the earliest of them. Default
+	// DefaultSkewConfirm (100).
 	SkewConfirm int
 	// IdleAfter: a partition read to its end (Behind 0 at its last record)
 	// is idle once the service has read records stamped this much later
@@ -37,6 +40,15 @@ type Config struct {
 	// since (a loaded machine, a long pause) makes stale. Nil: that
 	// fetch-time evidence alone.
 	AtEnd func(p int) bool
+	// Assigned, when set, returns the partitions assigned to the service
+	// now and whether that is known (rivers: Service.Assigned). An
+	// assigned partition not read yet holds the watermark while it has
+	// records to read (AtEnd false), or, without AtEnd, until the service
+	// has read IdleAfter of record time from others since it was found
+	// unread; a partition no
+	// longer assigned (a rebalance gave it to another instance) stops
+	// holding it. Nil: only partitions read from count.
+	Assigned func() ([]int, bool)
 }
 
 // part is one partition's state. Times are unix nanoseconds, 0 = none.
@@ -45,6 +57,9 @@ type part struct {
 	record   int64 // record time of its last record
 	behind   int64 // records behind its last record when it was fetched
 	restored bool  // known from a checkpoint, not read since
+
+	pendingMin int64 // earliest implausible event time since the last plausible one
+	pendingN   int   // implausible event times in a row
 }
 
 // Watermark is the event-time clock of one consumer over the partitions it
@@ -55,12 +70,14 @@ type Watermark struct {
 	confirm   int
 	idleAfter int64 // ns; < 0 = never
 	atEnd     func(p int) bool
+	assigned  func() ([]int, bool)
 
-	max        int64 // latest plausible event time
-	value      int64 // the low watermark as last computed (monotonic)
-	newest     int64 // newest record time read, over partitions
-	pendingMin int64
-	pendingN   int
+	max    int64 // latest plausible event time
+	value  int64 // the low watermark as last computed (monotonic)
+	newest int64 // newest record time read, over partitions
+	// waiting: assigned partitions not read yet, each with the newest
+	// record time read (from others) when it was first found waiting.
+	waiting map[int]int64
 
 	parts     []part // by partition
 	seen      []bool // parts[i] is in use
@@ -75,7 +92,8 @@ func New(cfg Config) *Watermark {
 	if cfg.IdleAfter == 0 {
 		cfg.IdleAfter = DefaultIdleAfter
 	}
-	return &Watermark{skew: int64(max(cfg.MaxClockSkew, 0)), confirm: cfg.SkewConfirm, idleAfter: int64(cfg.IdleAfter), atEnd: cfg.AtEnd}
+	return &Watermark{skew: int64(max(cfg.MaxClockSkew, 0)), confirm: cfg.SkewConfirm, idleAfter: int64(cfg.IdleAfter),
+		atEnd: cfg.AtEnd, assigned: cfg.Assigned}
 }
 
 func unix(t time.Time) int64 {
@@ -112,7 +130,7 @@ func (w *Watermark) Observe(p int, t time.Time, behind int64, recordTime time.Ti
 		}
 	}
 	ts := unix(t)
-	if !w.plausible(ts) {
+	if !w.plausible(pt, ts) {
 		return false
 	}
 	pt.last = max(pt.last, ts)
@@ -142,31 +160,37 @@ func (w *Watermark) wakeRestored(rt int64) {
 	w.restoring = 0
 }
 
-// plausible applies the clock-skew guard to ts and advances max.
-func (w *Watermark) plausible(ts int64) bool {
-	switch {
-	case ts == 0:
+// plausible applies the clock-skew guard to ts, an event time of pt, and
+// advances max. The reference is the partition's own latest plausible time:
+// a partition's records come in the order they were published, so a jump
+// of more than the skew within one partition is a wrong clock, where a jump
+// between partitions is only a reader that is further on one than on
+// another. A partition's first time is plausible (it has no reference that
+// a catching-up reader does not make wrong).
+func (w *Watermark) plausible(pt *part, ts int64) bool {
+	if ts == 0 {
 		return false
-	case w.max == 0 || w.skew == 0:
+	}
+	ref := pt.last
+	if ref == 0 || w.skew == 0 || ts <= ref+w.skew {
 		w.max = max(w.max, ts)
-		return true
-	case ts <= w.max+w.skew:
-		w.max = max(w.max, ts)
-		if ts > w.max-w.skew {
-			w.pendingN = 0
+		if ts > ref-w.skew {
+			pt.pendingN = 0
 		}
 		return true
 	}
-	if w.pendingN == 0 || ts < w.pendingMin {
-		w.pendingMin = ts
+	if pt.pendingN == 0 || ts < pt.pendingMin {
+		pt.pendingMin = ts
 	}
-	w.pendingN++
-	if w.pendingN >= w.confirm {
-		w.max = w.pendingMin
-		w.pendingN = 0
-		return true
+	pt.pendingN++
+	if pt.pendingN < w.confirm {
+		return false
 	}
-	return false
+	// The stream moved ahead (a simulator restarted at a later date): the
+	// newest time read moves to the earliest of the times that showed it.
+	pt.pendingN = 0
+	w.max = max(w.max, pt.pendingMin)
+	return true
 }
 
 // Plausible reports whether t would be plausible, without recording it:
@@ -175,6 +199,50 @@ func (w *Watermark) plausible(ts int64) bool {
 func (w *Watermark) Plausible(t time.Time) bool {
 	ts := unix(t)
 	return ts != 0 && (w.max == 0 || w.skew == 0 || ts <= w.max+w.skew)
+}
+
+// holdsUnread applies Config.Assigned: it reports whether an assigned
+// partition not read yet holds the watermark, and returns the assigned set
+// (nil when unknown) so that Value skips partitions no longer assigned.
+func (w *Watermark) holdsUnread() (hold bool, assigned map[int]bool) {
+	if w.assigned == nil {
+		return false, nil
+	}
+	ps, known := w.assigned()
+	if !known {
+		return false, nil
+	}
+	assigned = make(map[int]bool, len(ps))
+	for _, p := range ps {
+		assigned[p] = true
+		if p < len(w.parts) && w.seen[p] && (w.parts[p].last != 0 || w.parts[p].record != 0) {
+			delete(w.waiting, p) // read (or restored from a checkpoint)
+			continue
+		}
+		if w.atEnd != nil && w.atEnd(p) {
+			continue // nothing to read now
+		}
+		if w.waiting == nil {
+			w.waiting = map[int]int64{}
+		}
+		since, ok := w.waiting[p]
+		if !ok || since == 0 {
+			w.waiting[p] = w.newest
+			hold = true
+			continue
+		}
+		// Without AtEnd: quiet while the service read IdleAfter of record
+		// time from others.
+		if w.atEnd != nil || w.idleAfter < 0 || w.newest-since < w.idleAfter {
+			hold = true
+		}
+	}
+	for p := range w.waiting {
+		if !assigned[p] {
+			delete(w.waiting, p)
+		}
+	}
+	return hold, assigned
 }
 
 func (w *Watermark) idle(i int, p *part) bool {
@@ -187,10 +255,14 @@ func (w *Watermark) idle(i int, p *part) bool {
 // when every partition is idle). It never moves back. Zero before the first
 // plausible event.
 func (w *Watermark) Value() time.Time {
+	hold, assigned := w.holdsUnread()
+	if hold {
+		return fromUnix(w.value) // an assigned partition is still to be read
+	}
 	v := int64(math.MaxInt64)
 	for i := range w.parts {
 		p := &w.parts[i]
-		if !w.seen[i] || p.last == 0 || w.idle(i, p) {
+		if !w.seen[i] || p.last == 0 || (assigned != nil && !assigned[i]) || w.idle(i, p) {
 			continue
 		}
 		v = min(v, p.last)

@@ -57,7 +57,11 @@ func TestAStalledPartitionHoldsTheWatermark(t *testing.T) {
 	if w.CaughtUp() {
 		t.Error("caught up with partition 1 behind")
 	}
-	// Partition 1 is read to its end: the watermark follows it, never past.
+	// Partition 1 is read to its end, its records in the order they were
+	// published: the watermark follows it, never past.
+	for m := 60; m < 600; m += 60 {
+		w.Observe(1, ev(m), 1, rec(200))
+	}
 	w.Observe(1, ev(600), 0, rec(200))
 	wantValue(t, w, ev(600))
 	if !w.CaughtUp() {
@@ -193,4 +197,75 @@ func TestAStalledReaderIsNotIdleUntilItIsAtItsEnd(t *testing.T) {
 	}
 	atEnd[1] = true // read to its end after all: nothing came
 	wantValue(t, w, ev(15*30))
+}
+
+// A consumer catching up reads one partition hours ahead of another: the
+// guard judges each partition against itself and refuses none of them,
+// while a jump within a partition is still a wrong clock.
+func TestClockSkewIsPerPartition(t *testing.T) {
+	w := New(Config{MaxClockSkew: 2 * time.Hour, SkewConfirm: 100})
+	for m := 0; m <= 10*60; m += 15 { // partition 0 read 10 h ahead first
+		if !w.Observe(0, ev(m), 1, rec(0)) {
+			t.Fatalf("partition 0 at %d min refused", m)
+		}
+	}
+	for m := 0; m <= 10*60; m += 15 { // then partition 1 from the start
+		if !w.Observe(1, ev(m), 1, rec(0)) {
+			t.Fatalf("partition 1 at %d min refused while the reader catches up", m)
+		}
+	}
+	if w.Observe(1, ev(10*60+3*60), 0, rec(0)) {
+		t.Error("a read 3 h ahead of its own partition is plausible")
+	}
+	wantValue(t, w, ev(10*60))
+}
+
+func TestAssignedPartitions(t *testing.T) {
+	assigned := []int{0, 1, 2}
+	atEnd := map[int]bool{}
+	w := New(Config{IdleAfter: 10 * time.Second,
+		Assigned: func() ([]int, bool) { return assigned, true },
+		AtEnd:    func(p int) bool { return atEnd[p] }})
+	w.Observe(0, ev(0), 0, rec(0))
+	w.Observe(1, ev(30), 0, rec(0))
+	// Partition 2 is assigned and not read yet: nothing closes.
+	if v := w.Value(); !v.IsZero() {
+		t.Fatalf("value %v with partition 2 unread, want zero", v)
+	}
+	// Ten seconds of record time read from others while it has records to
+	// read: it still holds.
+	w.Observe(1, ev(45), 1, rec(10))
+	if v := w.Value(); !v.IsZero() {
+		t.Fatalf("value %v with partition 2 unread but not at its end, want zero", v)
+	}
+	// At its end (empty): the others decide.
+	atEnd[2] = true
+	wantValue(t, w, ev(0))
+	// A rebalance gives partition 3 (with records to read) and takes
+	// partition 0 away: 3 holds the watermark where it is, 0 no longer does.
+	assigned = []int{1, 2, 3}
+	w.Observe(1, ev(60), 1, rec(11))
+	wantValue(t, w, ev(0))
+	atEnd[3] = true
+	wantValue(t, w, ev(60))
+	// Partition 3 speaks: it holds the watermark at its own time.
+	w.Observe(3, ev(50), 1, rec(22))
+	w.Observe(1, ev(75), 1, rec(22))
+	wantValue(t, w, ev(60))
+
+	// Without AtEnd, an unread partition is idle after IdleAfter of record
+	// time read from others since it was found unread.
+	w3 := New(Config{IdleAfter: 10 * time.Second, Assigned: func() ([]int, bool) { return []int{0, 1}, true }})
+	w3.Observe(0, ev(15), 0, rec(0))
+	if v := w3.Value(); !v.IsZero() {
+		t.Fatalf("value %v with partition 1 unread, want zero", v)
+	}
+	w3.Observe(0, ev(30), 0, rec(10))
+	wantValue(t, w3, ev(30))
+
+	// Without the knowledge (a transport that cannot tell), partitions read
+	// from decide, as before.
+	w2 := New(Config{Assigned: func() ([]int, bool) { return nil, false }})
+	w2.Observe(0, ev(15), 0, rec(0))
+	wantValue(t, w2, ev(15))
 }

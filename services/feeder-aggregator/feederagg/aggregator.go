@@ -94,6 +94,9 @@ type AggregatorConfig struct {
 	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
 	// Nil: the evidence of its last record's fetch alone.
 	AtEnd func(partition int) bool
+	// Assigned returns the rapids partitions assigned to the service now
+	// (rivers.Service.Assigned): one not read yet holds the watermark.
+	Assigned func() ([]int, bool)
 
 	Window          time.Duration
 	Lateness        time.Duration
@@ -158,7 +161,7 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 	}
 	return &Aggregator{
 		cfg:    cfg,
-		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd}),
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd, Assigned: cfg.Assigned}),
 		meters: make(map[string]*meter),
 		trafos: make(map[string]*trafo),
 	}

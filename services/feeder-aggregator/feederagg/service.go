@@ -125,9 +125,10 @@ func Payload(l Load) events.FeederLoad {
 	return p
 }
 
-// withAtEnd sets AtEnd from svc's reading of the rapids.
+// withAtEnd sets AtEnd and Assigned from svc's reading of the rapids.
 func (c AggregatorConfig) withAtEnd(svc *rivers.Service) AggregatorConfig {
 	topic := svc.Config().Kafka.Topics.Rapids
 	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	c.Assigned = func() ([]int, bool) { return svc.Assigned(topic) }
 	return c
 }

@@ -275,9 +275,10 @@ func LatePayload(l Late) events.MeterReadingLate {
 	}
 }
 
-// withAtEnd sets AtEnd from svc's reading of the rapids.
+// withAtEnd sets AtEnd and Assigned from svc's reading of the rapids.
 func (c TrackerConfig) withAtEnd(svc *rivers.Service) TrackerConfig {
 	topic := svc.Config().Kafka.Topics.Rapids
 	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	c.Assigned = func() ([]int, bool) { return svc.Assigned(topic) }
 	return c
 }

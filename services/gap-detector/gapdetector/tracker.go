@@ -130,6 +130,9 @@ type TrackerConfig struct {
 	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
 	// Nil: the evidence of its last record's fetch alone.
 	AtEnd func(partition int) bool
+	// Assigned returns the rapids partitions assigned to the service now
+	// (rivers.Service.Assigned): one not read yet holds the watermark.
+	Assigned func() ([]int, bool)
 
 	Grace          time.Duration
 	MaxConsecutive int
@@ -234,7 +237,7 @@ func NewTracker(cfg TrackerConfig) *Tracker {
 	}
 	return &Tracker{
 		cfg:     cfg,
-		wm:      eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd}),
+		wm:      eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd, Assigned: cfg.Assigned}),
 		meters:  newInternTable(),
 		trafoIx: make(map[trafo]uint32),
 		ivIx:    make(map[int64]uint16),

@@ -18,6 +18,9 @@ type DetectorConfig struct {
 	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
 	// Nil: the evidence of its last record's fetch alone.
 	AtEnd func(partition int) bool
+	// Assigned returns the rapids partitions assigned to the service now
+	// (rivers.Service.Assigned): one not read yet holds the watermark.
+	Assigned func() ([]int, bool)
 
 	Threshold         float64
 	RestoreShare      float64
@@ -210,7 +213,7 @@ func NewDetector(cfg DetectorConfig) *Detector {
 	}
 	return &Detector{
 		cfg:    cfg,
-		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd}),
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd, Assigned: cfg.Assigned}),
 		meters: make(map[string]*meter),
 		txs:    make(map[string]*transformer),
 	}

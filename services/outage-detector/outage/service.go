@@ -130,9 +130,10 @@ func (s *Service) Detector(f func(*Detector)) {
 	f(s.det)
 }
 
-// withAtEnd sets AtEnd from svc's reading of the rapids.
+// withAtEnd sets AtEnd and Assigned from svc's reading of the rapids.
 func (c DetectorConfig) withAtEnd(svc *rivers.Service) DetectorConfig {
 	topic := svc.Config().Kafka.Topics.Rapids
 	c.AtEnd = func(p int) bool { return svc.AtEnd(topic, p) }
+	c.Assigned = func() ([]int, bool) { return svc.Assigned(topic) }
 	return c
 }
