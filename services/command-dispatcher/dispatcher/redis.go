@@ -30,7 +30,7 @@ func NewRedisStore(client redis.UniversalClient, prefix string) *RedisStore {
 }
 
 func (s *RedisStore) key(id string) string { return s.prefix + "c:" + id }
-func (s *RedisStore) dueKey() string      { return s.prefix + "due" }
+func (s *RedisStore) dueKey() string       { return s.prefix + "due" }
 
 var createScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end

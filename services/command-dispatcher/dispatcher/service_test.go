@@ -316,4 +316,3 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Errorf("backoff(4) = %v, want the cap", got)
 	}
 }
-

@@ -29,7 +29,7 @@ type Record struct {
 
 	Request     events.MeterCommandRequested `json:"request"` // MaxAttempts and AckTimeoutSeconds resolved
 	RequestedAt time.Time                    `json:"requested_at"`
-	ExpiresAt   time.Time                    `json:"expires_at,omitzero"` // the request's use-by; zero: none
+	ExpiresAt   time.Time                    `json:"expires_at,omitzero"`  // the request's use-by; zero: none
 	RequestID   string                       `json:"request_id,omitempty"` // ce_id of the request or missed read
 
 	// Attempt is the attempts sent so far; SentAt when the last one was.
