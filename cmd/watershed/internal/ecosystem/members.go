@@ -40,9 +40,9 @@ type DevOptions struct {
 	MQTT bool
 	// Versions maps a service name to the version its heartbeats report.
 	Versions map[string]string
-	// RedisURL is the hot pond's Redis when REDIS_URL is unset (`watershed
-	// dev` starts an in-process one); empty leaves hot-pond out unless
-	// REDIS_URL is set.
+	// RedisURL is the Redis of hot-pond and command-dispatcher when
+	// REDIS_URL is unset (`watershed dev` starts an in-process one); empty
+	// leaves both out unless REDIS_URL is set.
 	RedisURL string
 	// Simulator, when set, replaces the simulator's configuration entirely
 	// (the end-to-end tests script a scenario with it).
