@@ -104,13 +104,14 @@ require (
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
-	github.com/segmentio/kafka-go v0.4.51 // indirect
+	github.com/segmentio/kafka-go v0.4.51
 	github.com/spf13/pflag v1.0.9 // indirect
 	github.com/twmb/franz-go v1.22.2 // indirect
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
 	github.com/watershed-grid/watershed/ponds v0.0.0
 	github.com/watershed-grid/watershed/services/clock-watch v0.0.0
+	github.com/watershed-grid/watershed/services/command-dispatcher v0.0.0
 	github.com/watershed-grid/watershed/services/demand-tracker v0.0.0
 	github.com/watershed-grid/watershed/services/feeder-aggregator v0.0.0
 	github.com/watershed-grid/watershed/services/gap-detector v0.0.0
@@ -158,6 +159,8 @@ replace (
 replace github.com/watershed-grid/watershed/ponds => ../../ponds
 
 replace github.com/watershed-grid/watershed/services/clock-watch => ../../services/clock-watch
+
+replace github.com/watershed-grid/watershed/services/command-dispatcher => ../../services/command-dispatcher
 
 replace github.com/watershed-grid/watershed/services/demand-tracker => ../../services/demand-tracker
 

@@ -29,6 +29,11 @@ const (
 	AckFailed    = "failed"
 	AckRejected  = "rejected"
 
+	// meter.command.outcome.v1 outcome.
+	OutcomeAcknowledged = "acknowledged"
+	OutcomeFailed       = "failed"
+	OutcomeExpired      = "expired"
+
 	// Well-known meter.reading.v1 flags (the list is open: consumers must
 	// tolerate others).
 	FlagPowerFail        = "power_fail"

@@ -29,6 +29,8 @@ const (
 	TypeMonitorLagging        = "system.monitor.lagging.v1"
 	TypeMeterCommand          = "meter.command.v1"
 	TypeMeterCommandAck       = "meter.command.ack.v1"
+	TypeMeterCommandRequested = "meter.command.requested.v1"
+	TypeMeterCommandOutcome   = "meter.command.outcome.v1"
 )
 
 // Types returns every event type of the catalog, in catalog order. The slice
@@ -55,6 +57,8 @@ func Types() []string {
 		TypeMonitorLagging,
 		TypeMeterCommand,
 		TypeMeterCommandAck,
+		TypeMeterCommandRequested,
+		TypeMeterCommandOutcome,
 	}
 }
 
@@ -102,6 +106,10 @@ func NewPayload(eventType string) (any, bool) {
 		return new(MeterCommand), true
 	case TypeMeterCommandAck:
 		return new(MeterCommandAck), true
+	case TypeMeterCommandRequested:
+		return new(MeterCommandRequested), true
+	case TypeMeterCommandOutcome:
+		return new(MeterCommandOutcome), true
 	}
 	return nil, false
 }
@@ -609,8 +617,9 @@ type MonitorLagging struct {
 
 // MeterCommand is the payload of meter.command.v1.
 //
-// A command to one meter, recorded on the rivers, delivered by a gateway, acknowledged with
-// meter.command.ack.v1 or replayed until max_attempts.
+// A command to one meter: one attempt of a command the command dispatcher took from a
+// meter.command.requested.v1 (or a missed read), delivered by a gateway or the simulator,
+// acknowledged with meter.command.ack.v1 or replayed until max_attempts.
 type MeterCommand struct {
 	// Id of the command; every attempt carries it, and so do the acks.
 	CommandID string `json:"command_id"`
@@ -649,6 +658,67 @@ type MeterCommandAck struct {
 	Reason string `json:"reason,omitempty"`
 	// When the meter answered, from the gateway's clock.
 	AckedAt time.Time `json:"acked_at"`
+}
+
+// MeterCommandRequested is the payload of meter.command.requested.v1.
+//
+// Someone asks for a command to one meter: the command dispatcher sends it (meter.command.v1),
+// replays it until acknowledged or max_attempts, and publishes the outcome
+// (meter.command.outcome.v1). The event's use-by (ce_expirytime) is the command's: past it the
+// command is not sent again and ends expired. Requests with a command_id already known are
+// duplicates and change nothing.
+type MeterCommandRequested struct {
+	// Id of the command, chosen by the requester; the dispatcher keeps one command per id (a
+	// repeated request is a duplicate). Attempts, acks and the outcome carry it.
+	CommandID string `json:"command_id"`
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// What the meter should do.
+	Command string `json:"command"`
+	// Arguments of the command; which apply depends on command.
+	Parameters CommandParameters `json:"parameters,omitzero"`
+	// Who asked: an operator's id, a service (/services/<name>) or a customer channel.
+	RequestedBy string `json:"requested_by"`
+	// Attempts after which the command is given up as failed; absent: the dispatcher's default.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Seconds to wait for an ack to each attempt before replaying it; absent: the dispatcher's
+	// default.
+	AckTimeoutSeconds float64 `json:"ack_timeout_s,omitempty"`
+}
+
+// MeterCommandOutcome is the payload of meter.command.outcome.v1.
+//
+// How a command to one meter ended, from the command dispatcher: acknowledged by the meter,
+// failed (after max_attempts without an ack, or refused by the meter), or expired past its
+// use-by. One per command_id.
+type MeterCommandOutcome struct {
+	// Id of the command, as requested.
+	CommandID string `json:"command_id"`
+	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// What the meter should do.
+	Command string `json:"command"`
+	// Arguments of the command; which apply depends on command.
+	Parameters CommandParameters `json:"parameters,omitzero"`
+	// acknowledged: the meter accepted or completed it; failed: refused by the meter, or no ack
+	// after max_attempts (see reason); expired: its use-by passed before an ack.
+	Outcome string `json:"outcome"`
+	// Why the command failed or expired; absent when acknowledged.
+	Reason string `json:"reason,omitempty"`
+	// Attempts sent to the meter (0 when it expired or was refused before the first).
+	Attempts int `json:"attempts"`
+	// Attempts allowed.
+	MaxAttempts int `json:"max_attempts"`
+	// status of the last meter.command.ack.v1 received, when any.
+	AckStatus string `json:"ack_status,omitempty"`
+	// acked_at of that ack, when any.
+	AckedAt time.Time `json:"acked_at,omitzero"`
+	// Who asked: an operator's id, a service (/services/<name>) or a customer channel.
+	RequestedBy string `json:"requested_by"`
+	// When the dispatcher took the request (issued_at of its attempts).
+	RequestedAt time.Time `json:"requested_at"`
+	// When the dispatcher decided the outcome.
+	DecidedAt time.Time `json:"decided_at"`
 }
 
 // OutageEvidence is what the suspicion rests on.
@@ -691,4 +761,7 @@ type CommandParameters struct {
 	IntervalSeconds int `json:"interval_s,omitempty"`
 	// For display_message: the text for the in-home display.
 	Message string `json:"message,omitempty"`
+	// For read_now: the end of the interval to read again (read_at of the reading to send once
+	// more, e.g. a missed one). Absent: the meter's latest read.
+	ReadAt time.Time `json:"read_at,omitzero"`
 }

@@ -24,11 +24,12 @@ var commonRequired = []string{"KAFKA_BROKERS", "KAFKA_TOPIC_RAPIDS", "KAFKA_TOPI
 // service's documentation is cross-checked: a variable it documents as
 // required must be listed here (TestComposeRequiredEnvironment).
 var requiredEnv = map[string][]string{
-	"mqtt-gateway":   {"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD"},
-	"gap-detector":   {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
-	"hot-pond":       {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
-	"raw-archiver":   {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
-	"river-archiver": {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+	"mqtt-gateway":       {"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD"},
+	"gap-detector":       {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
+	"hot-pond":           {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
+	"command-dispatcher": {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
+	"raw-archiver":       {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+	"river-archiver":     {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 }
 
 // dependsOn lists the infrastructure each service must wait for, with the

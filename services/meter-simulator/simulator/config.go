@@ -67,6 +67,19 @@ type Config struct {
 	// directory must exist. SIM_CHECKPOINT, default "" (no checkpoint: a
 	// restart starts from SIM_START, or from the wall clock).
 	Checkpoint string
+	// CommandSource is the only ce_source whose meter.command.v1 the
+	// meters obey (control is authenticated); others are dead-lettered.
+	// SIM_COMMAND_SOURCE, default (and when empty) /services/command-dispatcher.
+	CommandSource string
+	// CommandDropRate is the probability that a command attempt is lost on
+	// its way to the meter (no ack: the dispatcher replays it), decided
+	// from the seed, command id and attempt. SIM_COMMAND_DROP_RATE,
+	// default 0.
+	CommandDropRate float64
+	// MeterMemory is how long (grid time) a meter keeps a read the network
+	// lost (SIM_MISSING_RATE), to send it again on a re-read.
+	// SIM_METER_MEMORY, default 48h (0: the default).
+	MeterMemory time.Duration
 }
 
 // DefaultConfig returns the defaults; Start is left zero (the wall clock at
@@ -80,6 +93,8 @@ func DefaultConfig() Config {
 		MaxUploadDelay: 5 * time.Minute,
 		BatchSize:      2000,
 		ReadingTTL:     24 * time.Hour,
+		CommandSource:  "/services/command-dispatcher",
+		MeterMemory:    DefaultMeterMemory,
 	}
 }
 
@@ -98,6 +113,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: SIM_RATE=%q: want %q or %q", ErrConfig, c.Rate, RatePaced, RateMax)
 	case c.BatchSize < 1:
 		return fmt.Errorf("%w: SIM_BATCH=%d: want a positive count", ErrConfig, c.BatchSize)
+	case c.CommandDropRate < 0 || c.CommandDropRate > 1 || c.CommandDropRate != c.CommandDropRate:
+		return fmt.Errorf("%w: SIM_COMMAND_DROP_RATE=%g: want a probability in [0, 1]", ErrConfig, c.CommandDropRate)
+	case c.MeterMemory < 0:
+		return fmt.Errorf("%w: SIM_METER_MEMORY=%s: want a non-negative duration", ErrConfig, c.MeterMemory)
 	case c.ReadingTTL < 0:
 		return fmt.Errorf("%w: SIM_READING_TTL=%s: want a non-negative duration", ErrConfig, c.ReadingTTL)
 	case c.Checkpoint != "" && !isDir(filepath.Dir(c.Checkpoint)):
@@ -164,7 +183,7 @@ func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config
 	floats := []struct {
 		env string
 		dst *float64
-	}{{"SIM_SPEED", &c.Speed}, {"SIM_NOMINAL_VOLTAGE", &c.Fleet.NominalVoltage}}
+	}{{"SIM_SPEED", &c.Speed}, {"SIM_NOMINAL_VOLTAGE", &c.Fleet.NominalVoltage}, {"SIM_COMMAND_DROP_RATE", &c.CommandDropRate}}
 	for _, f := range floats {
 		if s, ok := get(f.env); ok {
 			if *f.dst, err = strconv.ParseFloat(s, 64); err != nil {
@@ -175,7 +194,7 @@ func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config
 	durs := []struct {
 		env string
 		dst *time.Duration
-	}{{"SIM_INTERVAL", &c.Interval}, {"SIM_MAX_UPLOAD_DELAY", &c.MaxUploadDelay}, {"SIM_READING_TTL", &c.ReadingTTL}}
+	}{{"SIM_INTERVAL", &c.Interval}, {"SIM_MAX_UPLOAD_DELAY", &c.MaxUploadDelay}, {"SIM_READING_TTL", &c.ReadingTTL}, {"SIM_METER_MEMORY", &c.MeterMemory}}
 	for _, d := range durs {
 		if s, ok := get(d.env); ok {
 			if *d.dst, err = time.ParseDuration(s); err != nil {
@@ -185,6 +204,9 @@ func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config
 	}
 	if s, ok := get("SIM_RATE"); ok {
 		c.Rate = s
+	}
+	if s, ok := get("SIM_COMMAND_SOURCE"); ok {
+		c.CommandSource = s
 	}
 	if s, ok := get("SIM_CHECKPOINT"); ok {
 		c.Checkpoint = s

@@ -59,6 +59,9 @@
 //	SIM_BATCH                       2000       records per publish call
 //	SIM_READING_TTL                 24h        use-by of each reading after publication
 //	SIM_CHECKPOINT                  (none)     file where the position is kept; a restart resumes from it
+//	SIM_COMMAND_SOURCE              /services/command-dispatcher  the only source whose meter.command.v1 the meters obey
+//	SIM_COMMAND_DROP_RATE           0          probability that a command attempt is lost (no ack)
+//	SIM_METER_MEMORY                48h        grid time a meter keeps a read the network lost, for re-reads
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, HTTP_ADDR, ...).
 //
@@ -86,4 +89,18 @@
 // duplicate or a republished reading has the same id), ce_time = when the
 // collector uploaded it on the grid clock. In: simulator.fault.v1 on the rivers (schema embedded here,
 // see Schemas), which injects a fault from the current grid time.
+//
+// # Commands
+//
+// The fleet's meters answer meter.command.v1 from SIM_COMMAND_SOURCE (others
+// are dead-lettered; commands for meters outside the fleet are another
+// gateway's and ignored) with meter.command.ack.v1, unless the attempt is
+// lost (SIM_COMMAND_DROP_RATE, deterministic per command id and attempt). A
+// read_now with parameters.read_at sends the read the network lost
+// (SIM_MISSING_RATE) again onto the rapids, with the values and the id
+// (events.ReadingID) it would have had, and acks completed; a slot the meter
+// does not hold (delivered, not taken during an outage, older than
+// SIM_METER_MEMORY, not read yet) acks failed with that reason.
+// display_message, connect and disconnect ack completed; set_interval and a
+// read_now without read_at are rejected (not simulated).
 package simulator

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -76,7 +77,22 @@ type Generator struct {
 	uploads []Upload
 	loadKW  []float64
 	dark    []bool
+
+	// lost holds the reads the network lost (missing faults) for the
+	// meters to answer a re-read with; kept for memory of grid time.
+	lost   map[lostKey]Reading
+	memory int64 // seconds
 }
+
+// lostKey is a lost read: its meter index and read time (unix seconds).
+type lostKey struct {
+	meter int
+	at    int64
+}
+
+// DefaultMeterMemory is how long (grid time) a meter keeps a read the
+// network lost, to send it again when asked.
+const DefaultMeterMemory = 48 * time.Hour
 
 // Stats counts what a generator produced.
 type Stats struct {
@@ -86,11 +102,13 @@ type Stats struct {
 // NewGenerator starts a generator at the scenario's start.
 func NewGenerator(m *Model) *Generator {
 	g := &Generator{
-		model: m,
-		sec:   m.sec,
-		k:     1,
-		reg:   make([]int64, m.fleet.Len()),
-		stuck: make(map[int]int64),
+		model:  m,
+		sec:    m.sec,
+		k:      1,
+		reg:    make([]int64, m.fleet.Len()),
+		stuck:  make(map[int]int64),
+		lost:   make(map[lostKey]Reading),
+		memory: int64(DefaultMeterMemory / time.Second),
 	}
 	for i := range g.reg {
 		g.reg[i] = m.fleet.meters[i].InitialRegisterWh
@@ -142,6 +160,46 @@ func (g *Generator) Inject(ft Fault) error {
 	return nil
 }
 
+// SetMeterMemory sets how long (grid time) meters keep the reads the
+// network lost (default DefaultMeterMemory).
+func (g *Generator) SetMeterMemory(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.memory = int64(d / time.Second)
+}
+
+// Recall errors: why a meter cannot send a read again.
+var (
+	// ErrUnknownMeter: no such meter in the fleet.
+	ErrUnknownMeter = errors.New("unknown meter")
+	// ErrNotRead: the slot is not read yet (read_at not before the
+	// generator's next interval).
+	ErrNotRead = errors.New("slot not read yet")
+	// ErrNotInMemory: the meter does not hold that read: it was delivered
+	// (re-reads serve lost reads), not taken (no supply), or is older than
+	// the meters' memory.
+	ErrNotInMemory = errors.New("read not in the meter's memory")
+)
+
+// Recall returns the read of meterID at readAt that the network lost, as
+// it would have been sent (same values, flags and read_at), for a re-read
+// command.
+func (g *Generator) Recall(meterID string, readAt time.Time) (Reading, error) {
+	i, ok := g.model.fleet.meterIndex(meterID)
+	if !ok {
+		return Reading{}, fmt.Errorf("%w %s", ErrUnknownMeter, meterID)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r, ok := g.lost[lostKey{i, readAt.Unix()}]; ok {
+		return r, nil
+	}
+	if !readAt.Before(time.Unix(g.model.start+g.k*g.sec, 0)) {
+		return Reading{}, fmt.Errorf("%w: %s at %s", ErrNotRead, meterID, readAt.UTC().Format(time.RFC3339))
+	}
+	return Reading{}, fmt.Errorf("%w: %s at %s", ErrNotInMemory, meterID, readAt.UTC().Format(time.RFC3339))
+}
+
 // Faults returns the faults in force, scripted and injected.
 func (g *Generator) Faults() []Fault {
 	g.mu.Lock()
@@ -158,13 +216,20 @@ func (g *Generator) Faults() []Fault {
 // ride at the end of their collector's upload. The returned slices are
 // reused by the next call.
 func (g *Generator) Interval() []Upload {
+	g.mu.Lock() // Recall reads k and lost concurrently
 	e := g.model.start + g.k*g.sec
 	g.k++
 	f := g.model.fleet
 	seed := f.cfg.Seed
 
-	g.mu.Lock()
 	g.faults = slices.DeleteFunc(g.faults, func(c compiled) bool { return c.to <= e-g.sec })
+	if e%3600 == 0 { // hourly: forget the lost reads past the meters' memory
+		for k := range g.lost {
+			if k.at < e-g.memory {
+				delete(g.lost, k)
+			}
+		}
+	}
 	faults := g.faults
 	var stats Stats
 	defer func() {
@@ -270,6 +335,7 @@ func (g *Generator) Interval() []Upload {
 				}
 				if missing {
 					stats.Missing++
+					g.lost[lostKey{i, r.ReadAt.Unix()}] = r
 					continue
 				}
 				stats.Readings++

@@ -57,6 +57,7 @@ type Simulator struct {
 
 	readings metric.Int64Counter
 	faults   metric.Int64Counter
+	commands metric.Int64Counter
 }
 
 // Register adds the simulator to svc: a timer that publishes
@@ -141,8 +142,17 @@ func newSimulator(svc *rivers.Service, cfg Config, sink PublishFunc) (*Simulator
 		metric.WithDescription("Fault commands applied, by kind")); err != nil {
 		return nil, err
 	}
-	svc.Publishes(events.TypeMeterReading)
+	if s.commands, err = meter.Int64Counter("simulator_commands_total",
+		metric.WithDescription("meter.command.v1 received, by result (completed, failed, rejected, dropped, not_in_fleet, refused)")); err != nil {
+		return nil, err
+	}
+	if cfg.MeterMemory > 0 {
+		s.gen.SetMeterMemory(cfg.MeterMemory)
+	}
+	svc.Publishes(events.TypeMeterReading, events.TypeMeterCommandAck)
 	svc.Every(Tick, "generate", s.tick)
+	svc.Handle(rivers.NewRiver(events.TypeMeterCommand).Named("commands").
+		Require("command_id", "meter_id", "command", "attempt").Interested("parameters"), s.handleCommand)
 	svc.Handle(rivers.NewRiver(TypeFault).Named("faults").Require("kind").Interested("target", "rate", "from", "to", "duration_s", "skew_s"), s.handleFault)
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
+	"github.com/watershed-grid/watershed/services/command-dispatcher/dispatcher"
 	"github.com/watershed-grid/watershed/services/demand-tracker/demandtracker"
 	"github.com/watershed-grid/watershed/services/dlq-replayer/dlq"
 	"github.com/watershed-grid/watershed/services/feeder-aggregator/feederagg"
@@ -39,9 +40,9 @@ type DevOptions struct {
 	MQTT bool
 	// Versions maps a service name to the version its heartbeats report.
 	Versions map[string]string
-	// RedisURL is the hot pond's Redis when REDIS_URL is unset (`watershed
-	// dev` starts an in-process one); empty leaves hot-pond out unless
-	// REDIS_URL is set.
+	// RedisURL is the Redis of hot-pond and command-dispatcher when
+	// REDIS_URL is unset (`watershed dev` starts an in-process one); empty
+	// leaves both out unless REDIS_URL is set.
 	RedisURL string
 	// Simulator, when set, replaces the simulator's configuration entirely
 	// (the end-to-end tests script a scenario with it).
@@ -212,6 +213,35 @@ func Members(opts DevOptions) ([]Member, error) {
 				cfg.WindowRetention = 30 * time.Second
 			}
 			return func(svc *rivers.Service) error { return hotpond.Register(svc, cfg) }, err
+		})
+	}
+	if _, set := os.LookupEnv("REDIS_URL"); set || opts.RedisURL != "" {
+		// The self-healing command loop: missed reads become re-reads the
+		// simulator's meters answer. Its commands are durable in Redis.
+		var closeRedis func() error // of the current run
+		member(dispatcher.Name, func() (func(*rivers.Service) error, error) {
+			cfg, err := dispatcher.ConfigFromEnv()
+			if !set {
+				cfg.Redis.URL = opts.RedisURL
+			}
+			if _, set := os.LookupEnv("DISPATCHER_ACK_TIMEOUT"); !set {
+				// The simulator's meters answer within milliseconds; a
+				// minute's wait would be 15 grid hours at 900×.
+				cfg.AckTimeout = 2 * time.Second
+			}
+			return func(svc *rivers.Service) error {
+				_, c, err := dispatcher.Register(context.Background(), svc, cfg)
+				closeRedis = c
+				return err
+			}, err
+		})
+		stopped(dispatcher.Name, func(context.Context, error) error {
+			if closeRedis == nil {
+				return nil
+			}
+			c := closeRedis
+			closeRedis = nil
+			return c()
 		})
 	}
 	member(heartbeatmonitor.Name, func() (func(*rivers.Service) error, error) {
