@@ -71,12 +71,12 @@ func (h *hook) payloads() []WebhookPayload {
 type fixture struct {
 	kit   *riverstest.Kit
 	svc   *Service
-	store *MemoryStore
+	store Store
 }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func start(t *testing.T, cfg Config, store *MemoryStore, opts ...riverstest.Option) fixture {
+func start(t *testing.T, cfg Config, store Store, opts ...riverstest.Option) fixture {
 	t.Helper()
 	if store == nil {
 		store = NewMemoryStore()
@@ -369,9 +369,12 @@ func TestEventWithoutItsKeyIsDeadLettered(t *testing.T) {
 	}
 }
 
-func TestRestartNeitherLosesNorResends(t *testing.T) {
+func TestRestartNeitherLosesNorResends(t *testing.T) { testRestart(t, NewMemoryStore()) }
+
+// testRestart runs the service, stops it with one alert notified and one
+// pending, and starts a new one on the same store.
+func testRestart(t *testing.T, store Store) {
 	h := newHook(t)
-	store := NewMemoryStore()
 	cfg := Config{WebhookURL: h.URL, GroupWait: time.Second}
 	f := start(t, cfg, store)
 	f.outage("OUT-1", "TX-1", "M1", "M2", "M3")
