@@ -32,6 +32,9 @@ type Options struct {
 	// Getenv reads the variables the rules name (secret_env, url_env...).
 	// Default os.Getenv.
 	Getenv func(string) string
+	// RedisURL, when set, replaces REDIS_URL for the redis store (`watershed
+	// dev` passes the Redis it started).
+	RedisURL string
 }
 
 // Service is the alert-router attached to a rivers.Service.
@@ -86,6 +89,9 @@ func Attach(svc *rivers.Service, cfg Config, opts Options) (*Service, error) {
 			rc, err := hot.ConfigFromEnv()
 			if err != nil {
 				return nil, err
+			}
+			if opts.RedisURL != "" {
+				rc.URL = opts.RedisURL
 			}
 			client, err := hot.NewClient(rc)
 			if err != nil {
