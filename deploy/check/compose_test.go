@@ -27,6 +27,7 @@ var requiredEnv = map[string][]string{
 	"mqtt-gateway":   {"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD"},
 	"gap-detector":   {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
 	"hot-pond":       {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
+	"alert-router":   {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
 	"raw-archiver":   {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 	"river-archiver": {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 }
