@@ -214,6 +214,7 @@ func printMap(w io.Writer, broker, redis, dataDir string, st []ecosystem.Status)
 	}
 	fmt.Fprintf(w, "           go run ./cmd/watershed services --registry %s\n", registry)
 	fmt.Fprintf(w, "           go run ./cmd/watershed dlq ls\n")
+	fmt.Fprintf(w, "           go run ./cmd/watershed alerts ls   (ALERT_WEBHOOK_URL=<url> sends every alert there)\n")
 	fmt.Fprintf(w, "Ctrl-C stops everything (started %s)\n", time.Now().Format(time.TimeOnly))
 }
 

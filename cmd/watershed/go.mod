@@ -75,6 +75,7 @@ require (
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.71.0 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.71.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	gocloud.dev v0.47.0 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
@@ -110,6 +111,7 @@ require (
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.0 // indirect
 	github.com/watershed-grid/watershed/ponds v0.0.0
+	github.com/watershed-grid/watershed/services/alert-router v0.0.0
 	github.com/watershed-grid/watershed/services/clock-watch v0.0.0
 	github.com/watershed-grid/watershed/services/command-dispatcher v0.0.0
 	github.com/watershed-grid/watershed/services/demand-tracker v0.0.0
@@ -173,6 +175,8 @@ replace github.com/watershed-grid/watershed/services/heartbeat-monitor => ../../
 replace github.com/watershed-grid/watershed/services/meter-simulator => ../../services/meter-simulator
 
 replace github.com/watershed-grid/watershed/services/mqtt-gateway => ../../services/mqtt-gateway
+
+replace github.com/watershed-grid/watershed/services/alert-router => ../../services/alert-router
 
 replace github.com/watershed-grid/watershed/services/outage-detector => ../../services/outage-detector
 

@@ -32,6 +32,7 @@ package README); flags override them.`,
 		newPondsCmd(),
 		newNewCmd(),
 		newPublishCmd(),
+		newAlertsCmd(),
 	)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, cmd.CommandPath())

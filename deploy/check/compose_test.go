@@ -30,6 +30,7 @@ var requiredEnv = map[string][]string{
 	"command-dispatcher": {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
 	"raw-archiver":       {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 	"river-archiver":     {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+	"alert-router":       {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
 }
 
 // dependsOn lists the infrastructure each service must wait for, with the

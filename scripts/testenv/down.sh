@@ -19,6 +19,7 @@ main() {
   kafka_stop
   stop_named versitygw 20
   stop_named mosquitto 20
+  stop_named smtp 20
   stop_named redis 20
   rm -f "$RUN_DIR"/*.hash "$ENV_FILE"
   if ((purge)); then

@@ -209,6 +209,45 @@ EOF
   timed mqtt $((SECONDS - t0))
 }
 
+# ---------------------------------------------------------------- smtp ----
+# A real SMTP server (aiosmtpd, PyPI) that keeps every message it accepts in
+# a Maildir, so tests read what arrived: the alert-router's email receiver.
+smtp_probe() {
+  local greeting
+  exec 7<>"/dev/tcp/127.0.0.1/$SMTP_PORT" || return 1
+  IFS= read -r -t 3 greeting <&7 || true
+  printf 'QUIT\r\n' >&7 || true
+  exec 7>&- 7<&-
+  [[ $greeting == 220* ]]
+}
+up_smtp() {
+  local t0=$SECONDS dir=$STATE_DIR/smtp venv=$STATE_DIR/venv
+  mkdir -p "$dir/maildir/tmp" "$dir/maildir/new" "$dir/maildir/cur" # Maildir's own layout
+  command -v python3 >/dev/null || die "smtp: python3 is needed for aiosmtpd (package python3, python3-venv)"
+  if [[ ! -x $venv/bin/python ]]; then
+    log "smtp: creating the Python venv $venv"
+    python3 -m venv "$venv" >>"$LOG_DIR/pip.log" 2>&1 ||
+      die "smtp: python3 -m venv failed (package python3-venv?); see $LOG_DIR/pip.log"
+  fi
+  if ! "$venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    log "smtp: pip install aiosmtpd==$AIOSMTPD_VERSION (log: $LOG_DIR/pip.log)"
+    "$venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION" >>"$LOG_DIR/pip.log" 2>&1 ||
+      die "smtp: pip install aiosmtpd==$AIOSMTPD_VERSION failed (is PyPI reachable?); see $LOG_DIR/pip.log"
+  fi
+  local hash
+  hash=$(config_hash <(echo "$venv $AIOSMTPD_VERSION $SMTP_PORT $dir/maildir"))
+  if ! reuse_or_stop smtp "$hash" smtp_probe; then
+    port_free_or_die smtp "$SMTP_PORT"
+    start_bg smtp "$LOG_DIR/smtp.log" "$venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+      -c aiosmtpd.handlers.Mailbox "$dir/maildir"
+    wait_ready smtp "$SMTP_TIMEOUT" "$LOG_DIR/smtp.log" smtp_probe
+    echo "$hash" >"$RUN_DIR/smtp.hash"
+    log "smtp: aiosmtpd $AIOSMTPD_VERSION answering on 127.0.0.1:$SMTP_PORT (pid $(pid_of smtp)), mail in $dir/maildir"
+  fi
+  ENV_LINES+=("WATERSHED_TEST_SMTP=127.0.0.1:$SMTP_PORT" "WATERSHED_TEST_SMTP_MAILDIR=$dir/maildir")
+  timed smtp $((SECONDS - t0))
+}
+
 # ------------------------------------------------------------------ s3 ----
 s3_curl() {
   curl -sS --max-time 10 --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
@@ -452,6 +491,7 @@ main() {
   t=$SECONDS; install_packages; timed packages $((SECONDS - t))
   want redis && up_redis
   want mqtt && up_mqtt
+  want smtp && up_smtp
   want kafka && up_kafka
   if want kcat || want kafka; then
     KCAT=$(kcat_bin) || die "kcat: not installed"

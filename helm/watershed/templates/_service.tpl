@@ -319,6 +319,9 @@ spec:
     {{- if $v.otel.endpoint }}
     {{- include "watershed.egressRule" (dict "peer" $v.otel.egress) | nindent 4 }}
     {{- end }}
+    {{- with (get $svc "extraEgress") }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 {{- end }}
 {{- if gt $replicas 1 }}
 ---

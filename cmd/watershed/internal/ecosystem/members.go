@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/services/alert-router/alertrouter"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
 	"github.com/watershed-grid/watershed/services/command-dispatcher/dispatcher"
 	"github.com/watershed-grid/watershed/services/demand-tracker/demandtracker"
@@ -244,6 +245,9 @@ func Members(opts DevOptions) ([]Member, error) {
 			return c()
 		})
 	}
+	alertLoad, alertStopped := alertRouter(opts)
+	member(alertrouter.Name, alertLoad)
+	stopped(alertrouter.Name, alertStopped)
 	member(heartbeatmonitor.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := heartbeatmonitor.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return heartbeatmonitor.Register(svc, cfg) }, err
