@@ -152,11 +152,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Names of the built-in alerts.
 const (
-	AlertOutage      = "outage_suspected"
-	AlertServiceDown = "service_down"
-	AlertClockSkew   = "clock_skew"
-	AlertMeterSilent = "meter_silent"
-	AlertDLQGrowing  = "dlq_growing"
+	AlertOutage        = "outage_suspected"
+	AlertServiceDown   = "service_down"
+	AlertClockSkew     = "clock_skew"
+	AlertMeterSilent   = "meter_silent"
+	AlertDLQGrowing    = "dlq_growing"
+	AlertCommandFailed = "command_failed"
 )
 
 // DefaultAlerts are the built-in alerts (RulesFile.Defaults). dlq_growing
@@ -178,6 +179,9 @@ func DefaultAlerts() []AlertSpec {
 			Summary:      "meter {meter_id} (transformer {transformer_id}) missed 3 or more reads in a row",
 			ResolvedBy:   &ResolverSpec{Type: events.TypeMeterReadingLate, On: []string{"meter_id"}},
 			ResolveAfter: Duration(6 * time.Hour)},
+		{Name: AlertCommandFailed, Type: events.TypeMeterCommandOutcome, When: []string{`outcome="failed"`},
+			Key: []string{"command_id"}, Labels: []string{"meter_id", "data.reason"}, Severity: "warning",
+			Summary: "command {command_id} to meter {meter_id} failed: {data.reason}", ResolveAfter: Duration(6 * time.Hour)},
 		{Name: AlertDLQGrowing, Severity: "warning", Key: []string{"topic"},
 			Summary: "dead-letter topic {topic} is growing: {letters} new letters"},
 	}

@@ -406,13 +406,13 @@ func TestRulesFileRoutesGroupsAndSubscribesToItsTypes(t *testing.T) {
 	dir := t.TempDir()
 	rules := `
 alerts:
-  - name: command_failed
+  - name: command_failed_again
     type: meter.command.outcome.v1
-    when: ['outcome="failed"']
+    when: ['outcome="failed"', 'attempts>=5']
     key: [command_id]
-    labels: [meter_id, reason]
-    severity: warning
-    summary: "command {command_id} to {meter_id} failed: {reason}"
+    labels: [meter_id, data.reason]
+    severity: critical
+    summary: "command {command_id} to {meter_id} failed {attempts} times: {data.reason}"
 receivers:
   - name: grid
     webhook: {url: ` + grid.URL + `, secret_env: ALERT_WEBHOOK_SECRET}
@@ -447,7 +447,9 @@ routes:
 	f.outage("OUT-1", "TX-1", "M1", "M2", "M3")
 	f.outage("OUT-2", "TX-2", "M4", "M5", "M6") // same feeder: one group
 	cmd := func(id, outcome string) {
-		e := f.kit.Event("meter.command.outcome.v1", map[string]any{"command_id": id, "meter_id": "M7", "outcome": outcome, "reason": "no ack after 5 tries"})
+		e := f.kit.Event("meter.command.outcome.v1", map[string]any{"command_id": id, "meter_id": "M7", "command": "read_now",
+			"outcome": outcome, "reason": "no ack after 5 tries", "attempts": 5, "max_attempts": 5,
+			"requested_by": "/services/gap-detector", "requested_at": "2026-03-02T10:00:00Z", "decided_at": "2026-03-02T10:05:00Z"})
 		e.PartitionKey = "M7"
 		f.kit.Send(e)
 	}
@@ -458,9 +460,19 @@ routes:
 	if len(g) != 1 || len(g[0].Alerts) != 2 || g[0].GroupLabels["feeder_id"] != "FDR-07" {
 		t.Fatalf("grid got %+v", g)
 	}
-	if len(o) != 1 || len(o[0].Alerts) != 1 || o[0].Alerts[0].Name != "command_failed" ||
-		o[0].Alerts[0].Summary != "command CMD-2 to M7 failed: no ack after 5 tries" {
-		t.Fatalf("ops got %+v", o)
+	// The built-in command_failed and the file's own alert on the same
+	// event: one group per alert name on the catch-all route.
+	var names []string
+	for _, p := range o {
+		for _, a := range p.Alerts {
+			names = append(names, a.Name+": "+a.Summary)
+		}
+	}
+	slices.Sort(names)
+	want := []string{"command_failed: command CMD-2 to meter M7 failed: no ack after 5 tries",
+		"command_failed_again: command CMD-2 to M7 failed 5 times: no ack after 5 tries"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("ops got %q, want %q", names, want)
 	}
 }
 
