@@ -220,7 +220,11 @@ func (a *Aggregator) Observe(r Read) (Outcome, error) {
 			tr = &trafo{id: r.TransformerID}
 			a.trafos[r.TransformerID] = tr
 		}
-		tr.meters = append(tr.meters, m)
+		// By meter id, not arrival: sums in the same order whatever the
+		// order of the reads, so a window's figures are the same to the
+		// last bit after a pause or a restart.
+		i, _ := slices.BinarySearchFunc(tr.meters, m.id, func(x *meter, id string) int { return cmp.Compare(x.id, id) })
+		tr.meters = slices.Insert(tr.meters, i, m)
 		m.trafo = tr
 	}
 	if r.FeederID != "" {

@@ -6,7 +6,9 @@ import (
 	"encoding/gob"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/watershed-grid/watershed/rivers/finalstate"
 )
@@ -92,6 +94,8 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 			tr.meters = append(tr.meters, m)
 			n.meters[ms.ID] = m
 		}
+		// By meter id, as Observe keeps them (older checkpoints kept arrival order).
+		slices.SortFunc(tr.meters, func(x, y *meter) int { return strings.Compare(x.id, y.id) })
 		n.trafos[ts.ID] = tr
 	}
 	*a = *n
