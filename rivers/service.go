@@ -320,10 +320,12 @@ func (s *Service) AtEnd(topic string, partition int) bool {
 }
 
 // Assigned returns the partitions of topic the consumer group has given this
-// instance now, in order, and whether the transport can tell (false also
-// before the service subscribed). Event-time code holds its watermark for
-// an assigned partition it has not read yet, and lets go of partitions a
-// rebalance took away.
+// instance now, in order, and whether the transport can tell (false before
+// the service subscribed, and on transports that cannot). Before the group
+// has given it any (it is still joining, or the group has more members
+// than partitions) the list is empty and known. Event-time code holds its
+// watermark for an assigned partition it has not read yet, and lets go of
+// partitions a rebalance took away.
 func (s *Service) Assigned(topic string) ([]int, bool) {
 	rt := s.rt.Load()
 	if rt == nil || rt.sub == nil {
@@ -333,12 +335,8 @@ func (s *Service) Assigned(topic string) ([]int, bool) {
 	if !ok {
 		return nil, false
 	}
-	as := a.Assignment()
-	if as == nil {
-		return nil, false // not joined yet
-	}
-	var out []int
-	for tp := range as {
+	out := []int{}
+	for tp := range a.Assignment() {
 		if tp.Topic == topic {
 			out = append(out, tp.Partition)
 		}

@@ -81,7 +81,10 @@ func (w *Watermark) decode(data []byte) ([]byte, error) {
 	if !ok1 || !ok2 || !ok3 || mx < 0 || val < 0 || n > 1<<16 {
 		return fail("header")
 	}
-	nw := &Watermark{skew: w.skew, confirm: w.confirm, idleAfter: w.idleAfter, max: mx, value: val}
+	// The configuration stays: all of it (AtEnd and Assigned were lost
+	// here, so a restored watermark moved on partitions not read yet).
+	nw := &Watermark{skew: w.skew, confirm: w.confirm, idleAfter: w.idleAfter, atEnd: w.atEnd, assigned: w.assigned,
+		max: mx, value: val}
 	for range n {
 		p, ok1 := uvarint()
 		last, ok2 := varint()

@@ -41,7 +41,8 @@ type Config struct {
 	// fetch-time evidence alone.
 	AtEnd func(p int) bool
 	// Assigned, when set, returns the partitions assigned to the service
-	// now and whether that is known (rivers: Service.Assigned). An
+	// now and whether that is known (rivers: Service.Assigned). While the
+	// known set is empty (joining its group) the watermark stays. An
 	// assigned partition not read yet holds the watermark while it has
 	// records to read (AtEnd false), or, without AtEnd, until the service
 	// has read IdleAfter of record time from others since it was found
@@ -211,6 +212,11 @@ func (w *Watermark) holdsUnread() (hold bool, assigned map[int]bool) {
 	ps, known := w.assigned()
 	if !known {
 		return false, nil
+	}
+	if len(ps) == 0 {
+		// Nothing assigned (yet): what was read or restored before is
+		// no longer this service's to judge, and nothing new is.
+		return true, nil
 	}
 	assigned = make(map[int]bool, len(ps))
 	for _, p := range ps {

@@ -263,9 +263,42 @@ func TestAssignedPartitions(t *testing.T) {
 	w3.Observe(0, ev(30), 0, rec(10))
 	wantValue(t, w3, ev(30))
 
+	// Still joining its group (known, nothing assigned): a watermark
+	// restored from a checkpoint does not move on the partitions it knew.
+	var none []int
+	w4 := New(Config{Assigned: func() ([]int, bool) { return none, true }})
+	w4.Observe(0, ev(15), 0, rec(0))
+	if v := w4.Value(); !v.IsZero() {
+		t.Fatalf("value %v with nothing assigned, want zero", v)
+	}
+	none = []int{0}
+	wantValue(t, w4, ev(15))
+
 	// Without the knowledge (a transport that cannot tell), partitions read
 	// from decide, as before.
 	w2 := New(Config{Assigned: func() ([]int, bool) { return nil, false }})
 	w2.Observe(0, ev(15), 0, rec(0))
 	wantValue(t, w2, ev(15))
+}
+
+// A restored watermark keeps its configuration: a partition assigned and
+// not read yet still holds it, and AtEnd still decides idleness.
+func TestRestoreKeepsAssignedAndAtEnd(t *testing.T) {
+	cfg := Config{IdleAfter: 10 * time.Second,
+		Assigned: func() ([]int, bool) { return []int{0, 1}, true },
+		AtEnd:    func(int) bool { return false }}
+	w := New(cfg)
+	w.Observe(0, ev(60), 0, rec(0))
+	data, err := w.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(cfg)
+	if err := r.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	r.Observe(0, ev(120), 0, rec(30))
+	if v := r.Value(); !v.IsZero() {
+		t.Fatalf("restored value %v with partition 1 assigned and unread, want zero", v)
+	}
 }
