@@ -96,15 +96,34 @@ func (s *Service) Subscriptions() []events.Subscription {
 	return out
 }
 
-// startHeartbeats publishes a heartbeat now and every interval.
+// startHeartbeats publishes a heartbeat now and every interval. After the
+// first, heartbeats go to the transport directly, not through the sender:
+// behind a busy service's outgoing events they arrived seconds late, and a
+// monitor took the service for down. The next one is scheduled before this
+// one is sent, so a slow broker does not stretch the interval either.
 func (s *Service) startHeartbeats(rt *runtime) {
 	s.enqueueSystem(rt, typeHeartbeat, s.Heartbeat(rt.hard), false)
 	var beat func()
 	beat = func() {
-		s.enqueueSystem(rt, typeHeartbeat, s.Heartbeat(rt.hard), true)
 		s.schedule(rt, s.cfg.HeartbeatInterval, beat)
+		s.sendHeartbeat(rt)
 	}
 	s.schedule(rt, s.cfg.HeartbeatInterval, beat)
+}
+
+// sendHeartbeat publishes one heartbeat, waiting at most an interval for
+// the broker: a heartbeat later than the next is worth nothing.
+func (s *Service) sendHeartbeat(rt *runtime) {
+	rec, err := s.build(rt.hard, nil, typeHeartbeat, s.Heartbeat(rt.hard), nil)
+	if err != nil {
+		s.log.Error("cannot build a system event", "type", typeHeartbeat, "error", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(rt.hard, s.cfg.HeartbeatInterval)
+	defer cancel()
+	if err := rt.send.tr.Publish(ctx, rec); err != nil && rt.hard.Err() == nil {
+		s.log.Warn("system event not sent", "type", typeHeartbeat, "error", err)
+	}
 }
 
 func (s *Service) announceStarted(rt *runtime) {
