@@ -109,10 +109,12 @@ func (s FileCheckpoints) Load(_ context.Context, name string) ([]byte, error) {
 }
 
 // checkpointMagic heads the checkpoints this version writes: the
-// watermark's own state (per partition) follows it. checkpointMagicV2
-// heads older checkpoints, which kept the latest read time only.
+// watermark's own state (per partition) follows it, and the warm-up ends
+// them. checkpointMagicV3 heads those without the warm-up,
+// checkpointMagicV2 older ones, which kept the latest read time only.
 const (
-	checkpointMagic   = "WSGAP3\n"
+	checkpointMagic   = "WSGAP4\n"
+	checkpointMagicV3 = "WSGAP3\n"
 	checkpointMagicV2 = "WSGAP2\n"
 )
 
@@ -153,6 +155,14 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 		uv(uint64(m.ivIx))
 		buf.Write(tmp[:binary.PutVarint(tmp[:], int64(m.decl))])
 	}
+	// The warm-up: a tracker restored and not started since keeps the one
+	// it was restored with.
+	warm, before := t.warm, t.suppressBefore
+	if warm == warmArmed {
+		warm, before = t.saved.warm, t.saved.suppressBefore
+	}
+	uv(uint64(warm))
+	buf.Write(tmp[:binary.PutVarint(tmp[:], before)])
 	return buf.Bytes(), nil
 }
 
@@ -165,7 +175,8 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 // consumer has not reached yet are not declared missed.
 func (t *Tracker) UnmarshalBinary(data []byte) (err error) {
 	v2 := bytes.HasPrefix(data, []byte(checkpointMagicV2))
-	if !v2 && !bytes.HasPrefix(data, []byte(checkpointMagic)) {
+	v3 := bytes.HasPrefix(data, []byte(checkpointMagicV3))
+	if !v2 && !v3 && !bytes.HasPrefix(data, []byte(checkpointMagic)) {
 		return fmt.Errorf("%w: unknown format", ErrBadCheckpoint)
 	}
 	r := bufio.NewReader(bytes.NewReader(data[len(checkpointMagic):]))
@@ -256,6 +267,16 @@ func (t *Tracker) UnmarshalBinary(data []byte) (err error) {
 			break
 		}
 		n.states = append(n.states, m)
+	}
+	n.saved.warm = warmActive // older checkpoints: judge every slot on Resume
+	if err == nil && !v2 && !v3 {
+		n.saved.warm = warmState(uv())
+		if err == nil {
+			n.saved.suppressBefore, err = binary.ReadVarint(r)
+		}
+		if err == nil && n.saved.warm != warmArmed && n.saved.warm != warmActive {
+			err = fmt.Errorf("warm-up state %d unknown", n.saved.warm)
+		}
 	}
 	if err != nil {
 		return fail("decode", err)

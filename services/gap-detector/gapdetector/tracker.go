@@ -189,6 +189,13 @@ type Tracker struct {
 	// judged without publishing.
 	warm           warmState
 	suppressBefore int64
+	// saved is the warm-up as the checkpoint restored from had it: an
+	// exact restore (Resume) continues it, so a slot the first start's
+	// warm-up suppressed is not declared after a restart.
+	saved struct {
+		warm           warmState
+		suppressBefore int64
+	}
 
 	// Counters since creation, for metrics.
 	Suppressed uint64
@@ -206,9 +213,10 @@ const (
 // checkpoint saved after the consumer stopped cleanly, every read it holds
 // committed and none committed that it lacks (Detector.Stopped). The
 // warm-up guards against stale checkpoints; an exact one judges every slot
-// as if the service had never stopped.
+// as if the service had never stopped: with the warm-up of its first start
+// where it was (slots it kept quiet stay quiet).
 func (t *Tracker) Resume() {
-	t.warm, t.suppressBefore = warmActive, 0
+	t.warm, t.suppressBefore = t.saved.warm, t.saved.suppressBefore
 }
 
 // NewTracker returns an empty tracker.

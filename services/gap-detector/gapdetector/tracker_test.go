@@ -464,3 +464,54 @@ func TestVersion2CheckpointLoads(t *testing.T) {
 		t.Errorf("restored %d meters at %v, want 0 and no watermark (it restarts from the reads)", tr.Meters(), tr.Watermark())
 	}
 }
+
+// A clean stop inside the first start's warm-up: the restored tracker
+// (Resume) keeps that warm-up, so a slot the uninterrupted run kept quiet is
+// not declared missed after the restart (the proof's restart run declared
+// one).
+func TestResumeKeepsTheFirstWarmUp(t *testing.T) {
+	cfg := TrackerConfig{Grace: 30 * time.Minute, MaxConsecutive: 96, WarmUp: time.Hour}
+	tr := NewTracker(cfg)
+	tr.Observe(read("a", 0))
+	tr.Observe(read("b", 0))
+	for min := 30; min <= 120; min += 15 { // a misses 00:15, inside the warm-up
+		tr.Observe(read("a", min))
+		tr.Observe(read("b", min))
+	}
+	data, err := tr.MarshalBinary() // stopped before any Advance judged 00:15
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := NewTracker(cfg)
+	if err := restored.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	restored.Resume()
+	var missed []string
+	for min := 135; min <= 240; min += 15 {
+		restored.Observe(read("a", min))
+		restored.Observe(read("b", min))
+		restored.Advance(func(m Missed) {
+			missed = append(missed, fmt.Sprintf("%s@%d", m.MeterID, int(m.ExpectedAt.Sub(t0)/time.Minute)))
+		})
+	}
+	if len(missed) != 0 {
+		t.Errorf("declared after the restart: %v, want nothing (00:15 was inside the first warm-up)", missed)
+	}
+	// The same stop without the first warm-up's record (a checkpoint of the
+	// previous format) would have declared it: the test can fail.
+	old := NewTracker(cfg)
+	if err := old.UnmarshalBinary(data); err != nil {
+		t.Fatal(err)
+	}
+	old.saved.warm, old.saved.suppressBefore = warmActive, 0
+	old.Resume()
+	old.Observe(read("a", 135))
+	var oldMissed []string
+	old.Advance(func(m Missed) {
+		oldMissed = append(oldMissed, fmt.Sprintf("%s@%d", m.MeterID, int(m.ExpectedAt.Sub(t0)/time.Minute)))
+	})
+	if !slices.Contains(oldMissed, "a@15") {
+		t.Errorf("without the saved warm-up: declared %v, want a@15 among them", oldMissed)
+	}
+}
