@@ -62,30 +62,21 @@ import (
 // usage-aggregator, feeder-aggregator and outage-detector keep their state
 // in memory, and gap-detector's checkpoint is one per instance.
 //
-// What still makes the runs differ (6 December 2026, embedded broker):
-//
-//   - pause: one feeder window's mean voltage differs in its last digit
-//     (the mean is summed in the order reads arrive);
-//   - restart: the feeder-aggregator restored from its final checkpoint
-//     closes the first windows with a subset of the meters (14 of 48), and
-//     gap-detector declares one more read missed; the cause is not found
-//     yet.
-//
-// Fixed since the first version: the clock-skew guard judges each
-// partition against itself (a catching-up reader refused reads hours ahead
-// of another partition), and the watermark holds for partitions assigned
-// but not read yet (rivers.Service.Assigned); with no fault, the paused
-// monitors conclude nothing.
+// What made the runs differ, fixed in December 2026: the clock-skew guard
+// judged event times against the newest read on any partition, so a
+// consumer catching up refused reads that were only behind (now per
+// partition); partitions assigned but not read yet did not hold the
+// watermark (rivers.Service.Assigned); a transformer's meters were summed
+// in arrival order (a feeder window's mean voltage changed in its last
+// digit); and gap-detector's final checkpoint forgot the first start's
+// warm-up, so a restart declared a slot the uninterrupted run kept quiet.
 //
 // Short form (make test): 48 meters, 6 grid hours. WATERSHED_PROOF_LONG=1
 // runs the long form: 400 meters, 30 grid hours, and the pause run once
 // per stateful service.
 
 // proofLongEnv turns on the long form.
-const (
-	proofRunEnv  = "WATERSHED_PROOF"
-	proofLongEnv = "WATERSHED_PROOF_LONG"
-)
+const proofLongEnv = "WATERSHED_PROOF_LONG"
 
 // proofHeartbeat is the members' heartbeat interval.
 const proofHeartbeat = 2 * time.Second
@@ -161,14 +152,6 @@ type proofDisturbance struct {
 }
 
 func TestProofConclusionsUnderLagAndRestart(t *testing.T) {
-	if os.Getenv(proofRunEnv) != "1" {
-		// Known to fail today (issue #12 stays open): feeder windows differ
-		// after a pause or a restart, a restart adds a missed read, and a
-		// run without faults can declare a few; the causes listed above
-		// are in rivers/eventtime. Opt in until they are fixed, so that
-		// make test stays a gate.
-		t.Skip("the event-time proof does not pass yet (issue #12, causes listed in proof_test.go): " + proofRunEnv + "=1 runs it")
-	}
 	if testing.Short() {
 		t.Skip("proof: about two minutes of wall time")
 	}
