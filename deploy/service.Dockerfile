@@ -9,7 +9,8 @@
 # or scripts/build-images.sh [service...]. SERVICE names a folder under
 # services/ (a Go module with a main.go); VERSION defaults to that module's
 # line in modules.txt ("services/<name> vX.Y.Z") and is baked into the
-# binary as main.version. The service module builds on its own (GOWORK=off,
+# binary as rivers.versionStamp, which the service reports (rivers.Main).
+# The service module builds on its own (GOWORK=off,
 # its go.mod replaces the sibling modules by relative path), so an image
 # depends on its module's go.sum only.
 #
@@ -47,7 +48,7 @@ if [ -z "${version}" ]; then
 fi
 export CGO_ENABLED=0 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" GOWORK=off GOFLAGS=-buildvcs=false
 mkdir -p /out
-(cd "services/${SERVICE}" && go build -trimpath -ldflags "-s -w -X main.version=${version}" -o /out/service .)
+(cd "services/${SERVICE}" && go build -trimpath -ldflags "-s -w -X github.com/watershed-grid/watershed/rivers.versionStamp=${version}" -o /out/service .)
 (cd deploy/check && go build -trimpath -ldflags "-s -w" -o /out/probe ./cmd/probe)
 echo "${version}" > /out/VERSION
 SH

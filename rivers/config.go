@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"sort"
@@ -26,9 +27,10 @@ type Config struct {
 	// consumer group and the metrics' service.name. Required (SERVICE_NAME
 	// overrides the name given to ConfigFromEnv).
 	Name string
-	// Version of the service. Default: SERVICE_VERSION, else the module
-	// version from the build information, else the VCS revision, else
-	// "0.0.0-dev".
+	// Version of the service. Default: SERVICE_VERSION, else the version
+	// stamped at build time (see [Main]), else the module version from the
+	// build information, else (go run in a checkout) the module's version in
+	// the repository's modules.txt, else "0.0.0-dev".
 	Version string
 	// Instance identifies this process. Default: SERVICE_INSTANCE, else
 	// "<hostname>-<pid>".
@@ -456,10 +458,25 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// buildVersion is the version the binary was built with, when known.
+// versionStamp is the version a release build stamps into the binary:
+//
+//	go build -ldflags "-X github.com/watershed-grid/watershed/rivers.versionStamp=v1.2.0"
+//
+// deploy/service.Dockerfile and scripts/build.sh stamp modules.txt's
+// version of the service this way.
+var versionStamp string
+
+// buildVersion is the version the binary was built with, when known:
+// SERVICE_VERSION, else the stamp, else the main module's version from the
+// build information, else (go run, go build in a checkout) the module's
+// line in the repository's modules.txt found from the working directory,
+// else "0.0.0-dev" with the VCS revision when the build recorded one.
 func buildVersion() string {
 	if v, ok := os.LookupEnv("SERVICE_VERSION"); ok && strings.TrimSpace(v) != "" {
 		return strings.TrimSpace(v)
+	}
+	if versionStamp != "" {
+		return versionStamp
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -468,12 +485,47 @@ func buildVersion() string {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
+	if wd, err := os.Getwd(); err == nil {
+		if v := moduleVersion(wd, bi.Main.Path); v != "" {
+			return v
+		}
+	}
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 			return "0.0.0-dev+" + s.Value[:12]
 		}
 	}
 	return "0.0.0-dev"
+}
+
+// moduleRoot is the path every module of the repository starts with.
+const moduleRoot = "github.com/watershed-grid/watershed/"
+
+// moduleVersion returns the version modules.txt gives the module at
+// modulePath ("<dir> vX.Y.Z" lines), looking for modules.txt in dir and its
+// parents; "" when there is none or it does not list the module.
+func moduleVersion(dir, modulePath string) string {
+	rel, ok := strings.CutPrefix(modulePath, moduleRoot)
+	if !ok || rel == "" {
+		return ""
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "modules.txt"))
+		if err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 2 && f[0] == rel {
+					return f[1]
+				}
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // sortedTypes returns the keys of a set, sorted.

@@ -22,6 +22,20 @@
 //		})
 //	err = svc.Run(ctx) // until SIGTERM
 //
+// # The process
+//
+// A service's main is one call of [Main]: it reads the SDK's and the
+// service's configuration and reports every problem of both at once, makes
+// the Service, runs it until SIGINT or SIGTERM, stops it gracefully, and
+// exits with [ExitOK], [ExitFailure] or [ExitConfig]:
+//
+//	func main() {
+//		rivers.Main(voltagewatch.Name, voltagewatch.ConfigFromEnv, rivers.Registers(voltagewatch.Register))
+//	}
+//
+// Package rivers/env is the reader a service's ConfigFromEnv uses for its
+// own variables.
+//
 // # What happens to a record
 //
 // Each record a service reads goes through these steps, in order:

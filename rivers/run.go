@@ -32,7 +32,13 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	return s.runKafka(ctx)
+}
 
+// runKafka is Run without the signals: ctx alone says when to stop.
+func (s *Service) runKafka(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	kcfg := s.cfg.Kafka
 	kcfg.Logger = s.log.With("component", "kafka")
 	if !s.cfg.SkipEnsureTopics {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the watershed CLI and every service into ./bin, each with its
-# version from modules.txt baked in (-X main.version), as the images do.
+# version from modules.txt baked in (-X ...rivers.versionStamp), as the images do.
 #
 #   scripts/build.sh                 everything
 #   scripts/build.sh gap-detector    some services (names under services/)
@@ -15,7 +15,7 @@ build() { # build <module dir> <binary name>
   local dir=$1 name=$2 v
   v=$(version_of "$dir")
   [[ -n "$v" ]] || { echo "modules.txt has no version for $dir" >&2; exit 1; }
-  local x="-X main.version=$v"
+  local x="-X github.com/watershed-grid/watershed/rivers.versionStamp=$v"
   [[ "$dir" == cmd/watershed ]] && x="" # the CLI reports its module version from build info
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $x" -o "$root/bin/$name" .)
   echo "bin/$name $v"

@@ -1,7 +1,8 @@
-// Package template renders a new Watershed service module: a thin main, the
-// service's package (configuration from the environment with defaults and
-// validation, its rivers and handlers, tests on the riverstest kit), a
-// README and a Dockerfile. The files are embedded, so the watershed CLI
+// Package template renders a new Watershed service module: a main that is
+// one call of rivers.Main, the service's package (configuration from the
+// environment with defaults and validation, its rivers and handlers, tests
+// on the riverstest kit and on the embedded broker), a README and a
+// Dockerfile. The files are embedded, so the watershed CLI
 // (`watershed new service <name>`) calls [Render] without a checkout of
 // this directory.
 //

@@ -34,7 +34,7 @@ func TestRenderWritesTheFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"go.mod", "main.go", "README.md", "Dockerfile", "gapdetector/service.go",
-		"gapdetector/config.go", "gapdetector/doc.go", "gapdetector/service_test.go"} {
+		"gapdetector/config.go", "gapdetector/doc.go", "gapdetector/service_test.go", "gapdetector/kafka_test.go"} {
 		if !slices.Contains(files, want) {
 			t.Errorf("Files has no %s: %v", want, files)
 		}

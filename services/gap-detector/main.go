@@ -6,69 +6,42 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/watershed-grid/watershed/ponds/hot"
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/gap-detector/gapdetector"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "v0.1.0"
-
 func main() {
-	showVersion := flag.Bool("version", false, "print the version and exit")
-	flag.Parse()
-	if *showVersion {
-		fmt.Println(version)
-		return
-	}
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, gapdetector.Name+":", err)
-		os.Exit(1)
-	}
+	rivers.Main(gapdetector.Name, configFromEnv, func(app *rivers.App, cfg config) error {
+		if cfg.redis != nil { // the checkpoints go to Redis
+			client, err := hot.NewClient(*cfg.redis)
+			if err != nil {
+				return err
+			}
+			app.OnStop(func(context.Context, error) error { return client.Close() }) // after the final checkpoint
+			cfg.Checkpoints = gapdetector.StoreWithNotFound(hot.NewCheckpointStore(client, ""), hot.ErrNotFound)
+		}
+		// After a clean stop, Stopped writes the final checkpoint: a
+		// restart needs no warm-up.
+		return rivers.Attaches(gapdetector.Attach)(app, cfg.Config)
+	})
 }
 
-func run() error {
-	rc, err := rivers.ConfigFromEnv(gapdetector.Name, version)
-	if err != nil {
-		return err
+// config is the detector's configuration, and Redis's when REDIS_URL is set.
+type config struct {
+	gapdetector.Config
+	redis *hot.Config
+}
+
+func configFromEnv() (config, error) {
+	var c config
+	var err error
+	c.Config, err = gapdetector.ConfigFromEnv()
+	if _, ok := os.LookupEnv(hot.EnvURL); ok && c.Checkpoints == nil {
+		hc, herr := hot.ConfigFromEnv()
+		c.redis, err = &hc, errors.Join(err, herr)
 	}
-	cfg, err := gapdetector.ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	if _, ok := os.LookupEnv(hot.EnvURL); ok && cfg.Checkpoints == nil {
-		hc, err := hot.ConfigFromEnv()
-		if err != nil {
-			return err
-		}
-		client, err := hot.NewClient(hc)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		cfg.Checkpoints = gapdetector.StoreWithNotFound(hot.NewCheckpointStore(client, ""), hot.ErrNotFound)
-	}
-	svc, err := rivers.NewService(rc)
-	if err != nil {
-		return err
-	}
-	d, err := gapdetector.Attach(svc, cfg)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = svc.Run(ctx)
-	// The final checkpoint: exact after a clean stop, so a restart needs no
-	// warm-up.
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return errors.Join(err, d.Stopped(sctx, err))
+	return c, err
 }
