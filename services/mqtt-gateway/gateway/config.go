@@ -53,6 +53,22 @@ type Config struct {
 	// "mqtt" timer has not run for this long (the service stopped).
 	// GATEWAY_LEASE_TIMEOUT, default 5s.
 	LeaseTimeout time.Duration
+
+	// Downlink turns on commands to devices: meter.command.v1 from
+	// CommandSource, for a meter this gateway has received readings from,
+	// is published to CommandTopic; device acks on AckTopic become
+	// meter.command.ack.v1. GATEWAY_DOWNLINK, default true.
+	Downlink bool
+	// CommandTopic is where a command goes, {meter} replaced by its meter
+	// id. MQTT_COMMAND_TOPIC, default meters/{meter}/commands.
+	CommandTopic string
+	// AckTopic is the filter the devices' acks arrive on; its + stands for
+	// the meter id. MQTT_ACK_TOPIC, default meters/+/acks.
+	AckTopic string
+	// CommandSource is the only ce_source whose commands are forwarded;
+	// others are dead-lettered. GATEWAY_COMMAND_SOURCE, default
+	// /services/command-dispatcher.
+	CommandSource string
 }
 
 // DefaultConfig returns the defaults.
@@ -67,6 +83,10 @@ func DefaultConfig() Config {
 		ReconnectBackoff: time.Second,
 		MaxInFlight:      256,
 		LeaseTimeout:     5 * time.Second,
+		Downlink:         true,
+		CommandTopic:     "meters/{meter}/commands",
+		AckTopic:         "meters/+/acks",
+		CommandSource:    "/services/command-dispatcher",
 	}
 }
 
@@ -87,6 +107,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.Topic == "" || strings.Contains(c.Topic, "#") && !strings.HasSuffix(c.Topic, "#"):
 		return fmt.Errorf("%w: MQTT_TOPIC=%q: want a topic filter such as meters/+/reading", ErrConfig, c.Topic)
+	case c.Downlink && (strings.Count(c.CommandTopic, "{meter}") != 1 || strings.ContainsAny(c.CommandTopic, "+#")):
+		return fmt.Errorf("%w: MQTT_COMMAND_TOPIC=%q: want a topic with {meter} once and no wildcard, such as meters/{meter}/commands", ErrConfig, c.CommandTopic)
+	case c.Downlink && (strings.Count(c.AckTopic, "+") != 1 || strings.Contains(c.AckTopic, "#")):
+		return fmt.Errorf("%w: MQTT_ACK_TOPIC=%q: want a filter with one + for the meter id, such as meters/+/acks", ErrConfig, c.AckTopic)
+	case c.Downlink && c.CommandSource == "":
+		return fmt.Errorf("%w: GATEWAY_COMMAND_SOURCE is empty: name the ce_source whose commands go to devices", ErrConfig)
 	case c.QoS < 0 || c.QoS > 2:
 		return fmt.Errorf("%w: MQTT_QOS=%d: want 0, 1 or 2", ErrConfig, c.QoS)
 	case c.ClientID == "" || len(c.ClientID) > 128:
@@ -151,6 +177,7 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 		{"MQTT_USERNAME", &c.Username}, {"MQTT_PASSWORD", &c.Password},
 		{"MQTT_TLS_CA_FILE", &c.CAFile}, {"MQTT_TLS_CERT_FILE", &c.CertFile}, {"MQTT_TLS_KEY_FILE", &c.KeyFile},
 		{"MQTT_TLS_SERVER_NAME", &c.ServerName},
+		{"MQTT_COMMAND_TOPIC", &c.CommandTopic}, {"MQTT_ACK_TOPIC", &c.AckTopic}, {"GATEWAY_COMMAND_SOURCE", &c.CommandSource},
 	}
 	for _, s := range strs {
 		if v, ok := get(s.env); ok {
@@ -185,6 +212,13 @@ func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 			}
 			*d.dst = x
 		}
+	}
+	if v, ok := get("GATEWAY_DOWNLINK"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("%w: GATEWAY_DOWNLINK=%q: want true or false", ErrConfig, v)
+		}
+		c.Downlink = b
 	}
 	if v, ok := get("MQTT_TLS_INSECURE_SKIP_VERIFY"); ok {
 		b, err := strconv.ParseBool(v)

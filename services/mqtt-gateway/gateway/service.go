@@ -61,6 +61,9 @@ type Gateway struct {
 	downSince atomic.Int64 // wall clock (unix ns) since the connection is down; 0 when up or never started
 
 	received, published, dead, reconnects metric.Int64Counter
+
+	meters         served // meters heard from: the downlink's
+	commands, acks metric.Int64Counter
 }
 
 // Register adds the gateway to svc: a timer that connects to the broker on
@@ -101,6 +104,9 @@ func newGateway(svc *rivers.Service, cfg Config, sink SinkFunc) (*Gateway, error
 		}
 	}
 	svc.Publishes(events.TypeMeterReading)
+	if err := g.registerDownlink(); err != nil {
+		return nil, err
+	}
 	svc.Every(PumpInterval, "mqtt", g.pump)
 	svc.CheckReady("mqtt", g.ready)
 	return g, nil
@@ -177,8 +183,19 @@ func (g *Gateway) process(ctx context.Context, batch []message) []message {
 // handle publishes one message, or dead-letters it when it can never
 // become a reading. A returned error is transient.
 func (g *Gateway) handle(ctx context.Context, m message) error {
+	if meter, ok := MeterFromTopic(g.cfg.AckTopic, m.topic); ok && g.cfg.Downlink {
+		err := g.publishAck(ctx, m, meter)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, rivers.ErrInvalidEvent) && !errors.Is(err, errBadAck) {
+			return err
+		}
+		return g.deadLetterPayload(ctx, m, err)
+	}
 	r, data, err := Translate(g.cfg.Topic, m.topic, m.payload)
 	if err == nil {
+		g.meters.add(r.MeterID)
 		// The id comes from the reading itself: a retried or re-sent
 		// payload is the same event (ce_id) and is de-duplicated downstream.
 		id := events.ReadingID(r.MeterID, r.ReadAt)
@@ -192,6 +209,11 @@ func (g *Gateway) handle(ctx context.Context, m message) error {
 			return err
 		}
 	}
+	return g.deadLetterPayload(ctx, m, err)
+}
+
+// deadLetterPayload dead-letters a payload that can never become an event.
+func (g *Gateway) deadLetterPayload(ctx context.Context, m message, err error) error {
 	class := rivers.ClassSchema
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(m.payload, &obj) != nil {
@@ -299,8 +321,12 @@ func (g *Gateway) connect() error {
 			g.log.Info("mqtt connected", "url", redactURL(g.cfg.URL), "topic", g.cfg.Topic)
 			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 			defer scancel()
-			if _, err := cm.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: g.cfg.Topic, QoS: byte(g.cfg.QoS)}}}); err != nil {
-				g.log.Error("mqtt subscribe failed", "topic", g.cfg.Topic, "error", err)
+			subs := []paho.SubscribeOptions{{Topic: g.cfg.Topic, QoS: byte(g.cfg.QoS)}}
+			if g.cfg.Downlink {
+				subs = append(subs, paho.SubscribeOptions{Topic: g.cfg.AckTopic, QoS: 1})
+			}
+			if _, err := cm.Subscribe(sctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
+				g.log.Error("mqtt subscribe failed", "topics", []string{g.cfg.Topic, g.cfg.AckTopic}, "error", err)
 			}
 		},
 		OnConnectionDown: func() bool {

@@ -136,7 +136,8 @@ func TestConfigFromEnv(t *testing.T) {
 	if c.URL != "ssl://broker:8883" || c.Topic != "site/+/meters" || c.QoS != 2 || c.KeepAlive != 10*time.Second || c.MaxInFlight != 256 {
 		t.Fatalf("%+v", c)
 	}
-	for k, v := range map[string]string{"MQTT_URL": "http://x", "MQTT_QOS": "3", "MQTT_TOPIC": "a/#/b", "MQTT_KEEPALIVE": "soon", "MQTT_TLS_CERT_FILE": "/x.pem", "MQTT_TLS_INSECURE_SKIP_VERIFY": "maybe"} {
+	for k, v := range map[string]string{"MQTT_URL": "http://x", "MQTT_QOS": "3", "MQTT_TOPIC": "a/#/b", "MQTT_KEEPALIVE": "soon", "MQTT_TLS_CERT_FILE": "/x.pem", "MQTT_TLS_INSECURE_SKIP_VERIFY": "maybe",
+		"MQTT_COMMAND_TOPIC": "meters/+/commands", "MQTT_ACK_TOPIC": "meters/acks", "GATEWAY_DOWNLINK": "sometimes"} {
 		_, err := configFromLookup(func(key string) (string, bool) { return v, key == k })
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v", k, v, err)
