@@ -542,3 +542,39 @@ spec: {topicName: rapids, partitions: 6, replicas: 3, retention: 1}
 		t.Errorf("a valid KafkaTopic does not decode: %v", err)
 	}
 }
+
+// A service's extraVolumes and extraVolumeMounts reach its pod: how the
+// alert-router gets its rules file from a ConfigMap (values.yaml shows it).
+func TestHelmExtraVolumes(t *testing.T) {
+	vals := map[string]any{"services": map[string]any{"alert-router": map[string]any{
+		"env":               map[string]any{"ALERT_RULES_FILE": "/etc/watershed/alerts/rules.yaml"},
+		"extraVolumes":      []any{map[string]any{"name": "rules", "configMap": map[string]any{"name": "alert-rules"}}},
+		"extraVolumeMounts": []any{map[string]any{"name": "rules", "mountPath": "/etc/watershed/alerts", "readOnly": true}},
+	}}}
+	rendered, err := render(t, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, m := range decodeAll(t, rendered) {
+		d, ok := m.obj.(*appsv1.Deployment)
+		if !ok || !strings.HasSuffix(d.Name, "alert-router") {
+			continue
+		}
+		found = true
+		var vol, mount bool
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			vol = vol || (v.Name == "rules" && v.ConfigMap != nil && v.ConfigMap.Name == "alert-rules")
+		}
+		for _, vm := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+			mount = mount || (vm.Name == "rules" && vm.MountPath == "/etc/watershed/alerts" && vm.ReadOnly)
+		}
+		if !vol || !mount {
+			t.Errorf("alert-router deployment: rules volume %v, mount %v; want both", vol, mount)
+		}
+		checkDeployment(t, d)
+	}
+	if !found {
+		t.Fatal("no alert-router deployment rendered")
+	}
+}

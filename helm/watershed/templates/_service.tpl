@@ -248,6 +248,9 @@ spec:
               mountPath: /etc/watershed/kafka-user
               readOnly: true
             {{- end }}
+            {{- with (get $svc "extraVolumeMounts") }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -261,6 +264,9 @@ spec:
         - name: kafka-user
           secret:
             secretName: {{ $kafkaUser }}
+        {{- end }}
+        {{- with (get $svc "extraVolumes") }}
+        {{- toYaml . | nindent 8 }}
         {{- end }}
       {{- with ((get $svc "nodeSelector") | default $d.nodeSelector) }}
       nodeSelector:
