@@ -101,7 +101,7 @@ func DefaultConfig() Config {
 // ConfigFromEnv reads the CONSOLE_* variables over the defaults.
 func ConfigFromEnv() (Config, error) { return configFrom(env.New()) }
 
-func configFrom(r *env.Reader) (Config, error) {
+func configFrom(r *env.Reader, fallback ...User) (Config, error) {
 	c := DefaultConfig()
 	r.String("CONSOLE_REGISTRY_URL", &c.RegistryURL)
 	r.String("CONSOLE_DEMAND_URL", &c.DemandURL)
@@ -126,6 +126,10 @@ func configFrom(r *env.Reader) (Config, error) {
 				r.Problem("CONSOLE_USERS_FILE", "%s: %s", v, strings.ReplaceAll(err.Error(), "\n", "; "))
 			}
 		}
+	}
+	_, usersSet := r.Get("CONSOLE_USERS")
+	if _, fileSet := r.Get("CONSOLE_USERS_FILE"); !usersSet && !fileSet {
+		c.Users = fallback
 	}
 	if v, ok := r.Get("CONSOLE_SESSION_KEY"); ok {
 		c.SessionKey = []byte(v)
@@ -233,3 +237,8 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ConfigFromEnvWithUsers is ConfigFromEnv with users standing in when
+// neither CONSOLE_USERS nor CONSOLE_USERS_FILE is set (`watershed dev`
+// signs its generated operator in with it).
+func ConfigFromEnvWithUsers(users []User) (Config, error) { return configFrom(env.New(), users...) }

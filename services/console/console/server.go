@@ -53,7 +53,8 @@ func NewServer(cfg Config, ring *Ring, grid *Grid, letters DeadLetters) *Server 
 		"join":  strings.Join,
 		"kw":    func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
-		"query": func(v ...string) string { return query(v...) },
+		// query's output is already encoded: a URL's query, not a value in it
+		"query": func(v ...string) template.URL { return template.URL(query(v...)) },
 	}
 	for _, p := range []string{"login", "error", "services", "live", "dlq", "letter", "grid"} {
 		s.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html", "web/templates/"+p+".html"))

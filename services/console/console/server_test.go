@@ -237,12 +237,14 @@ func TestDeadLetterPages(t *testing.T) {
 	c.login("vic")
 	_, body := c.get("/dlq")
 	wantContains(t, body, "usage.interval.v1", "permanent", "feeder.load.v1", "schema", "<td>2</td>",
+		`href="/dlq?error=permanent&amp;type=usage.interval.v1"`,
 		`id="replay-all" disabled`, "&lt;script&gt;")
 	if strings.Contains(body, "<script>alert") {
 		t.Error("a letter's error is not escaped")
 	}
 	_, body = c.get("/dlq?type=feeder.load.v1")
-	wantContains(t, body, "Letters of <code>feeder.load.v1</code>", "Replay 1 event(s)")
+	wantContains(t, body, "Letters of <code>feeder.load.v1</code>", "Replay 1 event(s)",
+		`href="/dlq/letter?offset=2&amp;partition=0&amp;topic=rivers.dlq"`)
 	_, body = c.get("/dlq/letter?topic=rivers.dlq&partition=0&offset=0")
 	wantContains(t, body, "Dead letter <code>usage.interval.v1</code>", "m-1", "&#34;meter_id&#34;", "dlq_error_class", "0 of at most 3")
 	resp, body := c.get("/dlq/letter?topic=rivers.dlq&partition=0&offset=99")
