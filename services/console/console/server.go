@@ -48,11 +48,11 @@ func NewServer(cfg Config, ring *Ring, grid *Grid, letters DeadLetters) *Server 
 	s := &Server{cfg: cfg, auth: newAuth(cfg), ring: ring, grid: grid, letters: letters, back: newBackends(cfg),
 		log: slog.Default(), now: time.Now, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
-		"ago":   s.ago,
-		"when":  func(t time.Time) string { return fmtTime(t) },
-		"join":  strings.Join,
-		"kw":    func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-		"pct":   func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
+		"ago":  s.ago,
+		"when": func(t time.Time) string { return fmtTime(t) },
+		"join": strings.Join,
+		"kw":   func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
 		// query's output is already encoded: a URL's query, not a value in it
 		"query": func(v ...string) template.URL { return template.URL(query(v...)) },
 	}
@@ -395,8 +395,13 @@ func (s *Server) dlq(w http.ResponseWriter, r *http.Request) {
 	plan := deadletter.PlanReplay(all, f, s.cfg.ReplayLimit)
 	skips := skipReasons(plan)
 	body.Replayable = len(plan.Replay)
+	replays := map[string]int{} // an event's replay count: its letters' and markers' highest
+	for _, l := range all {
+		replays[l.Identity] = max(replays[l.Identity], l.Replays)
+	}
 	slices.Reverse(sel) // newest first
 	for _, l := range sel[:min(len(sel), dlqShown)] {
+		l.Replays = replays[l.Identity]
 		body.Letters = append(body.Letters, letterRow{Letter: l, Skip: skips[letterKey(l)]})
 	}
 	body.Shown = len(body.Letters)

@@ -298,7 +298,7 @@ func TestReplayNeedsOperatorAndKeepsTheLimit(t *testing.T) {
 		if i == 0 {
 			loc := resp.Header.Get("Location")
 			_, body = op.get(loc)
-			wantContains(t, body, "Replayed 1 letter(s)")
+			wantContains(t, body, "Replayed 1 letter(s)", "<td>1</td>") // the event's replay count
 		}
 	}
 	if len(f.letters.replayed) != deadletter.DefaultReplayLimit {
