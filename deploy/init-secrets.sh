@@ -20,6 +20,10 @@
 #   s3.env          AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   (services using the object store)
 #   mqtt_passwd     "watershed:<password>", hashed by mosquitto_passwd -U at start
 #   mqtt.env        MQTT_USERNAME, MQTT_PASSWORD               (mqtt-gateway)
+#   console.env     CONSOLE_SESSION_KEY, and CONSOLE_USERS with user "operator"
+#                   when htpasswd (apache2-utils) is installed; else add users
+#                   (name:role:bcrypt-hash, see services/console/README.md)
+#   console_password  the console operator's password (with htpasswd)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +93,22 @@ if ! have mqtt_passwd || ! have mqtt.env; then
   printf 'watershed:%s\n' "$mqtt_pw" | put mqtt_passwd 644
   printf 'MQTT_USERNAME=watershed\nMQTT_PASSWORD=%s\n' "$mqtt_pw" | put mqtt.env 600
   force=$force_mqtt
+fi
+
+# Console: the session key, and an operator when a bcrypt tool is here.
+if ! have console.env; then
+  key=$(rand 32)
+  if command -v htpasswd >/dev/null; then
+    console_pw=$(rand 12)
+    hash=$(htpasswd -nbBC 10 "" "$console_pw" | tr -d ':\n')
+    printf '%s\n' "$console_pw" | put console_password 600
+    # single quotes: compose does not interpolate the hash's $
+    printf "CONSOLE_SESSION_KEY=%s\nCONSOLE_USERS='operator:operator:%s'\n" "$key" "$hash" | put console.env 600
+  else
+    printf '# No htpasswd here: add CONSOLE_USERS=%s (see services/console/README.md)\nCONSOLE_SESSION_KEY=%s\n' \
+      "'name:operator:<bcrypt hash>'" "$key" | put console.env 600
+    echo "init-secrets: htpasswd not found: add CONSOLE_USERS to $dir/console.env before starting the console" >&2
+  fi
 fi
 
 echo "init-secrets: done; secrets in $dir"

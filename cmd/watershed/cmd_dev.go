@@ -139,18 +139,32 @@ embedded one.`,
 				redisURL = "redis://" + mr.Addr() + "/0"
 				redisDesc = redisURL + " (in-process; install redis-server or set REDIS_URL: the hot pond may fall behind at the default load)"
 			}
+			consoleUsers, err := devConsoleUser(dataDir)
+			if err != nil {
+				return err
+			}
+			var eco *ecosystem.Ecosystem
 			members, err := ecosystem.Members(ecosystem.DevOptions{
-				RedisURL: redisURL,
-				DataDir:  dataDir,
-				Meters:   meters,
-				Speed:    speed,
-				MQTT:     mqtt,
-				Versions: moduleVersions("modules.txt"),
+				Addr: func(service string) string {
+					for _, s := range eco.Statuses() {
+						if s.Name == service {
+							return s.HTTPAddr
+						}
+					}
+					return ""
+				},
+				ConsoleUsers: consoleUsers,
+				RedisURL:     redisURL,
+				DataDir:      dataDir,
+				Meters:       meters,
+				Speed:        speed,
+				MQTT:         mqtt,
+				Versions:     moduleVersions("modules.txt"),
 			})
 			if err != nil {
 				return err
 			}
-			eco, err := ecosystem.New(ecosystem.Options{
+			eco, err = ecosystem.New(ecosystem.Options{
 				Kafka:         kcfg,
 				HTTPPort:      httpPort,
 				Logger:        log,
@@ -205,7 +219,9 @@ func printMap(w io.Writer, broker, redis, dataDir string, st []ecosystem.Status)
 		fmt.Fprintf(tw, "%s\t%s\thttp://%s/readyz\thttp://%s/metrics\n", s.Name, orDash(s.Version), s.HTTPAddr, s.HTTPAddr)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nwatch it:  go run ./cmd/watershed tap rivers\n")
+	fmt.Fprintln(w)
+	printConsole(w, dataDir, st)
+	fmt.Fprintf(w, "watch it:  go run ./cmd/watershed tap rivers\n")
 	registry := "http://127.0.0.1:8080"
 	for _, s := range st {
 		if s.Name == "registry" {

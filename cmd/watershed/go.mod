@@ -4,12 +4,14 @@ go 1.26.0
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
+	github.com/chromedp/chromedp v0.23.1
 	github.com/spf13/cobra v1.10.2
 	github.com/watershed-grid/watershed/contracts v0.0.0
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0
 	github.com/watershed-grid/watershed/services/dlq-replayer v0.0.0
 	github.com/watershed-grid/watershed/services/registry v0.0.0
+	golang.org/x/crypto v0.57.0
 )
 
 require (
@@ -49,12 +51,14 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssooidc v1.42.0 // indirect
 	github.com/aws/aws-sdk-go-v2/service/sts v1.49.0 // indirect
 	github.com/aws/smithy-go v1.28.1 // indirect
+	github.com/chromedp/cdproto v0.160.1 // indirect
 	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
 	github.com/eclipse/paho.golang v0.23.0 // indirect
 	github.com/envoyproxy/go-control-plane/envoy v1.39.0 // indirect
 	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.5 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/google/s2a-go v0.1.9 // indirect
 	github.com/google/wire v0.7.0 // indirect
@@ -77,9 +81,8 @@ require (
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	gocloud.dev v0.47.0 // indirect
-	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/oauth2 v0.37.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
 	google.golang.org/api v0.297.0 // indirect
@@ -114,6 +117,7 @@ require (
 	github.com/watershed-grid/watershed/services/alert-router v0.0.0
 	github.com/watershed-grid/watershed/services/clock-watch v0.0.0
 	github.com/watershed-grid/watershed/services/command-dispatcher v0.0.0
+	github.com/watershed-grid/watershed/services/console v0.0.0
 	github.com/watershed-grid/watershed/services/demand-tracker v0.0.0
 	github.com/watershed-grid/watershed/services/feeder-aggregator v0.0.0
 	github.com/watershed-grid/watershed/services/gap-detector v0.0.0
@@ -141,9 +145,9 @@ require (
 	go.opentelemetry.io/otel/sdk/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
-	golang.org/x/net v0.59.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/grpc v1.83.2 // indirect
@@ -189,3 +193,5 @@ replace github.com/watershed-grid/watershed/services/hot-pond => ../../services/
 replace github.com/watershed-grid/watershed/services/raw-archiver => ../../services/raw-archiver
 
 replace github.com/watershed-grid/watershed/services/river-archiver => ../../services/river-archiver
+
+replace github.com/watershed-grid/watershed/services/console => ../../services/console

@@ -268,7 +268,7 @@ func TestHelmDeploymentsRestricted(t *testing.T) {
 			deployments++
 			t.Run(set+"/"+d.Name, func(t *testing.T) { checkDeployment(t, d) })
 		}
-		want := len(services) - 1 // meter-simulator is off by default
+		want := len(services) - 2 // meter-simulator and console are off by default
 		if set == "ci" {
 			want = len(services)
 		}

@@ -16,7 +16,7 @@ var services = []string{
 	"meter-simulator", "mqtt-gateway", "reading-validator", "gap-detector",
 	"usage-aggregator", "feeder-aggregator", "outage-detector", "hot-pond",
 	"raw-archiver", "river-archiver", "heartbeat-monitor", "registry",
-	"demand-tracker", "clock-watch", "dlq-replayer", "command-dispatcher", "alert-router",
+	"demand-tracker", "clock-watch", "dlq-replayer", "command-dispatcher", "alert-router", "console",
 }
 
 // repoRoot is the repository root: this package lives in deploy/check.

@@ -1,6 +1,6 @@
-// Package dlq reads, summarizes and replays dead letters: records the
-// rivers SDK moved to "<topic>.dlq" with origin headers (origin topic,
-// partition, offset, error class, error, river, service, time).
+// Package dlq is the dlq-replayer service. Reading, summarizing and
+// replaying dead letters is package rivers/deadletter (the names here are
+// aliases of it, for the service's existing callers):
 //
 // A replay republishes the original record — key, value and event headers,
 // so the same ce_id and de-duplicating consumers drop it if they had

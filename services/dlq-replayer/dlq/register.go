@@ -68,19 +68,6 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// DefaultTopics returns the dead-letter topics of the rivers and rapids
-// topics of cfg.
-func DefaultTopics(cfg rapids.Config) []string {
-	t := cfg.Topics
-	if t.Rivers == "" {
-		t.Rivers = "rivers"
-	}
-	if t.Rapids == "" {
-		t.Rapids = "rapids"
-	}
-	return []string{rapids.DLQ(t.Rivers), rapids.DLQ(t.Rapids)}
-}
-
 // Summary is what GET /v1/dlq serves: the counts of one page of letters.
 type Summary struct {
 	Topics  []string `json:"topics"`

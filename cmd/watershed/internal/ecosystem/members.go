@@ -11,6 +11,7 @@ import (
 	"github.com/watershed-grid/watershed/services/alert-router/alertrouter"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
 	"github.com/watershed-grid/watershed/services/command-dispatcher/dispatcher"
+	"github.com/watershed-grid/watershed/services/console/console"
 	"github.com/watershed-grid/watershed/services/demand-tracker/demandtracker"
 	"github.com/watershed-grid/watershed/services/dlq-replayer/dlq"
 	"github.com/watershed-grid/watershed/services/feeder-aggregator/feederagg"
@@ -48,6 +49,14 @@ type DevOptions struct {
 	// Simulator, when set, replaces the simulator's configuration entirely
 	// (the end-to-end tests script a scenario with it).
 	Simulator *simulator.Config
+	// Addr returns a member's HTTP host:port once the ecosystem is made
+	// (Ecosystem.Statuses); the console reads the registry, demand tracker
+	// and hot pond there unless CONSOLE_*_URL say otherwise. Nil leaves the
+	// console out.
+	Addr func(service string) string
+	// ConsoleUsers may sign in to the console when CONSOLE_USERS and
+	// CONSOLE_USERS_FILE are unset.
+	ConsoleUsers []console.User
 }
 
 // Members returns the services of the ecosystem, configured from the
@@ -268,6 +277,34 @@ func Members(opts DevOptions) ([]Member, error) {
 		cfg, err := dlq.ConfigFromEnv()
 		return func(svc *rivers.Service) error { return dlq.Register(svc, cfg) }, err
 	})
+	if opts.Addr != nil {
+		var con *console.Console // of the current run
+		member(console.Name, func() (func(*rivers.Service) error, error) {
+			cfg, err := console.ConfigFromEnvWithUsers(opts.ConsoleUsers)
+			return func(svc *rivers.Service) error {
+				for _, b := range []struct {
+					env, service string
+					url          *string
+				}{{"CONSOLE_REGISTRY_URL", registry.Name, &cfg.RegistryURL}, {"CONSOLE_DEMAND_URL", demandtracker.Name, &cfg.DemandURL},
+					{"CONSOLE_HOTPOND_URL", hotpond.Name, &cfg.HotPondURL}} {
+					if _, set := os.LookupEnv(b.env); !set {
+						if a := opts.Addr(b.service); a != "" {
+							*b.url = "http://" + a
+						}
+					}
+				}
+				c, err := console.Attach(svc, cfg)
+				con = c
+				return err
+			}, err
+		})
+		stopped(console.Name, func(ctx context.Context, runErr error) error {
+			if con == nil {
+				return nil
+			}
+			return con.Stopped(ctx, runErr)
+		})
+	}
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}

@@ -1,4 +1,4 @@
-package dlq
+package deadletter
 
 import (
 	"context"
@@ -123,4 +123,17 @@ func Replay(ctx context.Context, p *rapids.Producer, plan Plan) (int, error) {
 		return 0, fmt.Errorf("dlq: replay: %w", err)
 	}
 	return len(plan.Replay), nil
+}
+
+// DefaultTopics returns the dead-letter topics of the rivers and rapids
+// topics of cfg (default names "rivers" and "rapids" when unset).
+func DefaultTopics(cfg rapids.Config) []string {
+	t := cfg.Topics
+	if t.Rivers == "" {
+		t.Rivers = "rivers"
+	}
+	if t.Rapids == "" {
+		t.Rapids = "rapids"
+	}
+	return []string{rapids.DLQ(t.Rivers), rapids.DLQ(t.Rapids)}
 }

@@ -1,0 +1,54 @@
+package console
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/watershed-grid/watershed/rivers/env"
+)
+
+func lookup(m map[string]string) *env.Reader {
+	return env.Lookup(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	us := testUsers(t)
+	file := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(file, []byte("# operators\nvic:viewer:"+string(us[1].Hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := configFrom(lookup(map[string]string{
+		"CONSOLE_USERS":        "olga:operator:" + string(us[0].Hash),
+		"CONSOLE_USERS_FILE":   file,
+		"CONSOLE_REGISTRY_URL": "http://127.0.0.1:8112",
+		"CONSOLE_RING_SIZE":    "20",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Users) != 2 || c.Users[0].Role != RoleOperator || c.Users[1].Name != "vic" || c.RegistryURL != "http://127.0.0.1:8112" || c.RingSize != 20 {
+		t.Fatalf("config %+v", c)
+	}
+}
+
+func TestConfigProblemsNamed(t *testing.T) {
+	_, err := configFrom(lookup(map[string]string{
+		"CONSOLE_USERS":        "olga:admin:$2a$04$x,bob:viewer:plain",
+		"CONSOLE_REGISTRY_URL": "registry:8080",
+		"CONSOLE_SESSION_KEY":  "short",
+		"CONSOLE_DLQ_TOPICS":   "rivers",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`role "admin"`, `"bob": the password is not a bcrypt hash`, "CONSOLE_REGISTRY_URL", "CONSOLE_SESSION_KEY", "CONSOLE_DLQ_TOPICS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if _, err := configFrom(lookup(nil)); err == nil || !strings.Contains(err.Error(), "no user may sign in") {
+		t.Fatalf("no users: %v", err)
+	}
+}
