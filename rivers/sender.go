@@ -206,6 +206,10 @@ func (sn *sender) flush(batch []*item, records []Record) bool {
 		}
 	}
 	sn.ins = ins
+	if len(ins) > 0 {
+		// Stamp before committing: whoever sees the commit sees the stamp.
+		sn.s.tel.lastProcessed.Store(sn.s.clock.Now().UnixNano())
+	}
 	if len(ins) > 0 && sn.sub != nil {
 		sn.s.progress.advance(ins)
 		if err := sn.sub.Commit(sn.ctx, ins...); err != nil {
@@ -214,11 +218,7 @@ func (sn *sender) flush(batch []*item, records []Record) bool {
 		}
 		clear(ins) // keep no record's bytes until the next flush
 	}
-	now := sn.s.clock.Now().UnixNano()
 	for _, it := range batch {
-		if it.in != nil {
-			sn.s.tel.lastProcessed.Store(now)
-		}
 		if it.done != nil {
 			it.done <- it.err
 		}
