@@ -28,6 +28,7 @@ const (
 // need their role.
 type auth struct {
 	users  map[string]User
+	tokens map[[32]byte]Token // by the SHA-256 of the token
 	key    []byte
 	ttl    time.Duration
 	secure bool
@@ -41,10 +42,13 @@ type auth struct {
 }
 
 func newAuth(cfg Config) *auth {
-	a := &auth{users: map[string]User{}, key: cfg.SessionKey, ttl: cfg.SessionTTL, secure: cfg.SecureCookies, now: time.Now,
+	a := &auth{users: map[string]User{}, tokens: map[[32]byte]Token{}, key: cfg.SessionKey, ttl: cfg.SessionTTL, secure: cfg.SecureCookies, now: time.Now,
 		cop: http.NewCrossOriginProtection()}
 	for _, u := range cfg.Users {
 		a.users[u.Name] = u
+	}
+	for _, t := range cfg.Tokens {
+		a.tokens[t.Hash] = t
 	}
 	if len(a.key) == 0 {
 		a.key = make([]byte, 32)
@@ -97,8 +101,37 @@ func (a *auth) clearSession(w http.ResponseWriter) {
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 }
 
-// user returns the signed-in user of r.
+// bearerToken returns the token of r's "Authorization: Bearer" header.
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	return strings.TrimSpace(h[7:]), true
+}
+
+// tokenUser returns the holder of r's bearer token, as a user with the
+// token's name and role. ok is false without a token or with an unknown
+// one. The map is keyed by the token's hash: the secret is never compared.
+func (a *auth) tokenUser(r *http.Request) (u User, bearer, ok bool) {
+	tok, bearer := bearerToken(r)
+	if !bearer {
+		return User{}, false, false
+	}
+	t, ok := a.tokens[sha256.Sum256([]byte(tok))]
+	if !ok || tok == "" {
+		return User{}, true, false
+	}
+	return User{Name: t.Name, Role: t.Role}, true, true
+}
+
+// user returns who makes r: the holder of its bearer token when it has an
+// Authorization header (never the session then: a wrong token is not
+// covered by a cookie), else the signed-in user of its session.
 func (a *auth) user(r *http.Request) (User, bool) {
+	if u, bearer, ok := a.tokenUser(r); bearer {
+		return u, ok
+	}
 	c, err := r.Cookie(cookieSession)
 	if err != nil {
 		return User{}, false
@@ -160,15 +193,24 @@ func currentUser(ctx context.Context) User {
 
 // protect is the middleware of every route: a POST must be same-origin
 // (Sec-Fetch-Site / Origin, http.CrossOriginProtection) and carry the CSRF
-// token of its cookie, or it is refused with 403.
+// token of its cookie, or it is refused with 403. A request with a valid
+// bearer token is let through: a browser never adds that header by
+// itself, so another site cannot forge it, and CSRF is a cookie's problem.
 func (a *auth) protect(next http.Handler) http.Handler {
-	return a.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	guarded := a.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !a.validCSRF(r) {
 			a.fail(w, r, http.StatusForbidden, "The form is stale or was not sent by the console (its CSRF token is missing or wrong): reload the page and try again.")
 			return
 		}
 		next.ServeHTTP(w, r)
 	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := a.tokenUser(r); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
 }
 
 // require lets signed-in users through (with a role when role is not
@@ -177,11 +219,17 @@ func (a *auth) require(role string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := a.user(r)
 		if !ok {
-			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/stream") {
+			if _, bearer := bearerToken(r); bearer {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				a.fail(w, r, http.StatusUnauthorized, "The bearer token is not one of CONSOLE_TOKENS (send the token itself; the console keeps its SHA-256).")
+				return
+			}
+			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/stream") && !strings.HasPrefix(r.URL.Path, "/api/") {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			a.fail(w, r, http.StatusUnauthorized, "Sign in first.")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="console"`)
+			a.fail(w, r, http.StatusUnauthorized, "Sign in first, or send an API token (Authorization: Bearer).")
 			return
 		}
 		if role == RoleOperator && u.Role != RoleOperator {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,8 +16,9 @@ import (
 )
 
 // The JSON the console reads from other services. They are the services'
-// HTTP contracts (see services/registry, services/demand-tracker and
-// services/hot-pond), decoded here without importing their modules;
+// HTTP contracts (see services/registry, services/demand-tracker,
+// services/hot-pond and services/alert-router), decoded here without
+// importing their modules;
 // unknown members are ignored, so the services may add some.
 
 // RegService is one service of the registry's GET /v1/services.
@@ -99,55 +101,137 @@ type MeterReading struct {
 	events.MeterReading
 }
 
+// Alert is one alert of the alert-router's GET /v1/alerts.
+type Alert struct {
+	Fingerprint string            `json:"fingerprint"`
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels"`
+	Summary     string            `json:"summary"`
+	State       string            `json:"state"` // firing, resolved
+	StartsAt    time.Time         `json:"starts_at"`
+	EndsAt      time.Time         `json:"ends_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	Events      int               `json:"events"`
+	ResolvedBy  string            `json:"resolved_by"`
+	// Groups are its notification groups' keys, "route{label=value,...}".
+	Groups     []string `json:"groups"`
+	SilencedBy []string `json:"silenced_by"`
+	Inhibited  bool     `json:"inhibited"`
+}
+
+// Silence is one silence of the alert-router's GET /v1/silences.
+type Silence struct {
+	ID        string    `json:"id"`
+	Matchers  []string  `json:"matchers"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	CreatedBy string    `json:"created_by"`
+	Comment   string    `json:"comment"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// SilenceRequest is the body of the alert-router's POST /v1/silences.
+type SilenceRequest struct {
+	Matchers  []string `json:"matchers"`
+	Duration  string   `json:"duration"`
+	CreatedBy string   `json:"created_by"`
+	Comment   string   `json:"comment"`
+}
+
+// AlertRoute is a route of the alert-router's GET /v1/rules: where the
+// alerts it takes are sent.
+type AlertRoute struct {
+	Name      string   `json:"name"`
+	Receivers []string `json:"receivers"`
+}
+
 // ErrNotFound is a backend's 404.
 var ErrNotFound = errors.New("not found")
 
+// Refusal is a backend's 4xx answer to what it was asked: the request was
+// wrong, not the backend; Message is its explanation.
+type Refusal struct {
+	Code    int
+	Message string
+}
+
+func (e *Refusal) Error() string { return e.Message }
+
 // backends reads the other services' HTTP APIs.
 type backends struct {
-	registry, demand, hotPond string
-	client                    *http.Client
+	registry, demand, hotPond, alerts string
+	client                            *http.Client
 }
 
 func newBackends(cfg Config) *backends {
 	return &backends{registry: strings.TrimRight(cfg.RegistryURL, "/"), demand: strings.TrimRight(cfg.DemandURL, "/"),
-		hotPond: strings.TrimRight(cfg.HotPondURL, "/"), client: &http.Client{Timeout: cfg.BackendTimeout}}
+		hotPond: strings.TrimRight(cfg.HotPondURL, "/"), alerts: strings.TrimRight(cfg.AlertsURL, "/"),
+		client: &http.Client{Timeout: cfg.BackendTimeout}}
 }
 
 // BackendError says which backend failed and how, for the page.
 type BackendError struct {
-	Backend string // "registry", "demand tracker", "hot pond"
+	Backend string // "registry", "demand tracker", "hot pond", "alert-router"
 	URL     string
 	Err     error
 }
 
 func (e *BackendError) Error() string {
+	var ref *Refusal
+	if errors.As(e.Err, &ref) {
+		return fmt.Sprintf("the %s at %s refused: %s", e.Backend, e.URL, ref.Message)
+	}
 	return fmt.Sprintf("the %s at %s did not answer: %v", e.Backend, e.URL, e.Err)
 }
 
 func (e *BackendError) Unwrap() error { return e.Err }
 
 func (b *backends) get(ctx context.Context, name, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	return b.call(ctx, name, http.MethodGet, u, nil, v)
+}
+
+// call sends in (JSON, when not nil) and decodes the answer into out.
+func (b *backends) call(ctx context.Context, name, method, u string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		bs, err := json.Marshal(in)
+		if err != nil {
+			return &BackendError{name, u, err}
+		}
+		body = bytes.NewReader(bs)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return &BackendError{name, u, err}
 	}
 	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return &BackendError{name, u, err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return &BackendError{name, u, err}
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return &BackendError{name, u, ErrNotFound}
-	case resp.StatusCode != http.StatusOK:
-		return &BackendError{name, u, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body[:min(len(body), 300)])))}
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && method != http.MethodGet:
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+			e.Error = resp.Status + ": " + strings.TrimSpace(string(raw[:min(len(raw), 300)]))
+		}
+		return &BackendError{name, u, &Refusal{resp.StatusCode, e.Error}}
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return &BackendError{name, u, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(raw[:min(len(raw), 300)])))}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		return &BackendError{name, u, fmt.Errorf("unexpected answer: %w", err)}
 	}
 	return nil
@@ -178,5 +262,43 @@ func (b *backends) demandReport(ctx context.Context) (DemandReport, error) {
 func (b *backends) meter(ctx context.Context, id string) (MeterReading, error) {
 	var out MeterReading
 	err := b.get(ctx, "hot pond", b.hotPond+"/v1/meters/"+url.PathEscape(id)+"/latest", &out)
+	return out, err
+}
+
+func (b *backends) alertList(ctx context.Context) ([]Alert, error) {
+	var out struct {
+		Alerts []Alert `json:"alerts"`
+	}
+	err := b.get(ctx, "alert-router", b.alerts+"/v1/alerts", &out)
+	return out.Alerts, err
+}
+
+func (b *backends) silences(ctx context.Context) ([]Silence, error) {
+	var out struct {
+		Silences []Silence `json:"silences"`
+	}
+	err := b.get(ctx, "alert-router", b.alerts+"/v1/silences", &out)
+	return out.Silences, err
+}
+
+// alertRoutes returns the alert-router's routes; they name the receivers
+// of an alert's groups.
+func (b *backends) alertRoutes(ctx context.Context) ([]AlertRoute, error) {
+	var out struct {
+		Routes []AlertRoute `json:"routes"`
+	}
+	err := b.get(ctx, "alert-router", b.alerts+"/v1/rules", &out)
+	return out.Routes, err
+}
+
+func (b *backends) addSilence(ctx context.Context, sr SilenceRequest) (Silence, error) {
+	var out Silence
+	err := b.call(ctx, "alert-router", http.MethodPost, b.alerts+"/v1/silences", sr, &out)
+	return out, err
+}
+
+func (b *backends) expireSilence(ctx context.Context, id string) (Silence, error) {
+	var out Silence
+	err := b.call(ctx, "alert-router", http.MethodDelete, b.alerts+"/v1/silences/"+url.PathEscape(id), nil, &out)
 	return out, err
 }

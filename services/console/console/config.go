@@ -2,6 +2,7 @@ package console
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -21,7 +22,7 @@ const Name = "console"
 const (
 	// RoleViewer reads every page and changes nothing.
 	RoleViewer = "viewer"
-	// RoleOperator also replays dead letters.
+	// RoleOperator also replays dead letters and silences alerts.
 	RoleOperator = "operator"
 )
 
@@ -31,6 +32,17 @@ type User struct {
 	Role string // RoleViewer or RoleOperator
 	// Hash is the bcrypt hash of the user's password.
 	Hash []byte
+}
+
+// Token is an API token: a script presents it as "Authorization: Bearer
+// <token>" and acts with its role, under its name.
+type Token struct {
+	Name string
+	Role string // RoleViewer or RoleOperator
+	// Hash is the SHA-256 of the token. A token is a long random secret,
+	// not a password, so a fast hash is enough and keeps every request
+	// cheap.
+	Hash [32]byte
 }
 
 // Config is the console's configuration.
@@ -44,6 +56,10 @@ type Config struct {
 	// HotPondURL is the hot pond's HTTP API (GET /v1/meters/{id}/latest).
 	// Default http://hot-pond:8080 (CONSOLE_HOTPOND_URL).
 	HotPondURL string
+	// AlertsURL is the alert-router's HTTP API (GET /v1/alerts, /v1/silences,
+	// /v1/rules; POST /v1/silences; DELETE /v1/silences/{id}). Default
+	// http://alert-router:8080 (CONSOLE_ALERTS_URL).
+	AlertsURL string
 	// BackendTimeout bounds one request to a backend. Default 5s
 	// (CONSOLE_BACKEND_TIMEOUT).
 	BackendTimeout time.Duration
@@ -52,6 +68,9 @@ type Config struct {
 	// separated) and the lines of the file CONSOLE_USERS_FILE (same form,
 	// one a line, # comments). At least one is required.
 	Users []User
+	// Tokens are API tokens: CONSOLE_TOKENS ("name:role:sha256-hex", comma
+	// separated) and the lines of the file CONSOLE_TOKENS_FILE.
+	Tokens []Token
 	// SessionKey signs session and CSRF cookies; at least 32 bytes. Default:
 	// random at start, so a restart signs everyone out and replicas do not
 	// share sessions (CONSOLE_SESSION_KEY).
@@ -89,6 +108,7 @@ func DefaultConfig() Config {
 		RegistryURL:    "http://registry:8080",
 		DemandURL:      "http://demand-tracker:8080",
 		HotPondURL:     "http://hot-pond:8080",
+		AlertsURL:      "http://alert-router:8080",
 		BackendTimeout: 5 * time.Second,
 		SessionTTL:     12 * time.Hour,
 		RingSize:       500,
@@ -106,6 +126,7 @@ func configFrom(r *env.Reader, fallback ...User) (Config, error) {
 	r.String("CONSOLE_REGISTRY_URL", &c.RegistryURL)
 	r.String("CONSOLE_DEMAND_URL", &c.DemandURL)
 	r.String("CONSOLE_HOTPOND_URL", &c.HotPondURL)
+	r.String("CONSOLE_ALERTS_URL", &c.AlertsURL)
 	r.Duration("CONSOLE_BACKEND_TIMEOUT", &c.BackendTimeout)
 	// Secrets: problems are reported without the value.
 	if v, ok := r.Get("CONSOLE_USERS"); ok {
@@ -124,6 +145,25 @@ func configFrom(r *env.Reader, fallback ...User) (Config, error) {
 			c.Users = append(c.Users, us...)
 			if err != nil {
 				r.Problem("CONSOLE_USERS_FILE", "%s: %s", v, strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+		}
+	}
+	if v, ok := r.Get("CONSOLE_TOKENS"); ok {
+		ts, err := ParseTokens(strings.ReplaceAll(v, ",", "\n"))
+		c.Tokens = append(c.Tokens, ts...)
+		if err != nil {
+			r.Problem("CONSOLE_TOKENS", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+	}
+	if v, ok := r.Get("CONSOLE_TOKENS_FILE"); ok {
+		b, err := os.ReadFile(v)
+		if err != nil {
+			r.Problem("CONSOLE_TOKENS_FILE", "%v", err)
+		} else {
+			ts, err := ParseTokens(string(b))
+			c.Tokens = append(c.Tokens, ts...)
+			if err != nil {
+				r.Problem("CONSOLE_TOKENS_FILE", "%s: %s", v, strings.ReplaceAll(err.Error(), "\n", "; "))
 			}
 		}
 	}
@@ -190,10 +230,51 @@ func ParseUsers(text string) ([]User, error) {
 	return out, errors.Join(errs...)
 }
 
+// ParseTokens reads API tokens, one "name:role:sha256-hex" a line; blank
+// lines and lines starting with # are skipped. Make a token and its line
+// with
+//
+//	tok=$(openssl rand -hex 32); echo "ci:operator:$(printf %s "$tok" | sha256sum | cut -d' ' -f1)"
+//
+// and give $tok to the script; the console keeps only the hash.
+func ParseTokens(text string) ([]Token, error) {
+	var out []Token
+	var errs []error
+	sc := bufio.NewScanner(strings.NewReader(text))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			errs = append(errs, fmt.Errorf("token %d: want name:role:sha256-hex", n))
+			continue
+		}
+		t := Token{Name: strings.TrimSpace(parts[0]), Role: strings.TrimSpace(parts[1])}
+		h, err := hex.DecodeString(strings.TrimSpace(parts[2]))
+		switch {
+		case t.Name == "":
+			errs = append(errs, fmt.Errorf("token %d: empty name", n))
+		case t.Role != RoleViewer && t.Role != RoleOperator:
+			errs = append(errs, fmt.Errorf("token %q: role %q: want %s or %s", t.Name, t.Role, RoleViewer, RoleOperator))
+		case err != nil || len(h) != 32:
+			// never the value: it may be the token itself, pasted by mistake
+			errs = append(errs, fmt.Errorf("token %q: want the SHA-256 of the token in hex (64 digits, printf %%s \"$TOKEN\" | sha256sum), not the token", t.Name))
+		default:
+			copy(t.Hash[:], h)
+			out = append(out, t)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
 // Validate reports invalid values, naming the variable.
 func (c Config) Validate() error {
 	var errs []error
-	for _, b := range [][2]string{{"CONSOLE_REGISTRY_URL", c.RegistryURL}, {"CONSOLE_DEMAND_URL", c.DemandURL}, {"CONSOLE_HOTPOND_URL", c.HotPondURL}} {
+	for _, b := range [][2]string{{"CONSOLE_REGISTRY_URL", c.RegistryURL}, {"CONSOLE_DEMAND_URL", c.DemandURL}, {"CONSOLE_HOTPOND_URL", c.HotPondURL}, {"CONSOLE_ALERTS_URL", c.AlertsURL}} {
 		name, u := b[0], b[1]
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s=%q: want an http(s) URL such as http://registry:8080", name, u))
@@ -202,8 +283,8 @@ func (c Config) Validate() error {
 	if c.BackendTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("CONSOLE_BACKEND_TIMEOUT=%s: must be positive", c.BackendTimeout))
 	}
-	if len(c.Users) == 0 {
-		errs = append(errs, errors.New("CONSOLE_USERS or CONSOLE_USERS_FILE: no user may sign in; give at least one name:role:bcrypt-hash"))
+	if len(c.Users) == 0 && len(c.Tokens) == 0 {
+		errs = append(errs, errors.New("CONSOLE_USERS or CONSOLE_USERS_FILE: no user may sign in; give at least one name:role:bcrypt-hash (or an API token in CONSOLE_TOKENS)"))
 	}
 	seen := map[string]bool{}
 	for _, u := range c.Users {
@@ -211,6 +292,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("CONSOLE_USERS: user %q listed twice", u.Name))
 		}
 		seen[u.Name] = true
+	}
+	names, hashes := map[string]bool{}, map[[32]byte]string{}
+	for _, t := range c.Tokens {
+		if names[t.Name] {
+			errs = append(errs, fmt.Errorf("CONSOLE_TOKENS: token %q listed twice; give each token its own name", t.Name))
+		}
+		names[t.Name] = true
+		if other, dup := hashes[t.Hash]; dup && other != t.Name {
+			errs = append(errs, fmt.Errorf("CONSOLE_TOKENS: tokens %q and %q have the same hash; make each token anew", other, t.Name))
+		}
+		hashes[t.Hash] = t.Name
 	}
 	if c.SessionKey != nil && len(c.SessionKey) < 32 {
 		errs = append(errs, fmt.Errorf("CONSOLE_SESSION_KEY: %d bytes; want at least 32", len(c.SessionKey)))

@@ -14,10 +14,17 @@
 //	              limit (POST /dlq/replay, operators only)
 //	/grid         outages now and restored in the last 24 h, feeder load,
 //	              a meter's latest state from the hot pond
+//	/alerts       the alert-router's firing and resolved alerts (labels,
+//	              times, receivers) and silences; operators add a silence
+//	              (POST /alerts/silences) and expire one (POST
+//	              /alerts/silences/{id}/expire)
+//	/api/alerts   the same as JSON, for scripts
 //
 // The registry (GET /v1/services, /v1/types), the demand tracker (GET
-// /v1/demand) and the hot pond (GET /v1/meters/{id}/latest) are read over
-// HTTP; a backend that fails shows as a message on its page. The rest the
+// /v1/demand), the hot pond (GET /v1/meters/{id}/latest) and the
+// alert-router (GET /v1/alerts, /v1/silences, /v1/rules; POST
+// /v1/silences; DELETE /v1/silences/{id}) are read over HTTP; a backend
+// that fails shows as a message on its page. The rest the
 // console reads from the rivers itself ([Watch]); dead letters are read
 // and replayed with package rivers/deadletter.
 //
@@ -25,9 +32,15 @@
 //
 // Every page needs a sign-in (users with bcrypt password hashes, from
 // CONSOLE_USERS or CONSOLE_USERS_FILE). A viewer reads; an operator also
-// replays. Every POST must be same-origin (http.CrossOriginProtection) and
-// carry the CSRF token of its cookie. Sessions are HMAC-signed cookies
-// (SameSite=Strict, HttpOnly); the role is looked up on every request.
+// replays and silences. Every POST must be same-origin
+// (http.CrossOriginProtection) and carry the CSRF token of its cookie.
+// Sessions are HMAC-signed cookies (SameSite=Strict, HttpOnly); the role is
+// looked up on every request.
+//
+// Scripts send an API token instead ("Authorization: Bearer <token>",
+// CONSOLE_TOKENS keeps its SHA-256 and role): a request with a valid token
+// needs no session and no CSRF token, and is answered in JSON; one with a
+// wrong token is refused (401), whatever cookie it has.
 //
 // # State
 //
@@ -40,9 +53,12 @@
 //	CONSOLE_REGISTRY_URL      http://registry:8080         registry API
 //	CONSOLE_DEMAND_URL        http://demand-tracker:8080   demand tracker API
 //	CONSOLE_HOTPOND_URL       http://hot-pond:8080         hot pond API
+//	CONSOLE_ALERTS_URL        http://alert-router:8080     alert-router API
 //	CONSOLE_BACKEND_TIMEOUT   5s                           one request to a backend
 //	CONSOLE_USERS             ""                           name:role:bcrypt-hash, comma separated
 //	CONSOLE_USERS_FILE        ""                           file of name:role:bcrypt-hash lines
+//	CONSOLE_TOKENS            ""                           API tokens, name:role:sha256-hex, comma separated
+//	CONSOLE_TOKENS_FILE       ""                           file of name:role:sha256-hex lines
 //	CONSOLE_SESSION_KEY       random at start              signs cookies; at least 32 bytes
 //	CONSOLE_SESSION_TTL       12h                          how long a sign-in lasts
 //	CONSOLE_SECURE_COOKIES    false                        Secure cookies (set behind HTTPS)

@@ -2,12 +2,15 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,8 +34,9 @@ func testUsers(t testing.TB) []User {
 }
 
 // fakeBackends serves the recorded answers of the registry, the demand
-// tracker and the hot pond (testdata/); down answers 502 for every path.
-func fakeBackends(t testing.TB, down bool) *httptest.Server {
+// tracker, the hot pond and the alert-router (testdata/; silences are
+// kept by alerts); down answers 502 for every path.
+func fakeBackends(t testing.TB, down bool, alerts *fakeAlertRouter) *httptest.Server {
 	t.Helper()
 	file := func(name string) []byte {
 		b, err := os.ReadFile("testdata/" + name)
@@ -56,12 +60,101 @@ func fakeBackends(t testing.TB, down bool) *httptest.Server {
 			w.Write(file("demand.json"))
 		case "/v1/meters/m-000042/latest":
 			w.Write(file("hotpond-latest.json"))
+		case "/v1/alerts":
+			w.Write(file("alerts.json"))
+		case "/v1/rules":
+			w.Write(file("alert-rules.json"))
+		case "/v1/silences":
+			alerts.silences(w, r)
 		default:
+			if id, ok := strings.CutPrefix(r.URL.Path, "/v1/silences/"); ok && r.Method == http.MethodDelete {
+				alerts.expire(w, id)
+				return
+			}
 			http.Error(w, "hot: not found", http.StatusNotFound)
 		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// fakeAlertRouter keeps silences like the alert-router's API does, from
+// the recorded testdata/alert-silences.json on.
+type fakeAlertRouter struct {
+	mu   sync.Mutex
+	list []Silence
+	got  []SilenceRequest
+	now  time.Time
+}
+
+func newFakeAlertRouter(t testing.TB) *fakeAlertRouter {
+	t.Helper()
+	b, err := os.ReadFile("testdata/alert-silences.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ Silences []Silence }
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return &fakeAlertRouter{list: rec.Silences, now: alertsNow}
+}
+
+// alertsNow is the time of the recorded alerts: an hour after they fired,
+// while the recorded silence is on.
+var alertsNow = time.Date(2030, 1, 1, 1, 0, 0, 0, time.UTC)
+
+func (f *fakeAlertRouter) silences(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodGet {
+		json.NewEncoder(w).Encode(map[string]any{"silences": f.list})
+		return
+	}
+	var sr SilenceRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sr); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": "body: " + err.Error()})
+		return
+	}
+	f.got = append(f.got, sr)
+	for _, m := range sr.Matchers {
+		if !strings.Contains(m, "=") {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]string{"error": "matcher " + strconv.Quote(m) + `: want name="value"`})
+			return
+		}
+	}
+	d, _ := time.ParseDuration(sr.Duration)
+	s := Silence{ID: "s-" + strconv.Itoa(len(f.list)+1), Matchers: sr.Matchers, StartsAt: f.now, EndsAt: f.now.Add(d),
+		CreatedBy: sr.CreatedBy, Comment: sr.Comment, CreatedAt: f.now}
+	f.list = append([]Silence{s}, f.list...)
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(s)
+}
+
+func (f *fakeAlertRouter) expire(w http.ResponseWriter, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	for i := range f.list {
+		if f.list[i].ID == id {
+			f.list[i].EndsAt = f.now
+			json.NewEncoder(w).Encode(f.list[i])
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNotFound)
+	json.NewEncoder(w).Encode(map[string]string{"error": "silence " + id + ": not found"})
+}
+
+func (f *fakeAlertRouter) requests() []SilenceRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
 }
 
 // fakeLetters is DeadLetters in memory: replays append markers and count
@@ -133,15 +226,29 @@ type fixture struct {
 	ring    *Ring
 	grid    *Grid
 	letters *fakeLetters
+	alerts  *fakeAlertRouter
+}
+
+// The API tokens of the fixture: opsToken is the operator "ci-bot"'s,
+// viewToken the viewer "dashboard"'s.
+const (
+	opsToken  = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	viewToken = "f9e8d7c6b5a4938271605f4e3d2c1b0af9e8d7c6b5a4938271605f4e3d2c1b0a"
+)
+
+func testTokens() []Token {
+	return []Token{{Name: "ci-bot", Role: RoleOperator, Hash: sha256.Sum256([]byte(opsToken))},
+		{Name: "dashboard", Role: RoleViewer, Hash: sha256.Sum256([]byte(viewToken))}}
 }
 
 func newFixture(t testing.TB, backendDown bool) *fixture {
 	t.Helper()
-	back := fakeBackends(t, backendDown)
+	f := &fixture{ring: NewRing(50), grid: NewGrid(10), letters: &fakeLetters{}, alerts: newFakeAlertRouter(t)}
+	back := fakeBackends(t, backendDown, f.alerts)
 	cfg := DefaultConfig()
-	cfg.RegistryURL, cfg.DemandURL, cfg.HotPondURL = back.URL, back.URL, back.URL
+	cfg.RegistryURL, cfg.DemandURL, cfg.HotPondURL, cfg.AlertsURL = back.URL, back.URL, back.URL, back.URL
 	cfg.Users = testUsers(t)
-	f := &fixture{ring: NewRing(50), grid: NewGrid(10), letters: &fakeLetters{}}
+	cfg.Tokens = testTokens()
 	f.s = NewServer(cfg, f.ring, f.grid, f.letters)
 	f.srv = httptest.NewServer(f.s.Handler())
 	t.Cleanup(f.srv.Close)

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,11 +56,23 @@ func NewServer(cfg Config, ring *Ring, grid *Grid, letters DeadLetters) *Server 
 		"pct":  func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
 		// query's output is already encoded: a URL's query, not a value in it
 		"query": func(v ...string) template.URL { return template.URL(query(v...)) },
+		"labels": func(m map[string]string) [][2]string {
+			var out [][2]string
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				out = append(out, [2]string{k, m[k]})
+			}
+			return out
+		},
+		"matchers": matchersOf,
 	}
-	for _, p := range []string{"login", "error", "services", "live", "dlq", "letter", "grid"} {
+	for _, p := range []string{"login", "error", "services", "live", "dlq", "letter", "grid", "alerts"} {
 		s.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html", "web/templates/"+p+".html"))
 	}
 	s.auth.fail = func(w http.ResponseWriter, r *http.Request, code int, msg string) {
+		if apiClient(r) {
+			writeJSON(w, code, map[string]string{"error": msg})
+			return
+		}
 		s.render(w, r, code, "error", page{Title: http.StatusText(code)}, errorPage{Code: code, Message: msg})
 	}
 	return s
@@ -75,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 	r.Post("/login", s.login)
 	r.Post("/logout", s.logout)
 	viewer := func(h http.HandlerFunc) http.Handler { return s.auth.require("", h) }
+	operator := func(h http.HandlerFunc) http.Handler { return s.auth.require(RoleOperator, h) }
 	r.Method(http.MethodGet, "/", viewer(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/services", http.StatusSeeOther)
 	}))
@@ -83,8 +97,12 @@ func (s *Server) Handler() http.Handler {
 	r.Method(http.MethodGet, "/live/stream", viewer(s.stream))
 	r.Method(http.MethodGet, "/dlq", viewer(s.dlq))
 	r.Method(http.MethodGet, "/dlq/letter", viewer(s.letter))
-	r.Method(http.MethodPost, "/dlq/replay", s.auth.require(RoleOperator, http.HandlerFunc(s.replay)))
+	r.Method(http.MethodPost, "/dlq/replay", operator(s.replay))
 	r.Method(http.MethodGet, "/grid", viewer(s.gridPage))
+	r.Method(http.MethodGet, "/alerts", viewer(s.alertsPage))
+	r.Method(http.MethodPost, "/alerts/silences", operator(s.silence))
+	r.Method(http.MethodPost, "/alerts/silences/{id}/expire", operator(s.expire))
+	r.Method(http.MethodGet, "/api/alerts", viewer(s.apiAlerts))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.auth.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
@@ -507,7 +525,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		if len(plan.Skip) > 0 {
 			msg = "Nothing replayed: " + plan.Skip[0].Reason + "."
 		}
-		http.Redirect(w, r, withMsg(back, msg), http.StatusSeeOther)
+		s.done(w, r, http.StatusOK, back, msg, map[string]any{"replayed": 0, "skipped": len(plan.Skip), "message": msg})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -521,7 +539,33 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("console: replayed dead letters", "user", u.Name, "type", f.Type, "error_class", f.Error, "identity", identity,
 		"replayed", n, "skipped", len(plan.Skip))
 	msg := fmt.Sprintf("Replayed %d letter(s) to their origin topics; %d left alone (replay limit %d, or not replayable).", n, len(plan.Skip), s.cfg.ReplayLimit)
+	s.done(w, r, http.StatusOK, back, msg, map[string]any{"replayed": n, "skipped": len(plan.Skip), "message": msg})
+}
+
+// done answers an action that succeeded: a browser is sent back to the
+// page it came from with msg shown; an API client gets v as JSON.
+func (s *Server) done(w http.ResponseWriter, r *http.Request, code int, back, msg string, v any) {
+	if apiClient(r) {
+		writeJSON(w, code, v)
+		return
+	}
 	http.Redirect(w, r, withMsg(back, msg), http.StatusSeeOther)
+}
+
+// apiClient reports whether r wants JSON: it is under /api/ or carries a
+// bearer token (a script, not a browser).
+func apiClient(r *http.Request) bool {
+	_, bearer := bearerToken(r)
+	return bearer || strings.HasPrefix(r.URL.Path, "/api/")
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }
 
 func withMsg(u, msg string) string {

@@ -1,7 +1,17 @@
-// The console's only script: the live page's stream of events. Every
-// page works without it; with it, new events appear at the top of the
-// table as they flow.
+// The console's only script: the live page's stream of events, and a
+// busy state on forms that wait for a backend. Every page works without
+// it; with it, new events appear at the top of the table as they flow.
 "use strict";
+// A form with data-busy disables its button while the answer comes, so an
+// operator sees it is on its way and does not send it twice.
+document.addEventListener("submit", (e) => {
+  const form = e.target;
+  if (!form.dataset || !form.dataset.busy) return;
+  const b = form.querySelector("button[type=submit]");
+  if (!b) return;
+  // after the submit is on its way: a disabled button would not be sent
+  setTimeout(() => { b.disabled = true; b.textContent = form.dataset.busy; }, 0);
+});
 (function () {
   const table = document.getElementById("live");
   if (!table || !window.EventSource) return;
