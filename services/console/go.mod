@@ -14,6 +14,7 @@ require (
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0-00010101000000-000000000000
 	golang.org/x/crypto v0.57.0
+	golang.org/x/time v0.15.0
 )
 
 require (

@@ -71,6 +71,14 @@ type Config struct {
 	// Tokens are API tokens: CONSOLE_TOKENS ("name:role:sha256-hex", comma
 	// separated) and the lines of the file CONSOLE_TOKENS_FILE.
 	Tokens []Token
+	// SigninFailures is how many failed sign-ins one user name may have
+	// before it must wait; a client address may have four times as many
+	// (people share addresses). Default 5 (CONSOLE_SIGNIN_FAILURES).
+	SigninFailures int
+	// SigninWait: once over SigninFailures, a name gets one more try every
+	// SigninWait, an address four. A sign-in that succeeds clears both.
+	// Default 1m (CONSOLE_SIGNIN_WAIT).
+	SigninWait time.Duration
 	// SessionKey signs session and CSRF cookies; at least 32 bytes. Default:
 	// random at start, so a restart signs everyone out and replicas do not
 	// share sessions (CONSOLE_SESSION_KEY).
@@ -110,6 +118,8 @@ func DefaultConfig() Config {
 		HotPondURL:     "http://hot-pond:8080",
 		AlertsURL:      "http://alert-router:8080",
 		BackendTimeout: 5 * time.Second,
+		SigninFailures: 5,
+		SigninWait:     time.Minute,
 		SessionTTL:     12 * time.Hour,
 		RingSize:       500,
 		FeederHistory:  96,
@@ -167,6 +177,8 @@ func configFrom(r *env.Reader, fallback ...User) (Config, error) {
 			}
 		}
 	}
+	r.Int("CONSOLE_SIGNIN_FAILURES", &c.SigninFailures)
+	r.Duration("CONSOLE_SIGNIN_WAIT", &c.SigninWait)
 	_, usersSet := r.Get("CONSOLE_USERS")
 	if _, fileSet := r.Get("CONSOLE_USERS_FILE"); !usersSet && !fileSet {
 		c.Users = fallback
@@ -303,6 +315,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("CONSOLE_TOKENS: tokens %q and %q have the same hash; make each token anew", other, t.Name))
 		}
 		hashes[t.Hash] = t.Name
+	}
+	if c.SigninFailures < 1 {
+		errs = append(errs, fmt.Errorf("CONSOLE_SIGNIN_FAILURES=%d: must be at least 1", c.SigninFailures))
+	}
+	if c.SigninWait <= 0 {
+		errs = append(errs, fmt.Errorf("CONSOLE_SIGNIN_WAIT=%s: must be positive", c.SigninWait))
 	}
 	if c.SessionKey != nil && len(c.SessionKey) < 32 {
 		errs = append(errs, fmt.Errorf("CONSOLE_SESSION_KEY: %d bytes; want at least 32", len(c.SessionKey)))

@@ -41,11 +41,12 @@ func TestConfigProblemsNamed(t *testing.T) {
 		"CONSOLE_REGISTRY_URL": "registry:8080",
 		"CONSOLE_SESSION_KEY":  "short",
 		"CONSOLE_DLQ_TOPICS":   "rivers",
+		"CONSOLE_SIGNIN_WAIT":  "0s",
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`role "admin"`, `"bob": the password is not a bcrypt hash`, "CONSOLE_REGISTRY_URL", "CONSOLE_SESSION_KEY", "CONSOLE_DLQ_TOPICS"} {
+	for _, want := range []string{`role "admin"`, `"bob": the password is not a bcrypt hash`, "CONSOLE_REGISTRY_URL", "CONSOLE_SESSION_KEY", "CONSOLE_DLQ_TOPICS", "CONSOLE_SIGNIN_WAIT=0s: must be positive"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

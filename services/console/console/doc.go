@@ -42,6 +42,11 @@
 // needs no session and no CSRF token, and is answered in JSON; one with a
 // wrong token is refused (401), whatever cookie it has.
 //
+// Failed sign-ins are limited per user name and per client address (token
+// buckets, golang.org/x/time/rate): past the limit the answer is 429 with
+// Retry-After, even for the right password; a sign-in that succeeds clears
+// both.
+//
 // # State
 //
 // The live ring, outages, feeder load and the retirement history are in
@@ -59,6 +64,8 @@
 //	CONSOLE_USERS_FILE        ""                           file of name:role:bcrypt-hash lines
 //	CONSOLE_TOKENS            ""                           API tokens, name:role:sha256-hex, comma separated
 //	CONSOLE_TOKENS_FILE       ""                           file of name:role:sha256-hex lines
+//	CONSOLE_SIGNIN_FAILURES   5                            failed sign-ins of a name before it waits (an address: 4x)
+//	CONSOLE_SIGNIN_WAIT       1m                           then one more try per name every wait (an address: 4 per wait)
 //	CONSOLE_SESSION_KEY       random at start              signs cookies; at least 32 bytes
 //	CONSOLE_SESSION_TTL       12h                          how long a sign-in lasts
 //	CONSOLE_SECURE_COOKIES    false                        Secure cookies (set behind HTTPS)

@@ -34,6 +34,7 @@ const streamMax = time.Minute
 type Server struct {
 	cfg     Config
 	auth    *auth
+	limit   *signinLimit
 	ring    *Ring
 	grid    *Grid
 	letters DeadLetters
@@ -46,7 +47,7 @@ type Server struct {
 // NewServer returns the console's pages over ring and grid (fed by
 // [Watch]) and letters.
 func NewServer(cfg Config, ring *Ring, grid *Grid, letters DeadLetters) *Server {
-	s := &Server{cfg: cfg, auth: newAuth(cfg), ring: ring, grid: grid, letters: letters, back: newBackends(cfg),
+	s := &Server{cfg: cfg, auth: newAuth(cfg), limit: newSigninLimit(cfg.SigninFailures, cfg.SigninWait), ring: ring, grid: grid, letters: letters, back: newBackends(cfg),
 		log: slog.Default(), now: time.Now, pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"ago":  s.ago,
@@ -177,13 +178,23 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name, pw, next := r.PostFormValue("name"), r.PostFormValue("password"), safeNext(r.PostFormValue("next"))
+	addr := clientAddr(r)
+	if wait := s.limit.attempt(s.auth.now(), addr, name); wait > 0 {
+		secs := retryAfter(wait)
+		s.log.Warn("console: sign-in refused: too many failures", "user", name, "remote", addr, "retry_after_s", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.render(w, r, http.StatusTooManyRequests, "login", page{Title: "Sign in"}, loginBody{Next: next, Name: name,
+			Error: fmt.Sprintf("Too many failed sign-ins for this name or from your address: try again in %d s.", secs)})
+		return
+	}
 	u, ok := s.auth.check(name, pw)
 	if !ok {
-		s.log.Warn("console: sign-in refused", "user", name, "remote", r.RemoteAddr)
+		s.log.Warn("console: sign-in refused", "user", name, "remote", addr)
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in"},
 			loginBody{Next: next, Name: name, Error: "That name and password do not match a console user."})
 		return
 	}
+	s.limit.succeeded(addr, name)
 	s.log.Info("console: signed in", "user", u.Name, "role", u.Role)
 	s.auth.setSession(w, u)
 	http.Redirect(w, r, next, http.StatusSeeOther)
