@@ -50,8 +50,8 @@ type DevOptions struct {
 	// (the end-to-end tests script a scenario with it).
 	Simulator *simulator.Config
 	// Addr returns a member's HTTP host:port once the ecosystem is made
-	// (Ecosystem.Statuses); the console reads the registry, demand tracker
-	// and hot pond there unless CONSOLE_*_URL say otherwise. Nil leaves the
+	// (Ecosystem.Statuses); the console reads the registry, demand tracker,
+	// hot pond and alert-router there unless CONSOLE_*_URL say otherwise. Nil leaves the
 	// console out.
 	Addr func(service string) string
 	// ConsoleUsers may sign in to the console when CONSOLE_USERS and
@@ -303,7 +303,7 @@ func Members(opts DevOptions) ([]Member, error) {
 					env, service string
 					url          *string
 				}{{"CONSOLE_REGISTRY_URL", registry.Name, &cfg.RegistryURL}, {"CONSOLE_DEMAND_URL", demandtracker.Name, &cfg.DemandURL},
-					{"CONSOLE_HOTPOND_URL", hotpond.Name, &cfg.HotPondURL}} {
+					{"CONSOLE_HOTPOND_URL", hotpond.Name, &cfg.HotPondURL}, {"CONSOLE_ALERTS_URL", alertrouter.Name, &cfg.AlertsURL}} {
 					if _, set := os.LookupEnv(b.env); !set {
 						if a := opts.Addr(b.service); a != "" {
 							*b.url = "http://" + a
