@@ -2,8 +2,11 @@ package ecosystem
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/rivers/deadletter"
+	"github.com/watershed-grid/watershed/services/alert-router/alertrouter"
 	"github.com/watershed-grid/watershed/services/console/console"
 	"github.com/watershed-grid/watershed/services/demand-tracker/demandtracker"
 	"github.com/watershed-grid/watershed/services/registry/registry"
@@ -40,10 +44,12 @@ func requireChromium(t *testing.T) string {
 }
 
 // TestBrowserConsole drives Debian's chromium through the console of a
-// running ecosystem (registry, demand tracker, console on one broker):
-// sign-in, the service map lists the running services, a live event
-// appears, the grid shows its outage, a viewer is refused a replay, an
-// operator replays a dead letter, which reaches its origin topic.
+// running ecosystem (registry, demand tracker, alert-router, console on
+// one broker): sign-in, the service map lists the running services, a
+// live event appears, the grid shows its outage, the alerts page shows the
+// alert it raised, a viewer is refused a replay and a silence, an operator
+// replays a dead letter, which reaches its origin topic, and silences the
+// alert, which the alert-router then lists as silenced by the operator.
 // Screenshots of every page go to testdata/out/console/.
 func TestBrowserConsole(t *testing.T) {
 	chrome := requireChromium(t)
@@ -53,6 +59,7 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	log := testLogger(t)
 	kcfg := testKafka(t, log)
+	t.Setenv(alertrouter.EnvStore, alertrouter.StoreMemory) // not a Redis of REDIS_URL: alerts of other runs
 
 	hash, err := bcrypt.GenerateFromPassword([]byte("pw-browser"), bcrypt.MinCost)
 	if err != nil {
@@ -79,17 +86,20 @@ func TestBrowserConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := only(t, members, registry.Name, demandtracker.Name, console.Name)
+	ms := only(t, members, registry.Name, demandtracker.Name, alertrouter.Name, console.Name)
 	for i := range ms {
 		ms[i].Configure = func(c *rivers.Config) { c.HeartbeatInterval = 500 * time.Millisecond }
 	}
 	r := startEcosystem(t, kcfg, log, ms)
 	eco.Store(r.eco)
 	r.waitReady(t, 90*time.Second)
-	var base string
+	var base, alertsAPI string
 	for _, s := range r.eco.Statuses() {
-		if s.Name == console.Name {
+		switch s.Name {
+		case console.Name:
 			base = "http://" + s.HTTPAddr
+		case alertrouter.Name:
+			alertsAPI = "http://" + s.HTTPAddr
 		}
 	}
 
@@ -218,6 +228,54 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	shot("dlq-viewer-refused")
 
+	// The outage raised an alert at the alert-router: the viewer sees it,
+	// with no way to silence it, and is refused when posting anyway.
+	waitAlert := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			run(what, chromedp.Navigate(base+"/alerts"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+			n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('#alerts-firing tr[data-alert="outage_suspected"]')].filter(r => r.textContent.includes("t-browser")).length`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the alerts page does not show the outage of t-browser firing:\n%s", what, bodyText())
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	waitAlert("alerts as viewer")
+	actions, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#silence-form, button.expire, a.silence-link").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if actions != 0 {
+		t.Errorf("the viewer is shown %d silence forms, links or buttons", actions)
+	}
+	shot("alerts-viewer")
+	run("forced silence as viewer",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			// the form an operator would post, with the viewer's own CSRF token
+			_, err := chromedp.Evaluate[bool](`(() => {
+				const f = document.createElement("form");
+				f.method = "post"; f.action = "/alerts/silences";
+				for (const [k, v] of [["csrf", document.querySelector("form.who input[name=csrf]").value],
+					["matchers", 'transformer_id="t-browser"'], ["duration", "1h"], ["comment", "viewer tries"]]) {
+					const i = document.createElement("input"); i.type = "hidden"; i.name = k; i.value = v; f.appendChild(i);
+				}
+				document.body.appendChild(f); f.submit(); return true })()`)(ctx, tg)
+			return err
+		}),
+		chromedp.WaitVisible(chromedp.ID("error-message")))
+	if s := bodyText(); !strings.Contains(s, "needs the operator role") {
+		t.Fatalf("viewer silence answered:\n%s", s)
+	}
+	shot("alerts-viewer-refused")
+
 	// An operator opens the letter and replays it.
 	run("sign out", chromedp.Navigate(base+"/services"), chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.ID("signin")))
 	signIn("olga")
@@ -245,7 +303,67 @@ func TestBrowserConsole(t *testing.T) {
 		defer mu.Unlock()
 		return seen[letterID+"/1"], "event " + letterID + " with replay count 1"
 	})
+
+	// The operator silences the outage's alert from its row.
+	waitAlert("alerts as operator")
+	shot("alerts")
+	href, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#alerts-firing tr[data-alert="outage_suspected"] a.silence-link').href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("the silence form of the alert", chromedp.Navigate(href), chromedp.WaitVisible(chromedp.ID("silence-create")))
+	matchers, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("matchers")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(matchers, `alertname="outage_suspected"`) || !strings.Contains(matchers, `transformer_id="t-browser"`) {
+		t.Fatalf("the form is filled with %q, want the alert's alertname and transformer_id", matchers)
+	}
+	run("silence the alert",
+		chromedp.SendKeys(chromedp.ID("comment"), "crew on site at t-browser"),
+		chromedp.Click(chromedp.ID("silence-create")),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if s := bodyText(); !strings.Contains(s, "mutes") || !strings.Contains(s, `transformer_id="t-browser"`) {
+		t.Fatalf("after the silence:\n%s", s)
+	}
+	state, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#alerts-firing tr[data-alert="outage_suspected"] .badge`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state != "silenced" {
+		t.Errorf("the alert's state after the silence: %q, want silenced", state)
+	}
+	shot("alerts-silenced")
+	// The alert-router itself has it, made by the operator.
+	sils := alertRouterSilences(t, alertsAPI)
+	if len(sils) != 1 || sils[0].CreatedBy != "olga" || sils[0].Comment != "crew on site at t-browser" ||
+		!slices.Contains(sils[0].Matchers, `transformer_id="t-browser"`) || !sils[0].EndsAt.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("the alert-router's silences: %+v", sils)
+	}
+	run("expire the silence", chromedp.Navigate(base+"/alerts"), chromedp.Click(chromedp.CSS(`#silences tr[data-silence="`+sils[0].ID+`"] button.expire`)),
+		chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if s := bodyText(); !strings.Contains(s, "Silence "+sils[0].ID+" expired") {
+		t.Fatalf("after expiring:\n%s", s)
+	}
+	if sils := alertRouterSilences(t, alertsAPI); len(sils) != 1 || sils[0].EndsAt.After(time.Now()) {
+		t.Fatalf("the silence was not expired at the alert-router: %+v", sils)
+	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// alertRouterSilences reads the alert-router's silences from its API.
+func alertRouterSilences(t *testing.T, base string) []alertrouter.Silence {
+	t.Helper()
+	resp, err := http.Get(base + "/v1/silences")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Silences []alertrouter.Silence }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/v1/silences: %s, %v", base, resp.Status, err)
+	}
+	return out.Silences
 }
 
 // waitText waits until the element at sel contains text.
