@@ -1,5 +1,6 @@
 // Command console serves the operators' web pages: services and the demand
-// graph, rivers live, dead letters with replay, and the grid.
+// graph, rivers live, dead letters with replay, the grid, and alerts with
+// silences.
 // See package console for its configuration.
 package main
 
