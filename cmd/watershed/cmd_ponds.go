@@ -70,7 +70,7 @@ func newPondsCmd() *cobra.Command {
 		Use:   "ponds",
 		Short: "List and read the object-store pond (archived events in Parquet)",
 		Long: `ponds reads the object-store pond the archivers write: Parquet files laid out
-<topic>/type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
 in a bucket (a folder, S3 or any S3-compatible store, GCS, Azure).
 
 The pond is --pond, else $` + envPond + `, else ` + defaultPond + ` (where

@@ -81,7 +81,7 @@ func TestPondsLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if !strings.HasPrefix(l, dir+"/rapids/type=meter.reading.v1/date=2025-03-02/rapids+0+") || !strings.HasSuffix(l, ".parquet") {
+		if !strings.HasPrefix(l, dir+"/rapids/ce_type=meter.reading.v1/date=2025-03-02/rapids+0+") || !strings.HasSuffix(l, ".parquet") {
 			t.Fatalf("ls --url printed %q", l)
 		}
 	}

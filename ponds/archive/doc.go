@@ -3,7 +3,12 @@
 // Azure) through gocloud.dev/blob, laid out for the tools analysts already
 // use (DuckDB, pandas, Spark, Trino) with Hive partitioning:
 //
-//	<topic>/type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+//	<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+//
+// The type folder's key is ce_type, not type: a Hive partition named like
+// the type column of every file makes pyarrow and Spark refuse to read a
+// topic folder whole. Ponds written with type= folders are still read,
+// and count for replays; rename their folders to migrate.
 //
 // The date is the UTC date of the event time (ce_time; the record's
 // timestamp for an event without one). Each file holds one run of rows of

@@ -31,14 +31,16 @@ type Filter struct {
 	From, To time.Time
 }
 
-func (f Filter) prefix() string {
+// prefixes are the key prefixes to list: one type's folders in both
+// layouts, a topic's folder, or the whole bucket.
+func (f Filter) prefixes() []string {
 	switch {
 	case f.Topic != "" && f.Type != "":
-		return f.Topic + "/type=" + f.Type + "/"
+		return []string{f.Topic + "/" + TypeKey + "=" + f.Type + "/", f.Topic + "/" + LegacyTypeKey + "=" + f.Type + "/"}
 	case f.Topic != "":
-		return f.Topic + "/"
+		return []string{f.Topic + "/"}
 	}
-	return ""
+	return []string{""}
 }
 
 // dateIn reports whether a date folder (YYYY-MM-DD, UTC) can hold times
@@ -72,24 +74,26 @@ func (f Filter) timeIn(t time.Time) bool {
 // (temporary files of an interrupted write, other files) are left out.
 func List(ctx context.Context, bucket *blob.Bucket, f Filter) ([]Object, error) {
 	var out []Object
-	it := bucket.List(&blob.ListOptions{Prefix: f.prefix()})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	for _, prefix := range f.prefixes() {
+		it := bucket.List(&blob.ListOptions{Prefix: prefix})
+		for {
+			obj, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("archive: list %q: %w", prefix, err)
+			}
+			o, err := ParseKey(obj.Key)
+			if err != nil {
+				continue
+			}
+			if (f.Topic != "" && o.Topic != f.Topic) || (f.Type != "" && o.Type != f.Type) || !f.dateIn(o.Date) {
+				continue
+			}
+			o.Size, o.ModTime = obj.Size, obj.ModTime
+			out = append(out, o)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("archive: list %q: %w", f.prefix(), err)
-		}
-		o, err := ParseKey(obj.Key)
-		if err != nil {
-			continue
-		}
-		if (f.Topic != "" && o.Topic != f.Topic) || (f.Type != "" && o.Type != f.Type) || !f.dateIn(o.Date) {
-			continue
-		}
-		o.Size, o.ModTime = obj.Size, obj.ModTime
-		out = append(out, o)
 	}
 	slices.SortFunc(out, func(x, y Object) int {
 		return cmp.Or(strings.Compare(x.Topic, y.Topic), strings.Compare(x.Type, y.Type), strings.Compare(x.Date, y.Date),

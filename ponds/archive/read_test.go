@@ -186,7 +186,7 @@ func TestListRowsAndCat(t *testing.T) {
 
 func TestParseKey(t *testing.T) {
 	key := ObjectKey("rapids", "meter.reading.v1", "2025-03-01", 12, 4567)
-	if key != "rapids/type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet" {
+	if key != "rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet" {
 		t.Fatalf("ObjectKey = %s", key)
 	}
 	o, err := ParseKey(key)
@@ -194,13 +194,13 @@ func TestParseKey(t *testing.T) {
 		t.Fatalf("ParseKey = %+v, %v", o, err)
 	}
 	for _, bad := range []string{
-		"rapids/type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet.18a2.tmp",
-		"rapids/type=meter.reading.v1/date=2025-13-01/rapids+12+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet.18a2.tmp",
+		"rapids/ce_type=meter.reading.v1/date=2025-13-01/rapids+12+1.parquet",
 		"rapids/kind=meter.reading.v1/date=2025-03-01/rapids+12+1.parquet",
-		"rapids/type=meter.reading.v1/date=2025-03-01/rivers+12+1.parquet",
-		"rapids/type=meter.reading.v1/date=2025-03-01/rapids+x+1.parquet",
-		"rapids/type=meter.reading.v1/date=2025-03-01/rapids+1+-1.parquet",
-		"rapids/type=meter.reading.v1/rapids+1+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rivers+12+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+x+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+1+-1.parquet",
+		"rapids/ce_type=meter.reading.v1/rapids+1+1.parquet",
 	} {
 		if _, err := ParseKey(bad); !errors.Is(err, ErrNotAnObject) {
 			t.Errorf("ParseKey(%s) = %v, want ErrNotAnObject", bad, err)
