@@ -20,9 +20,13 @@
 // data_schema, hops, participants, record_time). meter.reading.v1 files add
 // the reading's typed columns (meter_id, transformer_id, feeder_id, read_at,
 // interval_s, energy_kwh_total, demand_kw, voltage_v, flags) and keep the
-// raw payload in data only when it had members the columns do not hold;
-// files of other types carry the payload as JSON text in data. Times are
-// TIMESTAMP(MICROS, UTC). Pages are zstd-compressed by default.
+// raw payload in data only when it had members the columns do not hold.
+// Every other type of the contracts catalog gets one column per payload
+// member in the same way (see typed.go for the mapping; a member named like
+// an envelope column is data_<name>), and a column name has one type across
+// the pond. Types the catalog does not know carry the payload as JSON text
+// in data. Times are TIMESTAMP(MICROS, UTC). Pages are zstd-compressed by
+// default.
 //
 // An [Archiver] writes the files. Its caller adds records in offset order,
 // flushes now and then, and commits the [Watermark]s: an offset is

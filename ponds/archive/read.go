@@ -136,6 +136,13 @@ func decodeObject(key string, data []byte) ([]Row, error) {
 		}
 		return out, nil
 	}
+	if ts := typedSchemaOf(schema); ts != nil {
+		out, err := ts.readAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("archive: decode %s: %w", key, err)
+		}
+		return out, nil
+	}
 	rows, err := readAll[eventRow](f)
 	if err != nil {
 		return nil, fmt.Errorf("archive: decode %s: %w", key, err)
