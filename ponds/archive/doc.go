@@ -55,7 +55,7 @@
 // partition to one member); call [Archiver.Forget] when a partition is
 // revoked.
 //
-// [List], [ReadObject], [Rows], [WriteCSV] and [WriteJSONLines] read the
+// [List], [ReadObject], [Rows], [WriteCSV], [WriteTable] and [WriteJSONLines] read the
 // pond back; `watershed ponds ls` and `watershed ponds cat` are built on
 // them.
 package archive
