@@ -13,7 +13,9 @@
 # secrets are 0644 because compose bind-mounts them with the host's owner
 # and the servers run as their own non-root users; env files read only by
 # the compose CLI are 0600):
-#   redis.acl       Redis ACL: default user off, user "watershed" (sha256 of its password)
+#   redis.acl       Redis ACL: default user off, user "watershed" (sha256 of its password),
+#                   read-only user "analyst" (ws:meter:*, ws:transformer:*, ws:feeder:*)
+#   redis-analyst.env  REDIS_USERNAME=analyst and its REDIS_PASSWORD, for analysts' tools
 #   redis_password  the watershed user's password, for the Redis healthcheck
 #   redis.env       REDIS_USERNAME, REDIS_PASSWORD             (services using Redis)
 #   s3-root.env     ROOT_ACCESS_KEY, ROOT_SECRET_KEY           (versitygw)
@@ -62,18 +64,22 @@ put() {
 have() { [[ -e $dir/$1 && $force == false ]]; }
 
 # Redis: one ACL user for the services; keys under ws:* only, no admin or
-# dangerous commands. The three Redis files share one password, so they are
-# regenerated together.
-if ! have redis.acl || ! have redis_password || ! have redis.env; then
+# dangerous commands. And a read-only user "analyst" for the hot pond's
+# readings and views (%R~: read only; no ws:seen or ws:checkpoint values).
+# The Redis files share their passwords, so they are regenerated together.
+if ! have redis.acl || ! have redis_password || ! have redis.env || ! have redis-analyst.env; then
   force_redis=$force; force=true
-  redis_pw=$(rand 24)
+  redis_pw=$(rand 24) analyst_pw=$(rand 24)
   redis_hash=$(printf '%s' "$redis_pw" | sha256sum | cut -d' ' -f1)
+  analyst_hash=$(printf '%s' "$analyst_pw" | sha256sum | cut -d' ' -f1)
   put redis.acl 644 <<ACL
 user default off
 user watershed on #$redis_hash ~ws:* resetchannels -@all +@read +@write +@keyspace +@scripting +@connection +@transaction -@dangerous
+user analyst on #$analyst_hash resetchannels -@all %R~ws:meter:* %R~ws:transformer:* %R~ws:feeder:* +@read +@connection -@dangerous
 ACL
   printf '%s' "$redis_pw" | put redis_password 644
   printf 'REDIS_USERNAME=watershed\nREDIS_PASSWORD=%s\n' "$redis_pw" | put redis.env 600
+  printf 'REDIS_USERNAME=analyst\nREDIS_PASSWORD=%s\n' "$analyst_pw" | put redis-analyst.env 600
   force=$force_redis
 fi
 

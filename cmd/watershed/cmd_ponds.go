@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,6 +46,13 @@ func (f *pondFlags) filter(now time.Time) (string, archive.Filter, error) {
 	if url == "" {
 		url = defaultPond
 	}
+	// Opening a folder bucket creates the folder: a mistyped or missing
+	// pond would list nothing and succeed.
+	if dir, local := localPath(url); local {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return "", archive.Filter{}, fmt.Errorf("no pond at %s: pass --pond, set %s, or start `watershed dev`, which writes %s", dir, envPond, defaultPond)
+		}
+	}
 	flt := archive.Filter{Topic: f.topic, Type: f.typ}
 	var err error
 	if flt.From, err = parsePondTime(f.from, now); err != nil {
@@ -55,6 +65,15 @@ func (f *pondFlags) filter(now time.Time) (string, archive.Filter, error) {
 		return "", flt, fmt.Errorf("--to %s is not after --from %s", f.to, f.from)
 	}
 	return url, flt, nil
+}
+
+// localPath returns the folder of a pond URL that names one (a path or
+// file://).
+func localPath(url string) (string, bool) {
+	if dir, ok := strings.CutPrefix(url, "file://"); ok {
+		return dir, true
+	}
+	return url, !strings.Contains(url, "://")
 }
 
 // parsePondTime also takes a date: its UTC midnight.
@@ -70,7 +89,7 @@ func newPondsCmd() *cobra.Command {
 		Use:   "ponds",
 		Short: "List and read the object-store pond (archived events in Parquet)",
 		Long: `ponds reads the object-store pond the archivers write: Parquet files laid out
-<topic>/type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
 in a bucket (a folder, S3 or any S3-compatible store, GCS, Azure).
 
 The pond is --pond, else $` + envPond + `, else ` + defaultPond + ` (where
@@ -158,11 +177,14 @@ func newPondsCatCmd() *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "cat",
-		Short: "Print archived events as JSON lines or CSV",
+		Short: "Print archived events as JSON lines, CSV or a table",
 		Long: `cat prints the archived events that match the filters, file by file in
 ls order: as JSON lines (topic, partition, offset, record_time and the event
-in CloudEvents structured JSON) or as CSV (envelope columns and the data as
-JSON). Times filter on the event time (ce_time).`,
+in CloudEvents structured JSON), or as CSV or an aligned table with one
+column per envelope attribute and one per payload member of the catalog
+types present (named as in the Parquet files), then data: the members no
+column holds (all of the payload for types outside the catalog). Times
+filter on the event time (ce_time).`,
 		Example: "  watershed ponds cat --type meter.reading.v1 --from 2h\n" +
 			"  watershed ponds cat --type meter.reading.v1 --from 2025-03-01 --to 2025-03-02 --format csv > reads.csv",
 		Args: cobra.NoArgs,
@@ -171,8 +193,8 @@ JSON). Times filter on the event time (ce_time).`,
 			if err != nil {
 				return err
 			}
-			if format != "jsonl" && format != "csv" {
-				return fmt.Errorf("--format %q: want jsonl or csv", format)
+			if format != "jsonl" && format != "csv" && format != "table" {
+				return fmt.Errorf("--format %q: want jsonl, csv or table", format)
 			}
 			ctx := cmd.Context()
 			b, err := archive.OpenBucket(ctx, url)
@@ -184,16 +206,25 @@ JSON). Times filter on the event time (ce_time).`,
 			if limit > 0 {
 				rows = firstN(rows, limit)
 			}
-			if format == "csv" {
-				_, err = archive.WriteCSV(cmd.OutOrStdout(), rows)
-			} else {
-				_, err = archive.WriteJSONLines(cmd.OutOrStdout(), rows)
+			switch format {
+			case "csv", "table":
+				objs, err := archive.List(ctx, b, flt) // the types, for the header
+				if err != nil {
+					return err
+				}
+				write := archive.WriteCSV
+				if format == "table" {
+					write = archive.WriteTable
+				}
+				_, err = write(cmd.OutOrStdout(), archive.Types(objs), rows)
+				return err
 			}
+			_, err = archive.WriteJSONLines(cmd.OutOrStdout(), rows)
 			return err
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl or csv")
+	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl, csv or table")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many events (0: all)")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,7 +82,7 @@ func TestPondsLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if !strings.HasPrefix(l, dir+"/rapids/type=meter.reading.v1/date=2025-03-02/rapids+0+") || !strings.HasSuffix(l, ".parquet") {
+		if !strings.HasPrefix(l, dir+"/rapids/ce_type=meter.reading.v1/date=2025-03-02/rapids+0+") || !strings.HasSuffix(l, ".parquet") {
 			t.Fatalf("ls --url printed %q", l)
 		}
 	}
@@ -108,6 +109,18 @@ func TestPondsCat(t *testing.T) {
 	if err != nil || len(recs) != day2+1 || recs[0][0] != "topic" {
 		t.Fatalf("cat --format csv: %d records (want %d + header), %v:\n%s", len(recs), day2, err, out)
 	}
+	// The reading's fields are columns, not one packed JSON data column.
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	if _, ok := col["energy_kwh_total"]; !ok || recs[1][col["meter_id"]] != "MTR-1" || recs[1][col["data"]] != "" {
+		t.Fatalf("cat --format csv does not expand the fields: %v / %v", recs[0], recs[1])
+	}
+	out, err = runCmd(t, "ponds", "cat", "--pond", dir, "--type", "lab.probe.v1", "--format", "table", "--limit", "2")
+	if err != nil || len(strings.Split(strings.TrimSpace(out), "\n")) != 3 || !strings.Contains(out, `{"n":`) {
+		t.Fatalf("cat --format table: %v\n%s", err, out)
+	}
 	out, err = runCmd(t, "ponds", "cat", "--pond", dir, "--limit", "5")
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +138,17 @@ func TestPondsCat(t *testing.T) {
 	}
 	if _, err := contracts.UnmarshalStructured(l.Event); err != nil || l.Topic != "rapids" {
 		t.Fatalf("cat line %s: %v", lines[0], err)
+	}
+
+	// A pond that is not there is an error, and is not created.
+	missing := filepath.Join(t.TempDir(), "no-pond")
+	for _, args := range [][]string{{"ponds", "ls", "--pond", missing}, {"ponds", "cat", "--pond", "file://" + missing}} {
+		if _, err := runCmd(t, args...); err == nil || !strings.Contains(err.Error(), "no pond at "+missing) {
+			t.Errorf("%v: %v, want no pond at %s", args, err, missing)
+		}
+		if _, err := os.Stat(missing); err == nil {
+			t.Fatalf("%v created %s", args, missing)
+		}
 	}
 
 	for _, args := range [][]string{

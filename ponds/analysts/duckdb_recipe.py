@@ -2,7 +2,7 @@
 """Read the Watershed pond's meter readings with DuckDB.
 
 The pond is Hive-partitioned Parquet:
-    <root>/<topic>/type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+    <root>/<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
 so DuckDB reads one event type with one glob and gets `date` as a column.
 
 Usage:
@@ -71,10 +71,10 @@ def main():
     args = ap.parse_args()
 
     con = connect(args.root)
-    source = f"{args.root.rstrip('/')}/{args.topic}/type=meter.reading.v1/*/*.parquet"
+    source = f"{args.root.rstrip('/')}/{args.topic}/ce_type=meter.reading.v1/*/*.parquet"
     if args.files:
         with open(args.files) as f:
-            source = [line.strip() for line in f if "/type=meter.reading.v1/" in line]
+            source = [line.strip() for line in f if "=meter.reading.v1/" in line]
     where, params = [], [source]
     if args.since:
         where.append("date >= CAST(? AS DATE)")

@@ -221,9 +221,10 @@ type buffer struct {
 	opened      time.Time
 	readings    []readingRow
 	events      []eventRow
+	typed       []any // rows of typedSchemaOf(key.Type)
 }
 
-func (b *buffer) rows() int { return len(b.readings) + len(b.events) }
+func (b *buffer) rows() int { return len(b.readings) + len(b.events) + len(b.typed) }
 
 // NewArchiver returns an Archiver writing to bucket. It does not close
 // bucket.
@@ -315,6 +316,11 @@ func (a *Archiver) Add(ctx context.Context, pos Position, e contracts.Event) err
 		b.events = append(b.events, r)
 		b.bytes += r.size()
 		a.buffered += r.size()
+	case typedRow:
+		b.typed = append(b.typed, r.row)
+		n := r.ts.size(r.row)
+		b.bytes += n
+		a.buffered += n
 	}
 	b.last = pos.Offset
 	ps.last = pos.Offset
@@ -374,6 +380,13 @@ func (a *Archiver) prepare(pos Position, e contracts.Event) (fileKey, any, error
 			return fileKey{}, nil, err
 		}
 		return key, newReadingRow(pos, e, r, extra), nil
+	}
+	if ts := typedSchemaOf(e.Type); ts != nil {
+		row, err := ts.newRow(newEnvelope(pos, e), e.Data)
+		if err != nil {
+			return fileKey{}, nil, err
+		}
+		return key, typedRow{ts: ts, row: row}, nil
 	}
 	return key, eventRow{envelope: newEnvelope(pos, e), Data: string(e.Data)}, nil
 }
@@ -490,9 +503,12 @@ func (a *Archiver) write(ctx context.Context, key string, b *buffer) (err error)
 		parquet.KeyValueMetadata(metaFirstOffset, fmt.Sprint(b.first)),
 		parquet.KeyValueMetadata(metaLastOffset, fmt.Sprint(b.last)),
 	}
-	if b.key.Type == meterreading.Type {
+	switch ts := typedSchemaOf(b.key.Type); {
+	case b.key.Type == meterreading.Type:
 		err = writeRows(w, b.readings, append(opts, parquet.KeyValueMetadata(metaSchema, schemaReading)))
-	} else {
+	case ts != nil:
+		err = writeTyped(w, ts, b.typed, append(opts, parquet.KeyValueMetadata(metaSchema, ts.eventType)))
+	default:
 		err = writeRows(w, b.events, append(opts, parquet.KeyValueMetadata(metaSchema, schemaEvent)))
 	}
 	if err != nil {
@@ -502,6 +518,16 @@ func (a *Archiver) write(ctx context.Context, key string, b *buffer) (err error)
 		return fmt.Errorf("archive: write %s: %w", key, err)
 	}
 	return nil
+}
+
+func writeTyped(w *blob.Writer, ts *typedSchema, rows []any, opts []parquet.WriterOption) error {
+	pw := parquet.NewWriter(w, append(opts, ts.schema)...)
+	for _, r := range rows {
+		if err := pw.Write(r); err != nil {
+			return err
+		}
+	}
+	return pw.Close()
 }
 
 func writeRows[T any](w *blob.Writer, rows []T, opts []parquet.WriterOption) error {

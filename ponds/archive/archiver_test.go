@@ -296,7 +296,7 @@ func TestStrandedTemporaryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	stranded := filepath.Join(dir, "rapids", "type=lab.probe.v1", "date=2025-03-02", objectKeyBase(0, 5)+".18a2b3c4d5e6f708.tmp")
+	stranded := filepath.Join(dir, "rapids", "ce_type=lab.probe.v1", "date=2025-03-02", objectKeyBase(0, 5)+".18a2b3c4d5e6f708.tmp")
 	if err := os.MkdirAll(filepath.Dir(stranded), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestStrandedTemporaryFile(t *testing.T) {
 	if err != nil || len(objs) != 1 || objs[0].FirstOffset != 0 {
 		t.Fatalf("List = %+v, %v; want the one object", objs, err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "rapids", "type=*", "*", "*.parquet"))
+	matches, _ := filepath.Glob(filepath.Join(dir, "rapids", "ce_type=*", "*", "*.parquet"))
 	if len(matches) != 1 {
 		t.Fatalf("*.parquet matches %v", matches)
 	}
@@ -328,4 +328,56 @@ func TestStrandedTemporaryFile(t *testing.T) {
 func objectKeyBase(partition int, first int64) string {
 	k := ObjectKey("rapids", "lab.probe.v1", "2025-03-02", partition, first)
 	return k[strings.LastIndex(k, "/")+1:]
+}
+
+// TestLegacyLayout: a pond written with the old type= folders (renamed
+// to ce_type= because the type column clashed) is still listed and
+// read, and its files still count for a replay: archiving the same records
+// again writes nothing, in either layout.
+func TestLegacyLayout(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := OpenBucket(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	recs := simulate(t, 11, 600, 2, midnight)
+	archiveAll := func() {
+		t.Helper()
+		a, err := NewArchiver(b, &Options{MaxRows: 50, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if err := a.AddMessage(ctx, r.pos, r.msg); (err == nil) != r.valid {
+				t.Fatalf("Add(%d@%d) = %v, valid %v", r.pos.Partition, r.pos.Offset, err, r.valid)
+			}
+		}
+		if err := a.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	archiveAll()
+	// Rename every type folder to the legacy key, as an old archiver wrote it.
+	folders, _ := filepath.Glob(filepath.Join(dir, "rapids", TypeKey+"=*"))
+	if len(folders) < 3 {
+		t.Fatalf("type folders %v, want readings, missed reads and probes", folders)
+	}
+	for _, f := range folders {
+		legacy := filepath.Join(filepath.Dir(f), LegacyTypeKey+"="+strings.TrimPrefix(filepath.Base(f), TypeKey+"="))
+		if err := os.Rename(f, legacy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := checkExactlyOnce(t, b, recs)
+	objs, err := List(ctx, b, Filter{Topic: "rapids", Type: "meter.reading.v1"})
+	if err != nil || len(objs) == 0 || !strings.Contains(objs[0].Key, "/type=meter.reading.v1/") {
+		t.Fatalf("List(type) of a legacy pond = %d objects, %v", len(objs), err)
+	}
+	archiveAll() // a replay from offset 0 across the rename
+	after := checkExactlyOnce(t, b, recs)
+	if len(after) != len(before) {
+		t.Fatalf("the replay wrote %d objects beside the legacy %d", len(after)-len(before), len(before))
+	}
 }

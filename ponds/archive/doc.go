@@ -3,7 +3,12 @@
 // Azure) through gocloud.dev/blob, laid out for the tools analysts already
 // use (DuckDB, pandas, Spark, Trino) with Hive partitioning:
 //
-//	<topic>/type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+//	<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet
+//
+// The type folder's key is ce_type, not type: a Hive partition named like
+// the type column of every file makes pyarrow and Spark refuse to read a
+// topic folder whole. Ponds written with type= folders are still read,
+// and count for replays; rename their folders to migrate.
 //
 // The date is the UTC date of the event time (ce_time; the record's
 // timestamp for an event without one). Each file holds one run of rows of
@@ -15,9 +20,13 @@
 // data_schema, hops, participants, record_time). meter.reading.v1 files add
 // the reading's typed columns (meter_id, transformer_id, feeder_id, read_at,
 // interval_s, energy_kwh_total, demand_kw, voltage_v, flags) and keep the
-// raw payload in data only when it had members the columns do not hold;
-// files of other types carry the payload as JSON text in data. Times are
-// TIMESTAMP(MICROS, UTC). Pages are zstd-compressed by default.
+// raw payload in data only when it had members the columns do not hold.
+// Every other type of the contracts catalog gets one column per payload
+// member in the same way (see typed.go for the mapping; a member named like
+// an envelope column is data_<name>), and a column name has one type across
+// the pond. Types the catalog does not know carry the payload as JSON text
+// in data. Times are TIMESTAMP(MICROS, UTC). Pages are zstd-compressed by
+// default.
 //
 // An [Archiver] writes the files. Its caller adds records in offset order,
 // flushes now and then, and commits the [Watermark]s: an offset is
@@ -46,7 +55,7 @@
 // partition to one member); call [Archiver.Forget] when a partition is
 // revoked.
 //
-// [List], [ReadObject], [Rows], [WriteCSV] and [WriteJSONLines] read the
+// [List], [ReadObject], [Rows], [WriteCSV], [WriteTable] and [WriteJSONLines] read the
 // pond back; `watershed ponds ls` and `watershed ponds cat` are built on
 // them.
 package archive

@@ -158,7 +158,7 @@ func TestDuckDBColumnTypes(t *testing.T) {
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	glob := filepath.Join(strings.TrimPrefix(tb.url, "file://"), "rapids", "type=meter.reading.v1", "*", "*.parquet")
+	glob := filepath.Join(strings.TrimPrefix(tb.url, "file://"), "rapids", "ce_type=meter.reading.v1", "*", "*.parquet")
 	script := `import duckdb, sys, json
 rows = duckdb.sql("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true)", params=[sys.argv[1]]).fetchall()
 print(json.dumps({r[0]: r[1] for r in rows}))`

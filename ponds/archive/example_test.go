@@ -42,6 +42,6 @@ func Example() {
 	}
 	// Output:
 	// [{rapids 0 3}]
-	// rapids/type=meter.reading.v1/date=2025-03-01/rapids+0+0000000000000000000.parquet
-	// rapids/type=meter.reading.v1/date=2025-03-01/rapids+0+0000000000000000002.parquet
+	// rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+0+0000000000000000000.parquet
+	// rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+0+0000000000000000002.parquet
 }

@@ -38,20 +38,24 @@ func (a *Archiver) index(ctx context.Context, ps *partState, key fileKey) (*file
 		return ix, nil
 	}
 	ix := &fileIndex{}
-	it := a.bucket.List(&blob.ListOptions{Prefix: key.prefix()})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	// Files of the legacy layout (type=) count too: a replay across the
+	// rename must not write their rows again.
+	for _, prefix := range []string{key.prefix(), key.prefixWith(LegacyTypeKey)} {
+		it := a.bucket.List(&blob.ListOptions{Prefix: prefix})
+		for {
+			obj, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("archive: list %s: %w", prefix, err)
+			}
+			o, err := ParseKey(obj.Key)
+			if err != nil || o.Partition != key.Partition {
+				continue // a temporary file or something else: not a pond object
+			}
+			ix.files = append(ix.files, indexedFile{key: obj.Key, first: o.FirstOffset, last: -1})
 		}
-		if err != nil {
-			return nil, fmt.Errorf("archive: list %s: %w", key.prefix(), err)
-		}
-		o, err := ParseKey(obj.Key)
-		if err != nil || o.Partition != key.Partition {
-			continue // a temporary file or something else: not a pond object
-		}
-		ix.files = append(ix.files, indexedFile{key: obj.Key, first: o.FirstOffset, last: -1})
 	}
 	slices.SortFunc(ix.files, func(x, y indexedFile) int { return compareInt64(x.first, y.first) })
 	ps.indexes[key] = ix

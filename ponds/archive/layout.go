@@ -11,8 +11,22 @@ import (
 // Extension ends the name of every object the archiver writes.
 const Extension = ".parquet"
 
-// ErrNotAnObject: a key that is not <topic>/type=<type>/date=<YYYY-MM-DD>/<topic>+<partition>+<offset>.parquet.
+// ErrNotAnObject: a key that is not <topic>/ce_type=<type>/date=<YYYY-MM-DD>/<topic>+<partition>+<offset>.parquet.
 var ErrNotAnObject = errors.New("archive: not a pond object key")
+
+// Partition folder keys. The type folder is ce_type=, not type=: every
+// file has a type column, and a Hive partition named like a column makes
+// pyarrow (pandas) and Spark refuse to read the topic folder whole. No
+// payload member is named ce_type either (system.retirement.v1 has an
+// event_type).
+// LegacyTypeKey is the key of ponds written before the rename: they are
+// still read (List, cat) and their files still count for replays, so a
+// pond can be migrated by renaming the folders at leisure.
+const (
+	TypeKey       = "ce_type"
+	LegacyTypeKey = "type"
+	DateKey       = "date"
+)
 
 // validName reports whether a topic or an event type can be part of a key:
 // 1 to 249 characters of Kafka's topic alphabet [A-Za-z0-9._-], which
@@ -55,14 +69,19 @@ type fileKey struct {
 	Partition int
 }
 
-// dir is the key's folder: <topic>/type=<type>/date=<date>/.
-func (k fileKey) dir() string {
-	return k.Topic + "/type=" + k.Type + "/date=" + k.Date + "/"
+// dir is the key's folder: <topic>/ce_type=<type>/date=<date>/.
+func (k fileKey) dir() string { return k.dirWith(TypeKey) }
+
+func (k fileKey) dirWith(typeKey string) string {
+	return k.Topic + "/" + typeKey + "=" + k.Type + "/" + DateKey + "=" + k.Date + "/"
 }
 
 // prefix starts the key of every file of k: <dir><topic>+<partition>+.
-func (k fileKey) prefix() string {
-	return k.dir() + k.Topic + "+" + strconv.Itoa(k.Partition) + "+"
+func (k fileKey) prefix() string { return k.prefixWith(TypeKey) }
+
+// prefixWith is prefix in a layout whose type folder key is typeKey.
+func (k fileKey) prefixWith(typeKey string) string {
+	return k.dirWith(typeKey) + k.Topic + "+" + strconv.Itoa(k.Partition) + "+"
 }
 
 // object returns the key of k's file that starts at offset first.
@@ -73,12 +92,13 @@ func (k fileKey) object(first int64) string {
 // ObjectKey returns the key of the file of topic, event type, UTC date
 // (YYYY-MM-DD) and partition whose first row has offset first:
 //
-//	<topic>/type=<type>/date=<date>/<topic>+<partition>+<first, 19 digits>.parquet
+//	<topic>/ce_type=<type>/date=<date>/<topic>+<partition>+<first, 19 digits>.parquet
 func ObjectKey(topic, eventType, date string, partition int, first int64) string {
 	return fileKey{Topic: topic, Type: eventType, Date: date, Partition: partition}.object(first)
 }
 
 // ParseKey parses an object key (relative to the bucket) into an Object.
+// It also takes the legacy layout's type=<type> folder.
 func ParseKey(key string) (Object, error) {
 	parts := strings.Split(key, "/")
 	bad := func(why string) (Object, error) {
@@ -88,11 +108,14 @@ func ParseKey(key string) (Object, error) {
 		return bad("want 4 path segments")
 	}
 	topic := parts[0]
-	typ, ok := strings.CutPrefix(parts[1], "type=")
-	if !ok || !validName(typ) {
-		return bad("second segment is not type=<ce_type>")
+	typ, ok := strings.CutPrefix(parts[1], TypeKey+"=")
+	if !ok {
+		typ, ok = strings.CutPrefix(parts[1], LegacyTypeKey+"=")
 	}
-	date, ok := strings.CutPrefix(parts[2], "date=")
+	if !ok || !validName(typ) {
+		return bad("second segment is not " + TypeKey + "=<ce_type>")
+	}
+	date, ok := strings.CutPrefix(parts[2], DateKey+"=")
 	if _, err := time.Parse(time.DateOnly, date); !ok || err != nil {
 		return bad("third segment is not date=YYYY-MM-DD")
 	}

@@ -13,10 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/watershed-grid/watershed/contracts"
+	"github.com/watershed-grid/watershed/ponds/internal/meterreading"
 	"gocloud.dev/blob"
 )
 
@@ -31,14 +33,16 @@ type Filter struct {
 	From, To time.Time
 }
 
-func (f Filter) prefix() string {
+// prefixes are the key prefixes to list: one type's folders in both
+// layouts, a topic's folder, or the whole bucket.
+func (f Filter) prefixes() []string {
 	switch {
 	case f.Topic != "" && f.Type != "":
-		return f.Topic + "/type=" + f.Type + "/"
+		return []string{f.Topic + "/" + TypeKey + "=" + f.Type + "/", f.Topic + "/" + LegacyTypeKey + "=" + f.Type + "/"}
 	case f.Topic != "":
-		return f.Topic + "/"
+		return []string{f.Topic + "/"}
 	}
-	return ""
+	return []string{""}
 }
 
 // dateIn reports whether a date folder (YYYY-MM-DD, UTC) can hold times
@@ -72,30 +76,43 @@ func (f Filter) timeIn(t time.Time) bool {
 // (temporary files of an interrupted write, other files) are left out.
 func List(ctx context.Context, bucket *blob.Bucket, f Filter) ([]Object, error) {
 	var out []Object
-	it := bucket.List(&blob.ListOptions{Prefix: f.prefix()})
-	for {
-		obj, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
+	for _, prefix := range f.prefixes() {
+		it := bucket.List(&blob.ListOptions{Prefix: prefix})
+		for {
+			obj, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("archive: list %q: %w", prefix, err)
+			}
+			o, err := ParseKey(obj.Key)
+			if err != nil {
+				continue
+			}
+			if (f.Topic != "" && o.Topic != f.Topic) || (f.Type != "" && o.Type != f.Type) || !f.dateIn(o.Date) {
+				continue
+			}
+			o.Size, o.ModTime = obj.Size, obj.ModTime
+			out = append(out, o)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("archive: list %q: %w", f.prefix(), err)
-		}
-		o, err := ParseKey(obj.Key)
-		if err != nil {
-			continue
-		}
-		if (f.Topic != "" && o.Topic != f.Topic) || (f.Type != "" && o.Type != f.Type) || !f.dateIn(o.Date) {
-			continue
-		}
-		o.Size, o.ModTime = obj.Size, obj.ModTime
-		out = append(out, o)
 	}
 	slices.SortFunc(out, func(x, y Object) int {
 		return cmp.Or(strings.Compare(x.Topic, y.Topic), strings.Compare(x.Type, y.Type), strings.Compare(x.Date, y.Date),
 			cmp.Compare(x.Partition, y.Partition), cmp.Compare(x.FirstOffset, y.FirstOffset))
 	})
 	return out, nil
+}
+
+// Types returns the event types of objs, each once, in order.
+func Types(objs []Object) []string {
+	var out []string
+	for _, o := range objs {
+		if !slices.Contains(out, o.Type) {
+			out = append(out, o.Type)
+		}
+	}
+	return out
 }
 
 // ReadObject reads every row of one object, in offset order.
@@ -129,6 +146,13 @@ func decodeObject(key string, data []byte) ([]Row, error) {
 			if out[i], err = rows[i].row(); err != nil {
 				return nil, fmt.Errorf("archive: decode %s: %w", key, err)
 			}
+		}
+		return out, nil
+	}
+	if ts := typedSchemaOf(schema); ts != nil {
+		out, err := ts.readAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("archive: decode %s: %w", key, err)
 		}
 		return out, nil
 	}
@@ -217,33 +241,149 @@ func WriteJSONLines(w io.Writer, rows iter.Seq2[Row, error]) (int, error) {
 	return n, nil
 }
 
-// CSVHeader is the header row of WriteCSV.
-var CSVHeader = []string{"topic", "partition", "offset", "record_time", "id", "source", "type", "time", "expiry_time",
-	"key", "subject", "causation_id", "correlation_id", "data"}
+// CSVEnvelope is the start of WriteCSV's header: where the record sat and
+// the event's envelope. The payload's columns follow, then data.
+var CSVEnvelope = []string{"topic", "partition", "offset", "record_time", "id", "source", "type", "time", "expiry_time",
+	"key", "subject", "causation_id", "correlation_id"}
 
-// WriteCSV writes a header and one line per row (see CSVHeader); data is
-// the payload's JSON. It returns how many rows it wrote.
-func WriteCSV(w io.Writer, rows iter.Seq2[Row, error]) (int, error) {
+// PayloadColumns returns the columns the payloads of eventTypes expand
+// into, named as in the Parquet files: each type's members in schema order,
+// a column shared by several types once. Types outside the catalog add
+// none (their payload stays in data).
+func PayloadColumns(eventTypes []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, typ := range eventTypes {
+		for _, c := range payloadColumns(typ) {
+			if !seen[c.column] {
+				seen[c.column] = true
+				out = append(out, c.column)
+			}
+		}
+	}
+	return out
+}
+
+// memberColumn is where a payload member goes.
+type memberColumn struct{ member, column string }
+
+var readingColumns = []memberColumn{{"meter_id", "meter_id"}, {"transformer_id", "transformer_id"},
+	{"feeder_id", "feeder_id"}, {"read_at", "read_at"}, {"interval_s", "interval_s"},
+	{"energy_kwh_total", "energy_kwh_total"}, {"demand_kw", "demand_kw"}, {"voltage_v", "voltage_v"}, {"flags", "flags"}}
+
+func payloadColumns(eventType string) []memberColumn {
+	if eventType == meterreading.Type {
+		return readingColumns
+	}
+	ts := typedSchemaOf(eventType)
+	if ts == nil {
+		return nil
+	}
+	out := make([]memberColumn, len(ts.fields))
+	for i, f := range ts.fields {
+		out[i] = memberColumn{f.member, f.column}
+	}
+	return out
+}
+
+// WriteCSV writes a header and one line per row: CSVEnvelope, then
+// PayloadColumns(eventTypes) with each event's payload members (strings as
+// they are, numbers and booleans as JSON, lists and objects as JSON text,
+// empty when absent), then data: the members no column holds, as a JSON
+// object, empty when there are none. Pass the types the rows can have
+// (those of List's objects) so the header is known before the first row.
+// It returns how many rows it wrote.
+func WriteCSV(w io.Writer, eventTypes []string, rows iter.Seq2[Row, error]) (int, error) {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	n, err := writeTable(cw.Write, eventTypes, rows)
+	cw.Flush()
+	if err != nil {
+		return n, err
+	}
+	return n, cw.Error()
+}
+
+// WriteTable is WriteCSV as text columns aligned for a terminal.
+func WriteTable(w io.Writer, eventTypes []string, rows iter.Seq2[Row, error]) (int, error) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	n, err := writeTable(func(cells []string) error {
+		for i, c := range cells {
+			cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		}
+		_, err := fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		return err
+	}, eventTypes, rows)
+	if ferr := tw.Flush(); err == nil {
+		err = ferr
+	}
+	return n, err
+}
+
+func writeTable(write func([]string) error, eventTypes []string, rows iter.Seq2[Row, error]) (int, error) {
+	columns := PayloadColumns(eventTypes)
+	index := make(map[string]int, len(columns))
+	for i, c := range columns {
+		index[c] = len(CSVEnvelope) + i
+	}
+	if err := write(append(append(slices.Clone(CSVEnvelope), columns...), "data")); err != nil {
 		return 0, err
 	}
+	byType := map[string][]memberColumn{}
 	n := 0
 	for r, err := range rows {
 		if err != nil {
-			cw.Flush()
 			return n, err
 		}
 		e := r.Event
-		if err := cw.Write([]string{r.Topic, strconv.Itoa(r.Partition), strconv.FormatInt(r.Offset, 10), formatTime(r.RecordTime),
+		cells := make([]string, len(CSVEnvelope)+len(columns)+1)
+		copy(cells, []string{r.Topic, strconv.Itoa(r.Partition), strconv.FormatInt(r.Offset, 10), formatTime(r.RecordTime),
 			e.ID, e.Source, e.Type, formatTime(e.Time), formatTime(e.ExpiryTime),
-			e.PartitionKey, e.Subject, e.CausationID, e.CorrelationID, string(e.Data)}); err != nil {
+			e.PartitionKey, e.Subject, e.CausationID, e.CorrelationID})
+		mcs, ok := byType[e.Type]
+		if !ok {
+			mcs = payloadColumns(e.Type)
+			byType[e.Type] = mcs
+		}
+		var members map[string]json.RawMessage
+		if json.Unmarshal(e.Data, &members) != nil {
+			cells[len(cells)-1] = string(e.Data) // not an object: all of it is data
+		} else {
+			for _, mc := range mcs {
+				i, ok := index[mc.column]
+				v, present := members[mc.member]
+				if !ok || !present {
+					continue
+				}
+				cells[i] = cell(v)
+				delete(members, mc.member)
+			}
+			if len(members) > 0 {
+				rest, err := json.Marshal(members)
+				if err != nil {
+					return n, err
+				}
+				cells[len(cells)-1] = string(rest)
+			}
+		}
+		if err := write(cells); err != nil {
 			return n, err
 		}
 		n++
 	}
-	cw.Flush()
-	return n, cw.Error()
+	return n, nil
+}
+
+// cell renders one JSON member: a string as itself, null as empty,
+// anything else as its JSON.
+func cell(v json.RawMessage) string {
+	var s string
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if string(v) == "null" {
+		return ""
+	}
+	return string(v)
 }
 
 func formatTime(t time.Time) string {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,19 +141,51 @@ func TestListRowsAndCat(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	n, err := WriteCSV(&buf, Rows(ctx, tb.bucket, f))
+	n, err := WriteCSV(&buf, []string{events.TypeMeterReading}, Rows(ctx, tb.bucket, f))
 	if err != nil || n != want || want == 0 {
 		t.Fatalf("WriteCSV wrote %d rows, %v; want %d", n, err, want)
 	}
 	lines, err := csv.NewReader(&buf).ReadAll()
-	if err != nil || len(lines) != want+1 || !reflect.DeepEqual(lines[0], CSVHeader) {
+	header := append(append(slices.Clone(CSVEnvelope), "meter_id", "transformer_id", "feeder_id", "read_at", "interval_s",
+		"energy_kwh_total", "demand_kw", "voltage_v", "flags"), "data")
+	if err != nil || len(lines) != want+1 || !reflect.DeepEqual(lines[0], header) {
 		t.Fatalf("CSV: %d lines, %v, header %v", len(lines), err, lines[0])
+	}
+	byID := map[string]*events.MeterReading{}
+	for _, r := range recs {
+		byID[r.event.ID] = r.reading
 	}
 	for _, l := range lines[1:] {
 		ts, _ := time.Parse(time.RFC3339Nano, l[7])
-		if l[6] != events.TypeMeterReading || ts.Before(f.From) || !ts.Before(f.To) || !json.Valid([]byte(l[13])) {
-			t.Fatalf("CSV line out of the filter: %v", l)
+		if l[6] != events.TypeMeterReading || ts.Before(f.From) || !ts.Before(f.To) || l[len(l)-1] != "" {
+			t.Fatalf("CSV line out of the filter or with packed data: %v", l)
 		}
+		// The fields are columns of their own.
+		r := byID[l[4]]
+		kwh, _ := strconv.ParseFloat(l[len(CSVEnvelope)+5], 64)
+		if r == nil || l[len(CSVEnvelope)] != r.MeterID || kwh != r.EnergyKWhTotal {
+			t.Fatalf("CSV line %v: meter_id and energy_kwh_total are not the reading's %+v", l, r)
+		}
+	}
+
+	// A type the catalog does not know keeps its payload in data; a
+	// river type's members are columns.
+	buf.Reset()
+	mixed := Filter{Type: "lab.probe.v1"}
+	objs, _ := List(ctx, tb.bucket, mixed)
+	if _, err := WriteCSV(&buf, Types(objs), Rows(ctx, tb.bucket, mixed)); err != nil {
+		t.Fatal(err)
+	}
+	lines, _ = csv.NewReader(&buf).ReadAll()
+	if len(lines) < 2 || len(lines[0]) != len(CSVEnvelope)+1 || !json.Valid([]byte(lines[1][len(CSVEnvelope)])) {
+		t.Fatalf("CSV of an unknown type: %v", lines[:min(2, len(lines))])
+	}
+	buf.Reset()
+	if _, err := WriteTable(&buf, []string{events.TypeMeterReadingMissed}, Rows(ctx, tb.bucket, Filter{Type: events.TypeMeterReadingMissed})); err != nil {
+		t.Fatal(err)
+	}
+	if head, _, _ := strings.Cut(buf.String(), "\n"); !strings.Contains(head, "expected_at") || !strings.Contains(head, "consecutive_missed") {
+		t.Fatalf("table header %q lacks the missed read's members", head)
 	}
 
 	buf.Reset()
@@ -186,7 +220,7 @@ func TestListRowsAndCat(t *testing.T) {
 
 func TestParseKey(t *testing.T) {
 	key := ObjectKey("rapids", "meter.reading.v1", "2025-03-01", 12, 4567)
-	if key != "rapids/type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet" {
+	if key != "rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet" {
 		t.Fatalf("ObjectKey = %s", key)
 	}
 	o, err := ParseKey(key)
@@ -194,13 +228,13 @@ func TestParseKey(t *testing.T) {
 		t.Fatalf("ParseKey = %+v, %v", o, err)
 	}
 	for _, bad := range []string{
-		"rapids/type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet.18a2.tmp",
-		"rapids/type=meter.reading.v1/date=2025-13-01/rapids+12+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+12+0000000000000004567.parquet.18a2.tmp",
+		"rapids/ce_type=meter.reading.v1/date=2025-13-01/rapids+12+1.parquet",
 		"rapids/kind=meter.reading.v1/date=2025-03-01/rapids+12+1.parquet",
-		"rapids/type=meter.reading.v1/date=2025-03-01/rivers+12+1.parquet",
-		"rapids/type=meter.reading.v1/date=2025-03-01/rapids+x+1.parquet",
-		"rapids/type=meter.reading.v1/date=2025-03-01/rapids+1+-1.parquet",
-		"rapids/type=meter.reading.v1/rapids+1+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rivers+12+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+x+1.parquet",
+		"rapids/ce_type=meter.reading.v1/date=2025-03-01/rapids+1+-1.parquet",
+		"rapids/ce_type=meter.reading.v1/rapids+1+1.parquet",
 	} {
 		if _, err := ParseKey(bad); !errors.Is(err, ErrNotAnObject) {
 			t.Errorf("ParseKey(%s) = %v, want ErrNotAnObject", bad, err)

@@ -55,7 +55,14 @@ type eventRow struct {
 	Data string `parquet:"data"`
 }
 
-// Schema names recorded in each file's key-value metadata.
+// typedRow is a row of a typed file (see typedSchema) and its layout.
+type typedRow struct {
+	ts  *typedSchema
+	row any
+}
+
+// Schema names recorded in each file's key-value metadata; a typed file
+// records its event type.
 const (
 	schemaReading = "meter.reading.v1"
 	schemaEvent   = "event"

@@ -1,7 +1,7 @@
 // Package archiver is the raw-archiver service (and, configured for the
 // rivers topic, the river-archiver's): it writes every event of one topic
 // into the object-store pond as Hive-partitioned Parquet
-// (<root>/<topic>/type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet,
+// (<root>/<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet,
 // see package ponds/archive) and commits a Kafka offset only once the
 // object holding its record is durable.
 //
