@@ -17,7 +17,13 @@ func (s *Service) Heartbeat(ctx context.Context) events.Heartbeat {
 	s.mu.Lock()
 	started := s.startedAt
 	s.mu.Unlock()
-	retired, _ := s.retire.list(now)
+	retired, all := s.retire.list(now)
+	var notices []events.RetirementNotice
+	for _, r := range all {
+		if r.Phase == events.PhaseNotice {
+			notices = append(notices, events.RetirementNotice{Type: r.Type, EffectiveAt: r.EffectiveAt.UTC(), Reason: r.Reason})
+		}
+	}
 	if started.IsZero() { // not serving yet
 		started = now
 	}
@@ -31,6 +37,7 @@ func (s *Service) Heartbeat(ctx context.Context) events.Heartbeat {
 		Publishes:         s.publishesList(now),
 		Subscribes:        s.Subscriptions(),
 		Retired:           retired,
+		Retiring:          notices,
 		ProcessedTotal:    int(s.processed.Load()),
 		DeadLetteredTotal: int(s.deadTotal.Load()),
 		ExpiredTotal:      int(s.expTotal.Load()),

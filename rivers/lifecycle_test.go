@@ -1,13 +1,16 @@
 package rivers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,7 +31,8 @@ func retirement(kit *riverstest.Kit, service, typ, phase string, grace time.Dura
 }
 
 func TestRetirementWithholdsAndResumes(t *testing.T) {
-	svc, _ := newVoltageWatch(t, testConfig("voltage-watch"))
+	var logs syncBuffer
+	svc, _ := newVoltageWatch(t, testConfig("voltage-watch"), rivers.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	kit := riverstest.New(t, svc)
 	anomalies := func() int { return len(kit.Published(events.TypeMeterReadingAnomalous)) }
 
@@ -82,9 +86,24 @@ func TestRetirementWithholdsAndResumes(t *testing.T) {
 
 	// A notice: publishing goes on through the grace period, then stops.
 	retirement(kit, "voltage-watch", events.TypeMeterReadingAnomalous, events.PhaseNotice, time.Minute)
+	noticeAt := kit.Now()
 	sendReading(kit, "M5", 180)
 	if anomalies() != 4 {
 		t.Errorf("%d anomalies during the grace period, want 4", anomalies())
+	}
+	// The team hears of it before it happens: in the log, the heartbeat
+	// (so in the registry and `watershed services`) and /readyz.
+	if !strings.Contains(logs.String(), `"msg":"retirement notice: nothing subscribes to this event type`) ||
+		!strings.Contains(logs.String(), `"event_type":"`+events.TypeMeterReadingAnomalous+`"`) {
+		t.Errorf("no retirement-notice warning in the log:\n%s", logs.String())
+	}
+	hb = svc.Heartbeat(context.Background())
+	if len(hb.Retiring) != 1 || hb.Retiring[0].Type != events.TypeMeterReadingAnomalous || !hb.Retiring[0].EffectiveAt.Equal(noticeAt.Add(time.Minute)) ||
+		hb.Retiring[0].Reason == "" || len(hb.Retired) != 0 {
+		t.Errorf("heartbeat during the notice: retiring %+v, retired %v", hb.Retiring, hb.Retired)
+	}
+	if err := catalog.Default().Validate(events.TypeHeartbeat, mustJSON(t, hb)); err != nil {
+		t.Errorf("heartbeat with a notice does not match its schema: %v", err)
 	}
 	kit.Advance(61 * time.Second)
 	sendReading(kit, "M6", 180)
@@ -297,4 +316,32 @@ func TestShutdownDeadlineBoundsAStuckHandler(t *testing.T) {
 	if c := bus.Committed("stuck", "rapids"); c != 0 {
 		t.Errorf("committed offset %d: the stuck event must be redelivered", c)
 	}
+}
+
+// syncBuffer is a log sink the service's goroutines write to while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

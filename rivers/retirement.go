@@ -125,9 +125,29 @@ func (s *Service) handleRetirements() {
 			Logger(ctx).Warn("ignoring retirement of a system event type", "event_type", m.EventType, "phase", m.Phase)
 			return nil
 		}
-		if s.retire.apply(m, now) {
-			Logger(ctx).Info("retirement decision applied", "event_type", m.EventType, "phase", m.Phase,
-				"effective_at", m.EffectiveAt, "reason", m.Reason)
+		if !s.retire.apply(m, now) {
+			return nil
+		}
+		log := Logger(ctx)
+		switch m.Phase {
+		case events.PhaseNotice:
+			// The one warning a team gets before its events stop: say what
+			// happens and how to keep the type alive.
+			_, all := s.retire.list(now)
+			at := now
+			for _, r := range all {
+				if r.Type == m.EventType {
+					at = r.EffectiveAt
+				}
+			}
+			log.Warn("retirement notice: nothing subscribes to this event type, so this service stops publishing it at effective_at; "+
+				"a service that subscribes to it (not passively) before then cancels the notice, and a later subscriber reinstates it",
+				"event_type", m.EventType, "effective_at", at, "reason", m.Reason)
+		case events.PhaseRetired:
+			log.Warn("retired: this service no longer publishes this event type (publishing it returns ErrRetired) until a subscriber appears",
+				"event_type", m.EventType, "reason", m.Reason)
+		default:
+			log.Info("reinstated: publishing this event type again", "event_type", m.EventType, "reason", m.Reason)
 		}
 		return nil
 	}, nil, true)

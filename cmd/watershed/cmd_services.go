@@ -110,7 +110,23 @@ func printServices(w io.Writer, services []registry.Service) error {
 				orDash(strings.Join(v.Publishes, ",")), orDash(consumes(v.Subscribes)))
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Retirement is never a surprise: a notice is printed while there is
+	// still time to act on it.
+	for _, s := range services {
+		for _, v := range s.Versions {
+			for _, n := range v.Retiring {
+				fmt.Fprintf(w, "notice: %s %s stops publishing %s at %s (%s) unless a service subscribes to it (not passively) before then\n",
+					s.Name, v.Version, n.Type, n.EffectiveAt.UTC().Format(time.RFC3339), orDash(n.Reason))
+			}
+			for _, t := range v.Retired {
+				fmt.Fprintf(w, "retired: %s %s no longer publishes %s (nothing subscribes); a subscriber reinstates it\n", s.Name, v.Version, t)
+			}
+		}
+	}
+	return nil
 }
 
 // consumes describes a version's rivers: active types, then passive ones.

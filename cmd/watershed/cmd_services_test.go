@@ -82,3 +82,28 @@ func TestServicesRegistryDown(t *testing.T) {
 		t.Fatalf("want a registry unreachable error, got %v", err)
 	}
 }
+
+// A version under a retirement notice, or with a retired type, gets a line
+// saying so under the table.
+func TestServicesRetirementNotices(t *testing.T) {
+	reg := registry.New(time.Minute)
+	at := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	reg.Observe(registry.FromEvent(events.Heartbeat{Service: "usage-alerts", Version: "0.1.0", Instance: "ua-1",
+		Publishes: []string{"usage.alert.v1"},
+		Retiring:  []events.RetirementNotice{{Type: "usage.alert.v1", EffectiveAt: at, Reason: "no active subscriber"}},
+		Retired:   []string{events.TypeMeterReadingLate}}), time.Now())
+	srv := httptest.NewServer(reg.Routes())
+	defer srv.Close()
+	out, err := runCLI(t, "services", "--registry", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"notice: usage-alerts 0.1.0 stops publishing usage.alert.v1 at 2026-12-06T15:00:00Z (no active subscriber) unless a service subscribes",
+		"retired: usage-alerts 0.1.0 no longer publishes " + events.TypeMeterReadingLate,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

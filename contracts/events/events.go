@@ -409,6 +409,10 @@ type Heartbeat struct {
 	Subscribes []Subscription `json:"subscribes,omitempty"`
 	// Event types the service stopped publishing after a system.retirement.v1; absent when none.
 	Retired []string `json:"retired,omitempty"`
+	// Event types the service was told it will stop publishing (a system.retirement.v1 notice)
+	// and still publishes; absent when none. A subscriber appearing before effective_at cancels
+	// the notice.
+	Retiring []RetirementNotice `json:"retiring,omitempty"`
 	// Records between the service's committed offsets and the end of its topics, summed over
 	// partitions.
 	LagRecords int `json:"lag_records"`
@@ -422,6 +426,17 @@ type Heartbeat struct {
 	ExpiredTotal int `json:"expired_total,omitempty"`
 	// Whether the instance is ready to work, as its /readyz reports.
 	Ready bool `json:"ready"`
+}
+
+// RetirementNotice is a retirement notice a service has received and that has not taken
+// effect (system.heartbeat.v1's retiring).
+type RetirementNotice struct {
+	// The event type under notice.
+	Type string `json:"type"`
+	// When the service stops publishing it unless a subscriber appears first.
+	EffectiveAt time.Time `json:"effective_at"`
+	// Why, as the demand tracker put it (for example: no active subscriber).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Retirement is the payload of system.retirement.v1.

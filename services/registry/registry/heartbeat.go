@@ -19,6 +19,9 @@ func FromEvent(hb events.Heartbeat) Heartbeat {
 		Lag:           int64(hb.LagRecords),
 		LastProcessed: hb.LastProcessedAt,
 	}
+	for _, n := range hb.Retiring {
+		out.Retiring = append(out.Retiring, Notice{Type: n.Type, EffectiveAt: n.EffectiveAt, Reason: n.Reason})
+	}
 	for _, s := range hb.Subscribes {
 		keys := append(append([]string{}, s.Require...), s.Interested...)
 		for k := range s.RequireValues {

@@ -12,6 +12,7 @@ type Heartbeat struct {
 	Publishes []string // event types the instance declares it publishes
 	Rivers    []River  // the river contracts it subscribes with
 	Retired   []string // types it has stopped publishing on a retirement
+	Retiring  []Notice // types under a retirement notice it still publishes
 	Lag       int64
 	// LastProcessed is when the instance last handled an event; zero if never.
 	LastProcessed time.Time
@@ -43,6 +44,17 @@ type Version struct {
 	Publishes  []string   `json:"publishes"`
 	Subscribes []River    `json:"subscribes"`
 	Retired    []string   `json:"retired"`
+	// Retiring lists the types this version was told it will stop
+	// publishing, and when: the warning before a retirement.
+	Retiring []Notice `json:"retiring"`
+}
+
+// Notice is a retirement notice a service version has received and that
+// has not taken effect yet.
+type Notice struct {
+	Type        string    `json:"type"`
+	EffectiveAt time.Time `json:"effective_at"`
+	Reason      string    `json:"reason,omitempty"`
 }
 
 // Service is one service name with its versions running side by side.

@@ -103,7 +103,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 
 // heartbeatKeys are the members of system.heartbeat.v1 a registry reads.
 var heartbeatKeys = []string{"version", "started_at", "uptime_s", "interval_s", "publishes", "subscribes",
-	"retired", "lag_records", "last_processed_at", "processed_total", "dead_lettered_total", "expired_total", "ready"}
+	"retired", "retiring", "lag_records", "last_processed_at", "processed_total", "dead_lettered_total", "expired_total", "ready"}
 
 // WatchConfig configures [Watch].
 type WatchConfig struct {

@@ -48,6 +48,7 @@ func (r *Registry) Observe(hb Heartbeat, now time.Time) bool {
 	hb.Publishes = slices.Clone(hb.Publishes)
 	hb.Rivers = slices.Clone(hb.Rivers)
 	hb.Retired = slices.Clone(hb.Retired)
+	hb.Retiring = slices.Clone(hb.Retiring)
 	r.mu.Lock()
 	if old, ok := r.instances[hb.Instance]; !ok || !now.Before(old.lastSeen) {
 		r.instances[hb.Instance] = record{hb: hb, lastSeen: now}
@@ -130,6 +131,7 @@ func (r *Registry) Services() []Service {
 			v.Publishes = sortedUnique(hb.Publishes)
 			v.Subscribes = hb.Rivers
 			v.Retired = sortedUnique(hb.Retired)
+			v.Retiring = hb.Retiring
 		}
 	}
 	for i := range out {
@@ -143,6 +145,9 @@ func (r *Registry) Services() []Service {
 			}
 			if v.Retired == nil {
 				v.Retired = []string{}
+			}
+			if v.Retiring == nil {
+				v.Retiring = []Notice{}
 			}
 		}
 	}

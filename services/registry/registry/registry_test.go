@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/watershed-grid/watershed/contracts/events"
 )
 
 func fixture(now time.Time) *Registry {
@@ -143,5 +145,31 @@ func TestPrefixPatternRiver(t *testing.T) {
 		if matched != want {
 			t.Errorf("%s: alert-router consumer = %v, want %v", ty.Type, matched, want)
 		}
+	}
+}
+
+// A retirement notice travels from the heartbeat to the version's view, so
+// `watershed services` and the console can warn before the type stops.
+func TestRetirementNoticeShown(t *testing.T) {
+	now := time.Now()
+	at := now.Add(10 * time.Minute).UTC()
+	r := New(10 * time.Second)
+	hb := FromEvent(events.Heartbeat{Service: "usage-alerts", Version: "v0.1.0", Instance: "ua-1",
+		Publishes: []string{"usage.alert.v1"},
+		Retiring:  []events.RetirementNotice{{Type: "usage.alert.v1", EffectiveAt: at, Reason: "no active subscriber"}}})
+	r.Observe(hb, now)
+	s, ok := r.Service("usage-alerts")
+	if !ok || len(s.Versions) != 1 {
+		t.Fatalf("service = %+v", s)
+	}
+	want := []Notice{{Type: "usage.alert.v1", EffectiveAt: at, Reason: "no active subscriber"}}
+	if got := s.Versions[0].Retiring; !slices.Equal(got, want) {
+		t.Errorf("retiring = %+v, want %+v", got, want)
+	}
+	// A later heartbeat without the notice (a subscriber appeared) clears it.
+	hb.Retiring = nil
+	r.Observe(hb, now.Add(time.Second))
+	if s, _ := r.Service("usage-alerts"); len(s.Versions[0].Retiring) != 0 || s.Versions[0].Retiring == nil {
+		t.Errorf("retiring after the notice was cancelled = %#v, want an empty list", s.Versions[0].Retiring)
 	}
 }
