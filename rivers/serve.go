@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -85,6 +86,10 @@ func (s *Service) Serve(ctx context.Context, tr Transport, opts ...ServeOption) 
 	if s.started {
 		s.mu.Unlock()
 		return errors.New("rivers: Serve: the service has already run; build a new one")
+	}
+	if err := s.checkDeclaredTypes(); err != nil {
+		s.mu.Unlock()
+		return err
 	}
 	s.started = true
 	s.clock.set(so.clock)
@@ -222,4 +227,24 @@ func lagOf(sub Subscription) int64 {
 		return l.Lag()
 	}
 	return 0
+}
+
+// checkDeclaredTypes refuses to start a service that declares it publishes
+// a type no schema describes: every such Publish would fail, and every
+// event that leads to one would be dead-lettered. Called with s.mu held.
+func (s *Service) checkDeclaredTypes() error {
+	ti, ok := s.validator.(typeInfo)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for t := range s.declared {
+		if _, err := ti.Info(t); errors.Is(err, ErrUnknownType) {
+			errs = append(errs, fmt.Errorf("rivers: %s declares it publishes %s, which no schema describes: "+
+				"add contracts/schemas/%s.json (contracts/README.md, \"Adding a type or a version\"), "+
+				"or give the service its own schema with rivers.WithValidator(rivers.Validators(catalog.Default(), yours))", s.cfg.Name, t, t))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }
