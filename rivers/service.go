@@ -305,18 +305,29 @@ func (s *Service) Progress(topic string) map[int]int64 { return s.progress.of(to
 // partition for idle: a partition whose records the service has not read
 // yet (a stalled reader) is never idle.
 func (s *Service) AtEnd(topic string, partition int) bool {
+	n, ok := s.Unread(topic, partition)
+	return ok && n == 0
+}
+
+// Unread returns how many records of partition of topic the service has
+// not done yet (as Progress counts them) out of those the broker held at a
+// check of its end offsets at most a few seconds old, and whether such a
+// check knows the partition (false on transports that cannot tell).
+// Monitors use it to tell a partition read to its end from one whose new
+// records they have not fetched yet.
+func (s *Service) Unread(topic string, partition int) (int64, bool) {
 	snap := s.ends.Load()
 	if snap == nil || time.Since(snap.at) > 3*endCheckEvery {
-		return false
+		return 0, false
 	}
 	end, ok := snap.ends[TopicPartition{topic, partition}]
 	if !ok {
-		return false
+		return 0, false
 	}
 	s.progress.mu.Lock()
 	next := s.progress.next[partitionOf{topic, partition}]
 	s.progress.mu.Unlock()
-	return next >= end
+	return max(end-next, 0), true
 }
 
 // Assigned returns the partitions of topic the consumer group has given this

@@ -59,7 +59,10 @@
 // for longer than a tolerance (a batch being read is not lag); the monitor
 // is caught up when no partition is lagging and none was for a settling
 // time ([Progress.CaughtUp]). Until then it withholds verdicts (see package
-// rivers/lagwatch).
+// rivers/lagwatch). Behind describes the batch a record came in only; the
+// SDK's checks of the broker's end offsets ([Progress.SetUnread], fed by
+// lagwatch from rivers.Service.Unread) tell of records appended since, and
+// [Progress.ReadThrough], the time monitors judge against, waits for them.
 //
 // Neither type reads a clock or depends on the shape of a handler: callers
 // pass the times, so they work from per-event and batch handlers alike and

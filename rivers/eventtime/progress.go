@@ -42,6 +42,7 @@ type Progress struct {
 type progressPart struct {
 	record int64 // newest record time read (ns)
 	behind int64 // records behind its last record when fetched
+	unread int64 // records the broker held that the reader had not done, at the last end check
 	atEnd  int64 // wall time (ns) it was last known to be read to its end
 }
 
@@ -89,7 +90,40 @@ func (pr *Progress) Observe(p int, recordTime time.Time, behind int64, now time.
 }
 
 func (pr *Progress) lagging(pt *progressPart, now int64) bool {
-	return pt.behind > 0 && now-pt.atEnd > pr.tolerance
+	return (pt.behind > 0 || pt.unread > 0) && now-pt.atEnd > pr.tolerance
+}
+
+// SetUnread records a check of the broker's end offsets at now: partition
+// p held n records the reader has not done yet (rivers: Service.Unread).
+// Behind counts records of the fetched batch only; a reader that stalls
+// between fetches learns of the records appended since from these checks,
+// so a partition it has not fetched lately is not taken as read to its
+// end. A partition that was at its end starts its lag clock now; n == 0
+// only clears what an earlier check found (Behind still counts).
+func (pr *Progress) SetUnread(p int, n int64, now time.Time) {
+	if p < 0 || p >= len(pr.parts) || !pr.seen[p] {
+		return
+	}
+	pt, t := &pr.parts[p], unix(now)
+	n = max(n, 0)
+	if n > 0 && pt.unread == 0 && pt.behind == 0 {
+		pt.atEnd = t
+	}
+	pt.unread = n
+	if pr.lagging(pt, t) {
+		pr.lastLagging = t
+	}
+}
+
+// Partitions returns the partitions observed, in order.
+func (pr *Progress) Partitions() []int {
+	var out []int
+	for i := range pr.parts {
+		if pr.seen[i] {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Started reports whether any record was observed.
@@ -123,10 +157,29 @@ func (pr *Progress) Records() int64 {
 	var n int64
 	for i := range pr.parts {
 		if pr.seen[i] {
-			n += pr.parts[i].behind
+			n += max(pr.parts[i].behind, pr.parts[i].unread)
 		}
 	}
 	return n
+}
+
+// ReadThrough is Position counting, besides the records behind each
+// partition's last fetched one, those the latest end check (SetUnread)
+// found unread: the time through which the reader has read everything the
+// broker held. Monitors judge ages against it: a heartbeat appended to a
+// partition the reader has not fetched since cannot be missing. Without
+// end checks it equals Position.
+func (pr *Progress) ReadThrough() time.Time {
+	lo := int64(math.MaxInt64)
+	for i := range pr.parts {
+		if p := &pr.parts[i]; pr.seen[i] && (p.behind > 0 || p.unread > 0) && p.record != 0 {
+			lo = min(lo, p.record)
+		}
+	}
+	if lo == math.MaxInt64 {
+		return fromUnix(pr.newest)
+	}
+	return fromUnix(lo)
 }
 
 // Position returns the reader's position in the stream: the oldest of the

@@ -47,6 +47,10 @@ type Watch struct {
 	cfg                   Config
 	name, instance, topic string
 
+	// unread asks the SDK how many records of a partition of the topic the
+	// service has not done, per its latest end-offset check.
+	unread func(partition int) (int64, bool)
+
 	mu        sync.Mutex
 	p         *eventtime.Progress
 	announced bool      // a lagging event was published, not yet recovered
@@ -63,6 +67,7 @@ func New(svc *rivers.Service, cfg Config) *Watch {
 	c := svc.Config()
 	w := &Watch{cfg: cfg, name: c.Name, instance: c.Instance, topic: c.Kafka.Topics.Rivers,
 		p: eventtime.NewProgress(cfg.Tolerance, cfg.Settle)}
+	w.unread = func(p int) (int64, bool) { return svc.Unread(w.topic, p) }
 	svc.Publishes(events.TypeMonitorLagging)
 	svc.Every(cfg.Every, cfg.River+".state", w.tick)
 	return w
@@ -134,10 +139,15 @@ func (w *Watch) Seen(ctx context.Context) time.Time {
 // now: it has read records, and no partition is lagging or has been for the
 // settle time. When ok is false the monitor withholds verdicts that depend
 // on what it has not read.
+//
+// at is the time through which the monitor has read everything the broker
+// held (see [eventtime.Progress.ReadThrough]): a partition whose latest
+// records it has not fetched yet holds it back, however quiet the rest.
 func (w *Watch) Judge(now time.Time) (at time.Time, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	at, ok = w.p.Position(), w.p.CaughtUp(now)
+	w.refresh(now)
+	at, ok = w.p.ReadThrough(), w.p.CaughtUp(now)
 	if at.IsZero() {
 		at = now
 	}
@@ -166,7 +176,21 @@ func (w *Watch) Lagging() bool {
 func (w *Watch) Update(now time.Time) (events.MonitorLagging, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.refresh(now)
 	return w.state(now)
+}
+
+// refresh gives the progress the SDK's latest end-offset check of every
+// partition it has seen. Called with w.mu held.
+func (w *Watch) refresh(now time.Time) {
+	if w.unread == nil {
+		return
+	}
+	for _, p := range w.p.Partitions() {
+		if n, known := w.unread(p); known {
+			w.p.SetUnread(p, n, now)
+		} // else no recent check: Behind alone tells
+	}
 }
 
 // Undo reverts the change Update returned (its publication failed): the
@@ -193,7 +217,7 @@ func (w *Watch) state(now time.Time) (events.MonitorLagging, bool) {
 	default:
 		return events.MonitorLagging{}, false
 	}
-	pos := w.p.Position()
+	pos := w.p.ReadThrough()
 	ev := events.MonitorLagging{Monitor: w.name, Instance: w.instance, State: state, Topic: w.topic,
 		BehindRecords: w.p.Records(), Position: pos.UTC(), LaggingSince: since.UTC(), Withheld: w.withheld,
 		DetectedAt: now.UTC()}
