@@ -76,8 +76,9 @@ func Ranges(ctx context.Context, cfg Config, topics ...string) ([]PartitionRange
 // joins no consumer group and commits nothing, and it stops at each
 // range's End, so it finishes however busy the topics are. Offsets a
 // partition does not hold (compacted away, transaction markers) are
-// skipped: a partition whose next record does not come within gap
-// (default 2s) after the last one is taken as read. fn's error stops it.
+// skipped: a partition is taken as read when no record came for gap
+// (default 2s) while the broker answered fetches at its position with
+// nothing (a slow broker or a loaded machine only makes it wait longer). fn's error stops it.
 func ReadRanges(ctx context.Context, cfg Config, ranges []PartitionRange, gap time.Duration, fn func(Record) error) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -113,6 +114,13 @@ func readRange(ctx context.Context, cfg Config, conn *connection, pr PartitionRa
 	if err := r.SetOffset(pr.Start); err != nil {
 		return fmt.Errorf("rapids: read %s/%d: %w", pr.Topic, pr.Partition, err)
 	}
+	// Slowness is not absence: a gap without a record means the rest of the
+	// range holds none only if the broker answered fetches past our
+	// position meanwhile. Under load, dialling and the first fetch alone can
+	// take longer than gap, and a record a range promised was then skipped.
+	_ = r.Stats() // counters from here
+	var emptyFetches int64
+	sawRecord := false
 	for {
 		fctx, cancel := context.WithTimeout(ctx, gap)
 		m, err := r.ReadMessage(fctx)
@@ -122,10 +130,22 @@ func readRange(ctx context.Context, cfg Config, conn *connection, pr PartitionRa
 				return ctx.Err()
 			}
 			if errors.Is(err, context.DeadlineExceeded) {
-				return nil // the rest of the range holds no record
+				// Fetches counts requests issued since the last Stats: a
+				// third issued since the last record means two came back
+				// empty. Records before this gap reset the count.
+				fetches := r.Stats().Fetches
+				if sawRecord {
+					sawRecord, emptyFetches = false, 0
+					continue
+				}
+				if emptyFetches += fetches; emptyFetches >= 3 {
+					return nil // the rest of the range holds no record
+				}
+				continue
 			}
 			return fmt.Errorf("rapids: read %s/%d: %w", pr.Topic, pr.Partition, conn.authError(err))
 		}
+		sawRecord = true
 		if m.Offset >= pr.End {
 			return nil
 		}
