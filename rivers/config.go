@@ -1,6 +1,7 @@
 package rivers
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,6 +70,19 @@ type Config struct {
 	// MaxHops is the hop count past which an event is a loop and is
 	// dead-lettered. Default 10 (MAX_HOPS).
 	MaxHops int
+	// ControlKey signs the control events the service publishes
+	// (retirements, commands: see [HeaderAuthSig]); nil signs none. Loaded
+	// from the PEM file CONTROL_KEY_FILE.
+	ControlKey ed25519.PrivateKey
+	// ControlKeyID names ControlKey in the consumers' trust lists. Default:
+	// Name (CONTROL_KEY_ID).
+	ControlKeyID string
+	// ControlTrust lists who may publish which control types. When set
+	// (even empty), a control event the service consumes takes effect only
+	// with a valid signature of a key listed for its type; others are
+	// dead-lettered as unauthorised. Nil accepts every control event, with
+	// a warning at start. Loaded from CONTROL_TRUST_FILE (see [ParseTrust]).
+	ControlTrust []TrustedKey
 	// MaxEventBytes bounds one event's key, value and headers; larger
 	// records are dead-lettered as malformed. Default 1 MiB
 	// (MAX_EVENT_BYTES).
@@ -375,6 +389,26 @@ func configFromLookup(name, version string, lookup func(string) (string, bool)) 
 	num("DEDUP_SIZE", &c.DedupSize, "a positive number of keys")
 	num("MAX_HOPS", &c.MaxHops, "a positive integer")
 	num("MAX_EVENT_BYTES", &c.MaxEventBytes, "a positive number of bytes")
+	if v, ok := get("CONTROL_KEY_FILE"); ok {
+		k, err := LoadControlKey(v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.ControlKey = k
+	}
+	str("CONTROL_KEY_ID", &c.ControlKeyID)
+	if v, ok := get("CONTROL_TRUST_FILE"); ok {
+		b, err := os.ReadFile(v)
+		if err == nil {
+			c.ControlTrust, err = ParseTrust(b)
+			if c.ControlTrust == nil {
+				c.ControlTrust = []TrustedKey{} // an empty list still enforces
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CONTROL_TRUST_FILE %s: %w", v, err))
+		}
+	}
 	if v, ok := get("HANDLER_TIMEOUT"); ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -126,6 +126,13 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 			fmt.Errorf("rivers: hop count %d is past the cut-off %d (MAX_HOPS): a loop through %v", env.Hops, s.cfg.MaxHops, env.Participants))
 		return false
 	}
+	if s.auth.enforces(env.Type) {
+		if err := s.auth.verify(rec, env.Type); err != nil {
+			s.log.Warn("control event refused", "type", env.Type, "id", env.ID, "source", env.Source, "error", err)
+			s.deadLetterAll(it, rec, entries, typName, ClassUnauthorised, err)
+			return false
+		}
+	}
 	key := env.Source + "\x00" + env.ID
 	seen, err := s.dedup.Seen(ctx, key)
 	if err != nil {

@@ -45,6 +45,7 @@ const (
 	ClassPermanent        = "permanent"         // the handler returned a permanent error
 	ClassRetriesExhausted = "retries_exhausted" // the handler kept failing transiently
 	ClassPanic            = "panic"             // the handler panicked
+	ClassUnauthorised     = "unauthorised"      // a control event without a valid signature of a trusted publisher
 )
 
 // maxDLQError bounds the dlq_error header.

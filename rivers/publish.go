@@ -168,6 +168,9 @@ func (s *Service) build(ctx context.Context, cause *contracts.Event, typ string,
 		rec.Key = nil
 	}
 	s.tracing.inject(ctx, rec.Topic, &ev, &rec.Headers)
+	if s.auth.signs(typ) {
+		s.auth.sign(&rec)
+	}
 	s.observePublished(typ)
 	return rec, nil
 }

@@ -101,6 +101,7 @@ func (s *Service) Serve(ctx context.Context, tr Transport, opts ...ServeOption) 
 		}
 		e.proven = rulesProven(s.validator, e.river)
 	}
+	s.warnUnauthenticated(entries)
 	timers := slices.Clone(s.timers)
 	for _, t := range timers {
 		t.handler = s.chain(t.handler, t.mws, false)
@@ -247,4 +248,26 @@ func (s *Service) checkDeclaredTypes() error {
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+// warnUnauthenticated says, once at start, that the control events the
+// service consumes take effect from anyone, when it has no trust list.
+func (s *Service) warnUnauthenticated(entries []*riverEntry) {
+	if s.auth.trust != nil {
+		return
+	}
+	var types []string
+	for t := range s.auth.types {
+		for _, e := range entries {
+			if e.river.matchType(t) {
+				types = append(types, t)
+				break
+			}
+		}
+	}
+	if len(types) > 0 {
+		slices.Sort(types)
+		s.log.Warn("control events are not authenticated: anyone who can write to the topic can send these; set CONTROL_TRUST_FILE (see rivers/README.md, \"Control events\")",
+			"types", types)
+	}
 }

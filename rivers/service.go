@@ -35,6 +35,7 @@ type Service struct {
 	tracing   *tracing
 	mux       *chi.Mux
 	retire    *retirement
+	auth      *controlAuth
 	clock     *clockRef // the clock of the running Serve (SystemClock before)
 
 	mu        sync.Mutex
@@ -137,6 +138,7 @@ func NewService(cfg Config, opts ...Option) (*Service, error) {
 		s.dedup = NewMemoryDedup(cfg.DedupWindow, cfg.DedupSize, func() time.Time { return s.clock.Now() })
 	}
 	s.retire = newRetirement()
+	s.auth = newControlAuth(cfg, s.validator)
 	s.handleRetirements()
 	s.mux = s.routes()
 	return s, nil
@@ -329,6 +331,11 @@ func (s *Service) Unread(topic string, partition int) (int64, bool) {
 	s.progress.mu.Unlock()
 	return max(end-next, 0), true
 }
+
+// EndsChecked reports whether the service has had an answer to a check of
+// its topics' end offsets: the transport can tell (Unread's second result
+// false then means the last answer is too old).
+func (s *Service) EndsChecked() bool { return s.ends.Load() != nil }
 
 // Assigned returns the partitions of topic the consumer group has given this
 // instance now, in order, and whether the transport can tell (false before

@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/watershed-grid/watershed/cmd/watershed/internal/ecosystem"
 	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/catalog"
 	"github.com/watershed-grid/watershed/rapids"
+	"github.com/watershed-grid/watershed/rivers"
 )
 
 func newPublishCmd() *cobra.Command {
@@ -23,6 +26,8 @@ func newPublishCmd() *cobra.Command {
 		ttl     time.Duration
 		at      string
 		brokers []string
+		ctlKey  string
+		ctlID   string
 	)
 	cmd := &cobra.Command{
 		Use:   "publish <type>",
@@ -52,6 +57,10 @@ producer would publish, so the service's rivers see them like any other.`,
 			if err != nil {
 				return err
 			}
+			signed, err := signControl(cmd, ev.Type, &rec, ctlKey, ctlID)
+			if err != nil {
+				return err
+			}
 			p, err := rapids.NewProducer(cfg)
 			if err != nil {
 				return err
@@ -64,7 +73,7 @@ producer would publish, so the service's rivers see them like any other.`,
 			if !ev.ExpiryTime.IsZero() {
 				expiry = ev.ExpiryTime.Format(time.RFC3339)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "published %s %s to %s (key %q, use-by %s)\n", ev.Type, ev.ID, rec.Topic, ev.PartitionKey, expiry)
+			fmt.Fprintf(cmd.OutOrStdout(), "published %s %s to %s (key %q, use-by %s%s)\n", ev.Type, ev.ID, rec.Topic, ev.PartitionKey, expiry, signed)
 			return nil
 		},
 	}
@@ -76,6 +85,8 @@ producer would publish, so the service's rivers see them like any other.`,
 	f.DurationVar(&ttl, "ttl", 24*time.Hour, "use-by: expirytime = now + ttl; 0: never expires")
 	f.StringVar(&at, "time", "", "ce_time, RFC 3339 (default: now)")
 	f.StringSliceVar(&brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else the watershed dev running in ./.watershed, else 127.0.0.1:9092)")
+	f.StringVar(&ctlKey, "control-key", "", "sign a control event (retirement, command) with this Ed25519 key, PEM (default: the operator key of the watershed dev in ./.watershed, if any)")
+	f.StringVar(&ctlID, "control-key-id", "operator", "the key's id in the services' trust list (CONTROL_TRUST_FILE)")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
@@ -151,4 +162,33 @@ func buildEvent(typ string, payload []byte, o publishOptions, cfg rapids.Config)
 	}
 	rec, err := rapids.NewRecord(topic, ev)
 	return ev, rec, err
+}
+
+// signControl signs rec when typ is a control type (the catalog's
+// x-watershed.control), with --control-key, else the operator key of the
+// watershed dev in ./.watershed. It returns what to add to the report.
+func signControl(cmd *cobra.Command, typ string, rec *rapids.Record, keyFile, id string) (string, error) {
+	info, err := catalog.Default().Info(typ)
+	if err != nil || !info.Control {
+		if keyFile != "" {
+			return "", fmt.Errorf("--control-key: %s is not a control event type; only control events are signed", typ)
+		}
+		return "", nil
+	}
+	if keyFile == "" {
+		dev := filepath.Join(defaultDataDir, "keys", ecosystem.OperatorSigner+".pem")
+		if _, err := os.Stat(dev); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is a control event and is sent unsigned: services with a trust list (CONTROL_TRUST_FILE) dead-letter it; sign it with --control-key\n", typ)
+			return ", unsigned", nil
+		}
+		keyFile = dev
+	}
+	key, err := rivers.LoadControlKey(keyFile)
+	if err != nil {
+		return "", fmt.Errorf("--control-key: %w", err)
+	}
+	r := rivers.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Headers: rec.Headers}
+	rivers.SignControl(&r, id, key)
+	rec.Headers = r.Headers
+	return ", signed as " + id, nil
 }

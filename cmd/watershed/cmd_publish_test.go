@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/watershed-grid/watershed/cmd/watershed/internal/ecosystem"
 	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rapids/embedded"
+	"github.com/watershed-grid/watershed/rivers"
 )
 
 const testReading = `{"meter_id":"MTR-7","transformer_id":"TX-1","feeder_id":"FDR-1","read_at":"2026-03-01T10:15:00Z",
@@ -88,5 +90,50 @@ func TestPublishRefusesWhatTheCatalogRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error()+out, c.want) {
 			t.Errorf("watershed %s: error %v, want one that says %q", strings.Join(c.args, " "), err, c.want)
 		}
+	}
+}
+
+// A control event published by hand is signed with --control-key, and a
+// service that trusts the key would act on it.
+func TestPublishSignsControlEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := embedded.Start(ctx, embedded.Options{Addr: "127.0.0.1:0", Partitions: 1,
+		Topics: rapids.DefaultTopicSpecs(rapids.DefaultConfig())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	keys, err := ecosystem.LoadControlKeys(filepath.Join(t.TempDir(), "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	retire := `{"service":"meter-simulator","event_type":"meter.reading.v1","phase":"reinstated","grace_s":0,"effective_at":"2026-12-06T10:00:00Z","reason":"by hand","subscribers":1,"decided_at":"2026-12-06T10:00:00Z"}`
+	out, err := runPublish(t, "publish", "system.retirement.v1", "--data", retire, "--brokers", b.Addr(),
+		"--control-key", filepath.Join(keys.Dir, ecosystem.OperatorSigner+".pem"))
+	if err != nil || !strings.Contains(out, "signed as operator") {
+		t.Fatalf("publish: %v\n%s", err, out)
+	}
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addr(), "rivers", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	m, err := conn.ReadMessage(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := rivers.Record{Key: m.Key, Value: m.Value}
+	for _, h := range m.Headers {
+		rec.Headers = append(rec.Headers, contracts.Header{Key: h.Key, Value: h.Value})
+	}
+	if err := rivers.VerifyControl(&rec, "system.retirement.v1", keys.Trust); err != nil {
+		t.Fatalf("the published retirement does not verify against dev's trust list: %v", err)
+	}
+	// A reading is no control event: --control-key is refused for it.
+	if out, err := runPublish(t, "publish", "meter.reading.v1", "--data", testReading, "--brokers", b.Addr(),
+		"--control-key", filepath.Join(keys.Dir, ecosystem.OperatorSigner+".pem")); err == nil || !strings.Contains(err.Error(), "not a control event type") {
+		t.Fatalf("--control-key on a reading: %v\n%s", err, out)
 	}
 }

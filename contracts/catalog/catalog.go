@@ -43,6 +43,10 @@ type Info struct {
 	Description string
 	Channel     string // default topic: "rapids" or "rivers" (x-watershed.channel)
 	Key         string // payload property that is the Kafka record key (x-watershed.key)
+	// Control marks an event that changes another service's behaviour
+	// (x-watershed.control): consumers act on it only from an authorised,
+	// signed publisher (see rivers' control-event authentication).
+	Control bool
 }
 
 type entry struct {
@@ -150,6 +154,7 @@ func checkSchemaFile(typ string, raw []byte) (Info, error) {
 		Watershed   struct {
 			Channel string `json:"channel"`
 			Key     string `json:"key"`
+			Control bool   `json:"control"`
 		} `json:"x-watershed"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -171,7 +176,7 @@ func checkSchemaFile(typ string, raw []byte) (Info, error) {
 		return Info{}, fmt.Errorf(`"x-watershed" key %q is not a property`, s.Watershed.Key)
 	}
 	return Info{Type: typ, SchemaID: s.ID, Title: s.Title, Description: s.Description,
-		Channel: s.Watershed.Channel, Key: s.Watershed.Key}, nil
+		Channel: s.Watershed.Channel, Key: s.Watershed.Key, Control: s.Watershed.Control}, nil
 }
 
 // Types returns the catalog's event types, sorted. The slice is the caller's.

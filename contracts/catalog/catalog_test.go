@@ -134,3 +134,19 @@ func TestInvalidExamplesFailAtTheirLocation(t *testing.T) {
 		}
 	}
 }
+
+// Control types are the ones that change another service's behaviour:
+// consumers authenticate them (rivers: control-event authentication).
+func TestControlTypes(t *testing.T) {
+	c := catalog.Default()
+	for _, typ := range c.Types() {
+		info, err := c.Info(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := typ == "system.retirement.v1" || typ == "meter.command.v1" || typ == "meter.command.requested.v1"
+		if info.Control != want {
+			t.Errorf("%s: control %v, want %v", typ, info.Control, want)
+		}
+	}
+}

@@ -325,6 +325,15 @@ func Members(opts DevOptions) ([]Member, error) {
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
+	if opts.DataDir != "" {
+		keys, err := LoadControlKeys(filepath.Join(opts.DataDir, "keys"))
+		if err != nil {
+			return nil, err
+		}
+		for i := range members {
+			members[i].Configure = keys.configure(members[i].Name, members[i].Configure)
+		}
+	}
 	return members, nil
 }
 
