@@ -49,7 +49,8 @@ type Watch struct {
 
 	// unread asks the SDK how many records of a partition of the topic the
 	// service has not done, per its latest end-offset check.
-	unread func(partition int) (int64, bool)
+	unread  func(partition int) (int64, bool)
+	checked func() bool
 
 	mu        sync.Mutex
 	p         *eventtime.Progress
@@ -68,6 +69,7 @@ func New(svc *rivers.Service, cfg Config) *Watch {
 	w := &Watch{cfg: cfg, name: c.Name, instance: c.Instance, topic: c.Kafka.Topics.Rivers,
 		p: eventtime.NewProgress(cfg.Tolerance, cfg.Settle)}
 	w.unread = func(p int) (int64, bool) { return svc.Unread(w.topic, p) }
+	w.checked = svc.EndsChecked
 	svc.Publishes(events.TypeMonitorLagging)
 	svc.Every(cfg.Every, cfg.River+".state", w.tick)
 	return w
@@ -187,9 +189,16 @@ func (w *Watch) refresh(now time.Time) {
 		return
 	}
 	for _, p := range w.p.Partitions() {
-		if n, known := w.unread(p); known {
+		switch n, known := w.unread(p); {
+		case known:
 			w.p.SetUnread(p, n, now)
-		} // else no recent check: Behind alone tells
+		case w.checked != nil && w.checked():
+			// The broker's answers are too old (a loaded machine, a slow
+			// broker): the partition cannot be known read to its end, and
+			// a verdict now could miss what it holds. Hold, as if one
+			// record were unread; it clears with the next answer.
+			w.p.SetUnread(p, 1, now)
+		} // else the transport cannot tell: Behind alone tells
 	}
 }
 
