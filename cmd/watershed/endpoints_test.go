@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/watershed-grid/watershed/cmd/watershed/internal/ecosystem"
 )
@@ -33,15 +34,24 @@ func TestCommandsFindTheRunningDev(t *testing.T) {
 	if err != nil {
 		t.Fatalf("publish to dev's broker without --brokers: %v\n%s", err, got)
 	}
-	// dlq and ponds find dev's broker and pond too.
+	// dlq and ponds find dev's broker and pond too (the broker may answer
+	// a partition's offsets with an error while dev is still starting up).
 	for _, args := range [][]string{{"dlq", "ls"}, {"ponds", "ls"}} {
-		cmd := newRootCmd()
-		var b bytes.Buffer
-		cmd.SetArgs(args)
-		cmd.SetOut(&b)
-		cmd.SetErr(&b)
-		if err := cmd.Execute(); err != nil {
-			t.Errorf("watershed %s without flags against dev: %v\n%s", strings.Join(args, " "), err, b.String())
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			cmd := newRootCmd()
+			var b bytes.Buffer
+			cmd.SetArgs(args)
+			cmd.SetOut(&b)
+			cmd.SetErr(&b)
+			err := cmd.Execute()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("watershed %s without flags against dev: %v\n%s", strings.Join(args, " "), err, b.String())
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 }
