@@ -26,6 +26,8 @@
 #                   when htpasswd (apache2-utils) is installed; else add users
 #                   (name:role:bcrypt-hash, see services/console/README.md)
 #   console_password  the console operator's password (with htpasswd)
+#   hotpond-api.env     HOTPOND_API_TOKEN: the hot pond's read API token (hot-pond; analysts send it)
+#   console-hotpond.env CONSOLE_HOTPOND_TOKEN: the same token, for the console
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +36,7 @@ force=false
 case ${1:-} in
   "") ;;
   --force) force=true ;;
-  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
   *) echo "init-secrets: unknown argument $1 (want --force or nothing)" >&2; exit 2 ;;
 esac
 
@@ -115,6 +117,15 @@ if ! have console.env; then
       "'name:operator:<bcrypt hash>'" "$key" | put console.env 600
     echo "init-secrets: htpasswd not found: add CONSOLE_USERS to $dir/console.env before starting the console" >&2
   fi
+fi
+
+# The hot pond's read API: one bearer token, for hot-pond and the console.
+if ! have hotpond-api.env || ! have console-hotpond.env; then
+  force_hot=$force; force=true
+  token=$(rand 32)
+  printf 'HOTPOND_API_TOKEN=%s\n' "$token" | put hotpond-api.env 600
+  printf 'CONSOLE_HOTPOND_TOKEN=%s\n' "$token" | put console-hotpond.env 600
+  force=$force_hot
 fi
 
 echo "init-secrets: done; secrets in $dir"

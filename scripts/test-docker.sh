@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test-docker`: the integration suite (./integration, TestIntegration*)
+# `make test-docker`: the compose smoke test (scripts/compose-smoke.sh: the
+# whole docker-compose.yml stack up and healthy), then the integration suite (./integration, TestIntegration*)
 # against containers started by testcontainers-go (apache/kafka) instead of
 # the servers of scripts/testenv. Needs a Docker engine; where none answers,
 # every test skips and says so (the real-broker suite, scripts/test.sh, is
@@ -10,6 +11,7 @@
 # GO_TEST_FLAGS (extra flags, e.g. -run TestIntegrationKcat).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/compose-smoke.sh"
 cd "$root/integration"
 
 if ! command -v docker >/dev/null 2>&1; then

@@ -186,7 +186,7 @@ embedded one.`,
 			} else {
 				defer remove()
 			}
-			printMap(out, brokerDesc, redisDesc, dataDir, eco.Statuses())
+			printMap(out, kcfg.Brokers[0], brokerDesc, redisDesc, dataDir, eco.Statuses())
 			err = eco.Run(ctx)
 			fmt.Fprintln(out, "watershed dev: stopped")
 			return err
@@ -208,8 +208,11 @@ embedded one.`,
 	return cmd
 }
 
-func printMap(w io.Writer, broker, redis, dataDir string, st []ecosystem.Status) {
-	fmt.Fprintf(w, "watershed dev: broker %s\n", broker)
+// printMap prints where everything is, and commands to paste that name
+// broker's and the services' addresses, so they work whatever --addr,
+// --http-port and --data-dir were, from any directory.
+func printMap(w io.Writer, broker, brokerDesc, redis, dataDir string, st []ecosystem.Status) {
+	fmt.Fprintf(w, "watershed dev: broker %s\n", brokerDesc)
 	fmt.Fprintf(w, "hot pond: %s\n", redis)
 	fmt.Fprintf(w, "history pond: %s (watershed ponds ls --pond %s)\n", filepath.Join(dataDir, "pond"), filepath.Join(dataDir, "pond"))
 	fmt.Fprintf(w, "service logs: %s\n\n", filepath.Join(dataDir, "services.log"))
@@ -221,17 +224,44 @@ func printMap(w io.Writer, broker, redis, dataDir string, st []ecosystem.Status)
 	tw.Flush()
 	fmt.Fprintln(w)
 	printConsole(w, dataDir, st)
-	fmt.Fprintf(w, "watch it:  go run ./cmd/watershed tap rivers\n")
-	registry := "http://127.0.0.1:8080"
-	for _, s := range st {
-		if s.Name == "registry" {
-			registry = "http://" + s.HTTPAddr
+	for i, h := range devHints(broker, dataDir, st) {
+		lead := "watch it:  "
+		if i > 0 {
+			lead = "           "
 		}
+		fmt.Fprintf(w, "%sgo run ./cmd/watershed %s\n", lead, h)
 	}
-	fmt.Fprintf(w, "           go run ./cmd/watershed services --registry %s\n", registry)
-	fmt.Fprintf(w, "           go run ./cmd/watershed dlq ls\n")
-	fmt.Fprintf(w, "           go run ./cmd/watershed alerts ls   (ALERT_WEBHOOK_URL=<url> sends every alert there)\n")
+	fmt.Fprintf(w, "           (ALERT_WEBHOOK_URL=<url> sends every alert to a webhook)\n")
 	fmt.Fprintf(w, "Ctrl-C stops everything (started %s)\n", time.Now().Format(time.TimeOnly))
+}
+
+// devHints are the CLI commands printMap suggests, with dev's addresses
+// spelled out.
+func devHints(broker, dataDir string, st []ecosystem.Status) []string {
+	addr := func(name string) string {
+		for _, s := range st {
+			if s.Name == name {
+				return "http://" + s.HTTPAddr
+			}
+		}
+		return ""
+	}
+	pond, err := filepath.Abs(filepath.Join(dataDir, "pond"))
+	if err != nil {
+		pond = filepath.Join(dataDir, "pond")
+	}
+	hints := []string{"tap rivers --brokers " + broker}
+	if r := addr("registry"); r != "" {
+		hints = append(hints, "services --registry "+r)
+	}
+	hints = append(hints, "dlq ls --brokers "+broker)
+	if a := addr("alert-router"); a != "" {
+		hints = append(hints, "alerts ls --url "+a)
+	}
+	if strings.ContainsAny(pond, " \t'\"$\\") {
+		pond = "'" + strings.ReplaceAll(pond, "'", `'\''`) + "'"
+	}
+	return append(hints, "ponds ls --pond "+pond)
 }
 
 // moduleVersions reads the services' versions from the repository's

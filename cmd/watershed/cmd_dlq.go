@@ -31,7 +31,7 @@ type dlqFlags struct {
 
 func (f *dlqFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringSliceVar(&f.brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else 127.0.0.1:9092)")
+	fs.StringSliceVar(&f.brokers, "brokers", nil, "broker host:port list (default: KAFKA_BROKERS, else the running watershed dev's, else 127.0.0.1:9092)")
 	fs.StringSliceVar(&f.topics, "topic", nil, "dead-letter topics to read (default: the rivers' and rapids' .dlq topics)")
 	fs.StringVar(&f.typ, "type", "", "only letters of this ce_type")
 	fs.StringVar(&f.errorMatch, "error", "", "only letters of this error class (schema, permanent, ...) or whose error contains this text")
@@ -48,8 +48,8 @@ func (f *dlqFlags) config() (rapids.Config, []string, error) {
 	if err != nil {
 		return rapids.Config{}, nil, err
 	}
-	if len(f.brokers) > 0 {
-		cfg.Brokers = f.brokers
+	if brokers := brokersOrDev(f.brokers); len(brokers) > 0 {
+		cfg.Brokers = brokers
 		if err := cfg.Validate(); err != nil {
 			return rapids.Config{}, nil, fmt.Errorf("--brokers: %w", err)
 		}

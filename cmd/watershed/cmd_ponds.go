@@ -43,6 +43,9 @@ func (f *pondFlags) filter(now time.Time) (string, archive.Filter, error) {
 	if url == "" {
 		url = os.Getenv(envPond)
 	}
+	if dev, ok := runningDev(); url == "" && ok && dev.Pond != "" {
+		url = dev.Pond
+	}
 	if url == "" {
 		url = defaultPond
 	}

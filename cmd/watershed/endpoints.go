@@ -26,11 +26,15 @@ const defaultDataDir = "./.watershed"
 type devEndpoints struct {
 	Broker   string            `json:"broker"`
 	Registry string            `json:"registry,omitempty"`
-	Services map[string]string `json:"services"` // name → base URL
+	Pond     string            `json:"pond,omitempty"` // the history pond's folder, absolute
+	Services map[string]string `json:"services"`       // name → base URL
 }
 
 func writeEndpoints(dataDir, broker string, st []ecosystem.Status) (remove func(), err error) {
 	e := devEndpoints{Broker: broker, Services: map[string]string{}}
+	if abs, err := filepath.Abs(filepath.Join(dataDir, "pond")); err == nil {
+		e.Pond = abs
+	}
 	for _, s := range st {
 		e.Services[s.Name] = "http://" + s.HTTPAddr
 		if s.Name == "registry" {

@@ -26,7 +26,8 @@ var commonRequired = []string{"KAFKA_BROKERS", "KAFKA_TOPIC_RAPIDS", "KAFKA_TOPI
 var requiredEnv = map[string][]string{
 	"mqtt-gateway":       {"MQTT_URL", "MQTT_USERNAME", "MQTT_PASSWORD"},
 	"gap-detector":       {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
-	"hot-pond":           {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
+	"hot-pond":           {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD", "HOTPOND_API_TOKEN"},
+	"console":            {"CONSOLE_HOTPOND_TOKEN"},
 	"command-dispatcher": {"REDIS_URL", "REDIS_USERNAME", "REDIS_PASSWORD"},
 	"raw-archiver":       {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
 	"river-archiver":     {"PONDS_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},

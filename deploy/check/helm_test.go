@@ -348,7 +348,7 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 		if env[e.Name] == 2 {
 			t.Errorf("env %s set twice", e.Name)
 		}
-		if strings.Contains(e.Name, "PASSWORD") || strings.HasSuffix(e.Name, "SECRET_ACCESS_KEY") {
+		if strings.Contains(e.Name, "PASSWORD") || strings.HasSuffix(e.Name, "SECRET_ACCESS_KEY") || strings.HasSuffix(e.Name, "_TOKEN") {
 			if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
 				t.Errorf("env %s is not from a Secret", e.Name)
 			}
@@ -361,7 +361,7 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 	}
 	name := d.Labels["app.kubernetes.io/name"]
 	for _, k := range requiredEnv[name] {
-		if env[k] == 0 && !strings.HasPrefix(k, "REDIS_U") && !strings.HasPrefix(k, "MQTT_U") && !strings.Contains(k, "PASSWORD") && !strings.HasPrefix(k, "AWS_") {
+		if env[k] == 0 && !strings.HasPrefix(k, "REDIS_U") && !strings.HasPrefix(k, "MQTT_U") && !strings.Contains(k, "PASSWORD") && !strings.HasPrefix(k, "AWS_") && !strings.HasSuffix(k, "_TOKEN") {
 			t.Errorf("env %s (required by %s) not set", k, name)
 		}
 	}

@@ -19,8 +19,13 @@ For s3:// it reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION
 (default us-east-1) and, for an S3-compatible store, S3_ENDPOINT
 (host:port, or http://host:port which also turns TLS off).
 
-It prints one JSON object: rows, distinct event ids, meters, the sum of
-energy_kwh_total, the first and last read_at, and rows per date.
+It prints one JSON object: rows, distinct event ids, meters, the energy
+used (energy_kwh: the growth of each meter's cumulative register
+energy_kwh_total between its consecutive reads in the range, summed; the
+register itself is not energy), how many times a register went down
+(register_resets: a meter exchange or rollover, whose interval is left
+out), the first and last read_at, and rows per date. consumption.sql is the
+same arithmetic per meter and interval.
 """
 import argparse
 import importlib.util
@@ -86,9 +91,22 @@ def main():
     readings = f"(SELECT * FROM read_parquet(?, hive_partitioning = true) {filt})"
 
     row = con.execute(
-        f"""SELECT count(*), count(DISTINCT id), count(DISTINCT meter_id), sum(energy_kwh_total),
+        f"""SELECT count(*), count(DISTINCT id), count(DISTINCT meter_id),
                    CAST(min(read_at) AS VARCHAR), CAST(max(read_at) AS VARCHAR)
             FROM {readings}""",
+        params,
+    ).fetchone()
+    # A reading counts once per (meter, read_at); a register that goes down
+    # is a reset, not negative energy.
+    energy = con.execute(
+        f"""WITH reads AS (
+                 SELECT meter_id, read_at, max(energy_kwh_total) AS register_kwh
+                 FROM {readings} GROUP BY meter_id, read_at),
+               steps AS (
+                 SELECT register_kwh - lag(register_kwh) OVER (PARTITION BY meter_id ORDER BY read_at) AS delta_kwh
+                 FROM reads)
+            SELECT coalesce(sum(delta_kwh) FILTER (WHERE delta_kwh >= 0), 0), count(*) FILTER (WHERE delta_kwh < 0)
+            FROM steps""",
         params,
     ).fetchone()
     dates = con.execute(
@@ -99,9 +117,10 @@ def main():
             "rows": row[0],
             "distinct_ids": row[1],
             "meters": row[2],
-            "kwh_total": row[3] or 0.0,
-            "first_read_at": row[4],
-            "last_read_at": row[5],
+            "energy_kwh": energy[0],
+            "register_resets": energy[1],
+            "first_read_at": row[3],
+            "last_read_at": row[4],
             "dates": {d: n for d, n in dates},
         },
         sys.stdout,

@@ -3,11 +3,13 @@ package archive
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +38,8 @@ type recipeResult struct {
 	Rows        int            `json:"rows"`
 	DistinctIDs int            `json:"distinct_ids"`
 	Meters      int            `json:"meters"`
-	KWhTotal    float64        `json:"kwh_total"`
+	EnergyKWh   float64        `json:"energy_kwh"`
+	Resets      int            `json:"register_resets"`
 	FirstReadAt string         `json:"first_read_at"`
 	LastReadAt  string         `json:"last_read_at"`
 	Dates       map[string]int `json:"dates"`
@@ -45,7 +48,9 @@ type recipeResult struct {
 // TestDuckDBRecipe archives simulated records (readings among other types
 // and bad records), then runs the analysts' recipe, which reads the pond
 // with DuckDB's read_parquet(..., hive_partitioning = true): it must count
-// exactly the valid readings, each id once, with the same kWh sum.
+// exactly the valid readings, each id once, and the energy used: the growth
+// of each meter's register between its consecutive reads, resets left out
+// (not the sum of the registers, which is no energy at all).
 func TestDuckDBRecipe(t *testing.T) {
 	py := requirePython(t, "duckdb")
 	forEachBucket(t, func(t *testing.T, tb testBucket) {
@@ -57,6 +62,7 @@ func TestDuckDBRecipe(t *testing.T) {
 		}
 		want := recipeResult{Dates: map[string]int{}}
 		meters := map[string]bool{}
+		registers := map[string]map[time.Time]float64{} // meter -> read_at -> register
 		var first, last time.Time
 		for _, r := range recs {
 			err := a.AddMessage(ctx, r.pos, r.msg)
@@ -67,7 +73,10 @@ func TestDuckDBRecipe(t *testing.T) {
 				continue
 			}
 			want.Rows++
-			want.KWhTotal += r.reading.EnergyKWhTotal
+			if registers[r.reading.MeterID] == nil {
+				registers[r.reading.MeterID] = map[time.Time]float64{}
+			}
+			registers[r.reading.MeterID][r.reading.ReadAt.UTC()] = max(registers[r.reading.MeterID][r.reading.ReadAt.UTC()], r.reading.EnergyKWhTotal)
 			want.Dates[r.event.Time.UTC().Format(time.DateOnly)]++
 			meters[r.reading.MeterID] = true
 			if first.IsZero() || r.reading.ReadAt.Before(first) {
@@ -79,7 +88,24 @@ func TestDuckDBRecipe(t *testing.T) {
 			t.Fatal(err)
 		}
 		want.DistinctIDs, want.Meters = want.Rows, len(meters)
-
+		var registerSum float64
+		for _, byTime := range registers {
+			times := slices.SortedFunc(maps.Keys(byTime), time.Time.Compare)
+			for i, at := range times {
+				registerSum += byTime[at]
+				if i == 0 {
+					continue
+				}
+				if d := byTime[at] - byTime[times[i-1]]; d >= 0 {
+					want.EnergyKWh += d
+				} else {
+					want.Resets++
+				}
+			}
+		}
+		if want.EnergyKWh <= 0 || want.EnergyKWh > registerSum/2 {
+			t.Fatalf("the simulated fleet used %.3f kWh, its registers sum to %.0f: the test's data says nothing", want.EnergyKWh, registerSum)
+		}
 		var cmd *exec.Cmd
 		if strings.HasPrefix(tb.url, "file://") {
 			cmd = exec.Command(py, recipe, strings.TrimPrefix(tb.url, "file://"))
@@ -124,8 +150,8 @@ func TestDuckDBRecipe(t *testing.T) {
 			t.Fatalf("DuckDB counts rows %d, ids %d, meters %d; want %d, %d, %d",
 				got.Rows, got.DistinctIDs, got.Meters, want.Rows, want.DistinctIDs, want.Meters)
 		}
-		if math.Abs(got.KWhTotal-want.KWhTotal) > 1e-9*want.KWhTotal {
-			t.Fatalf("DuckDB kWh sum %.6f, want %.6f", got.KWhTotal, want.KWhTotal)
+		if math.Abs(got.EnergyKWh-want.EnergyKWh) > 1e-9*want.EnergyKWh || got.Resets != want.Resets {
+			t.Fatalf("DuckDB energy %.6f kWh with %d register resets, want %.6f kWh and %d", got.EnergyKWh, got.Resets, want.EnergyKWh, want.Resets)
 		}
 		if len(got.Dates) != 2 || got.Dates["2025-03-01"] != want.Dates["2025-03-01"] || got.Dates["2025-03-02"] != want.Dates["2025-03-02"] {
 			t.Fatalf("DuckDB rows per date %v, want %v", got.Dates, want.Dates)

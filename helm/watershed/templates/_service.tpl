@@ -185,6 +185,13 @@ spec:
             {{- include "watershed.secretEnv" (dict "env" "MQTT_PASSWORD" "secret" . "key" $v.mqtt.passwordKey) | nindent 12 }}
             {{- end }}
             {{- end }}
+            {{- with $v.hotPond.apiToken.existingSecret }}
+            {{- if eq $name "hot-pond" }}
+            {{- include "watershed.secretEnv" (dict "env" "HOTPOND_API_TOKEN" "secret" . "key" $v.hotPond.apiToken.key) | nindent 12 }}
+            {{- else if eq $name "console" }}
+            {{- include "watershed.secretEnv" (dict "env" "CONSOLE_HOTPOND_TOKEN" "secret" . "key" $v.hotPond.apiToken.key) | nindent 12 }}
+            {{- end }}
+            {{- end }}
             {{- if $v.otel.endpoint }}
             - name: OTEL_TRACES_EXPORTER
               value: otlp
@@ -349,6 +356,9 @@ apiVersion: kafka.strimzi.io/v1beta2
 kind: KafkaUser
 metadata:
   name: {{ $kafkaUser }}
+  # Beside the KafkaTopics, where the entity operator watches; its Secret
+  # is written there too.
+  namespace: {{ $v.kafka.strimzi.namespace | default $root.Release.Namespace }}
   labels:
     {{- include "watershed.labels" $ctx | nindent 4 }}
     strimzi.io/cluster: {{ $v.kafka.strimzi.cluster }}

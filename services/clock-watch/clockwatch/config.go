@@ -34,11 +34,21 @@ type Config struct {
 	// ForgetAfter drops sources silent this long. Default 1h
 	// (CLOCK_FORGET_AFTER).
 	ForgetAfter time.Duration
+	// RateSpan is the record time over which each source's clock rate is
+	// measured; a source is judged once a span is measured. Default 10s
+	// (CLOCK_RATE_SPAN).
+	RateSpan time.Duration
+	// MaxRate: a source whose ce_time advances more than MaxRate times
+	// faster (or slower) than the record time is on another clock — a
+	// simulated grid, a replay — and is not judged. Default 2
+	// (CLOCK_MAX_RATE).
+	MaxRate float64
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Threshold: 30 * time.Second, Window: 21, MinSamples: 5, Topics: []string{"rivers", "rapids"}, ForgetAfter: time.Hour}
+	return Config{Threshold: 30 * time.Second, Window: 21, MinSamples: 5, Topics: []string{"rivers", "rapids"}, ForgetAfter: time.Hour,
+		RateSpan: 10 * time.Second, MaxRate: 2}
 }
 
 // ConfigFromEnv reads the CLOCK_* variables over the defaults.
@@ -68,6 +78,14 @@ func ConfigFromEnv() (Config, error) {
 	dur("CLOCK_FORGET_AFTER", &c.ForgetAfter)
 	num("CLOCK_WINDOW", &c.Window)
 	num("CLOCK_MIN_SAMPLES", &c.MinSamples)
+	dur("CLOCK_RATE_SPAN", &c.RateSpan)
+	if v, ok := os.LookupEnv("CLOCK_MAX_RATE"); ok && v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CLOCK_MAX_RATE=%q: want a number such as 2", v))
+		}
+		c.MaxRate = f
+	}
 	if v, ok := os.LookupEnv("CLOCK_TOPICS"); ok && v != "" {
 		c.Topics = nil
 		for _, t := range strings.Split(v, ",") {
@@ -105,6 +123,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("CLOCK_TOPICS: %q: want rivers or rapids", t))
 		}
 	}
+	if c.RateSpan <= 0 {
+		errs = append(errs, fmt.Errorf("CLOCK_RATE_SPAN=%s: must be positive", c.RateSpan))
+	}
+	if !(c.MaxRate > 1) {
+		errs = append(errs, fmt.Errorf("CLOCK_MAX_RATE=%g: must be more than 1 (a wall clock's rate is 1)", c.MaxRate))
+	}
 	if c.ForgetAfter <= 0 {
 		errs = append(errs, fmt.Errorf("CLOCK_FORGET_AFTER=%s: must be positive", c.ForgetAfter))
 	}
@@ -113,7 +137,8 @@ func (c Config) Validate() error {
 
 // DetectorConfig returns the detector settings of c.
 func (c Config) DetectorConfig() DetectorConfig {
-	return DetectorConfig{Window: c.Window, MinSamples: c.MinSamples, Threshold: c.Threshold, ClearBelow: c.ClearBelow}
+	return DetectorConfig{Window: c.Window, MinSamples: c.MinSamples, Threshold: c.Threshold, ClearBelow: c.ClearBelow,
+		RateSpan: c.RateSpan, MaxRate: c.MaxRate}
 }
 
 // Payload returns the system.clock.skew.v1 payload of a skew transition.

@@ -24,6 +24,16 @@ type DetectorConfig struct {
 	// MaxSources bounds memory: past it, new sources are not tracked.
 	// Default 10000.
 	MaxSources int
+	// RateSpan is the record time over which a source's clock rate is
+	// measured: ce_time's advance over the record time's, span after span.
+	// A source is judged only once a span is measured and only while its
+	// last span's rate is within [1/MaxRate, MaxRate] of the wall clock's.
+	// Default 10s.
+	RateSpan time.Duration
+	// MaxRate bounds a wall clock's rate. A clock running faster or slower
+	// than that is not skewed but another clock: a simulated grid (the
+	// meter-simulator at 600x) or a replay of old events. Default 2.
+	MaxRate float64
 }
 
 func (c DetectorConfig) withDefaults() DetectorConfig {
@@ -45,6 +55,12 @@ func (c DetectorConfig) withDefaults() DetectorConfig {
 	if c.MaxSources <= 0 {
 		c.MaxSources = 10000
 	}
+	if c.RateSpan <= 0 {
+		c.RateSpan = 10 * time.Second
+	}
+	if c.MaxRate <= 1 {
+		c.MaxRate = 2
+	}
 	return c
 }
 
@@ -58,6 +74,29 @@ type Transition struct {
 	At      time.Time     // record time of the sample that caused it
 }
 
+// Clock is what a source's last measured span says of its clock.
+type Clock int
+
+const (
+	// ClockUnknown: no span of RateSpan measured yet; not judged.
+	ClockUnknown Clock = iota
+	// ClockWall: ce_time advances with the record time; judged.
+	ClockWall
+	// ClockScaled: ce_time advances more than MaxRate times faster or
+	// slower (a simulated grid clock, a replay); not judged.
+	ClockScaled
+)
+
+func (c Clock) String() string {
+	switch c {
+	case ClockWall:
+		return "wall"
+	case ClockScaled:
+		return "scaled"
+	}
+	return "unknown"
+}
+
 // SourceState is one source's current view.
 type SourceState struct {
 	Source   string
@@ -65,6 +104,8 @@ type SourceState struct {
 	Samples  int
 	Skewed   bool
 	LastSeen time.Time
+	Clock    Clock
+	Rate     float64 // ce_time's advance per record-time second over the last span
 }
 
 type source struct {
@@ -74,6 +115,36 @@ type source struct {
 	full   bool
 	skewed bool
 	last   time.Time
+
+	// The span being measured starts at (spanCE, spanRec).
+	spanCE, spanRec time.Time
+	clock           Clock
+	rate            float64
+}
+
+// measure advances the source's rate span with one sample; when a span of
+// RateSpan is complete it sets the clock and rate and starts the next span.
+// A change of clock clears the window: offsets of a simulated clock say
+// nothing of the wall clock's, and the other way round.
+func (s *source) measure(ceTime, recordTime time.Time, cfg DetectorConfig) {
+	if s.spanRec.IsZero() {
+		s.spanCE, s.spanRec = ceTime, recordTime
+		return
+	}
+	rec := recordTime.Sub(s.spanRec)
+	if rec < cfg.RateSpan {
+		return
+	}
+	s.rate = float64(ceTime.Sub(s.spanCE)) / float64(rec)
+	clock := ClockWall
+	if s.rate > cfg.MaxRate || s.rate < 1/cfg.MaxRate {
+		clock = ClockScaled
+	}
+	if clock != s.clock {
+		s.next, s.full = 0, false
+	}
+	s.clock = clock
+	s.spanCE, s.spanRec = ceTime, recordTime
 }
 
 func (s *source) samples() []time.Duration {
@@ -116,13 +187,19 @@ func (d *Detector) Observe(src string, ceTime, recordTime time.Time) (Transition
 		s = &source{ring: make([]time.Duration, d.cfg.Window), times: make([]time.Time, d.cfg.Window)}
 		d.sources[src] = s
 	}
+	s.last = recordTime
+	s.measure(ceTime, recordTime, d.cfg)
+	if s.clock != ClockWall {
+		// A simulated or replayed clock is not a skewed one; a source not
+		// measured yet is not judged either.
+		return Transition{}, false
+	}
 	s.ring[s.next] = ceTime.Sub(recordTime)
 	s.times[s.next] = recordTime
 	s.next++
 	if s.next == len(s.ring) {
 		s.next, s.full = 0, true
 	}
-	s.last = recordTime
 	n := len(s.samples())
 	if n < d.cfg.MinSamples {
 		return Transition{}, false
@@ -170,7 +247,7 @@ func (d *Detector) median(s *source) time.Duration {
 func (d *Detector) Sources() []SourceState {
 	out := make([]SourceState, 0, len(d.sources))
 	for name, s := range d.sources {
-		st := SourceState{Source: name, Samples: len(s.samples()), Skewed: s.skewed, LastSeen: s.last}
+		st := SourceState{Source: name, Samples: len(s.samples()), Skewed: s.skewed, LastSeen: s.last, Clock: s.clock, Rate: s.rate}
 		if st.Samples > 0 {
 			st.Offset = d.median(s)
 		}

@@ -10,6 +10,20 @@
 // CreateTime it is the producer's send time, and the offset shows sources
 // that stamp ce_time from another clock (a device, a gateway).
 //
+// # Simulated and replayed clocks
+//
+// A source is judged only while its ce_time advances at the record time's
+// rate: over each span of CLOCK_RATE_SPAN of record time, ce_time must
+// advance between 1/CLOCK_MAX_RATE and CLOCK_MAX_RATE times as much. The
+// meter-simulator's grid clock (600x in watershed dev), the services that
+// stamp its grid times on what they derive (usage, feeder loads, missed
+// reads), and a replay of old events advance far faster: they run on
+// another clock, not a skewed one, and raise nothing. This needs no marker
+// from the producers, so every source on a simulated clock is told apart,
+// whoever stamps it. A skewed producer advances at the wall clock's rate
+// with an offset and is judged; a clock that steps (NTP) may look scaled
+// for one span, which only delays its verdict by that span.
+//
 // [Register] wires it into a rivers service: one passive river of every
 // type per watched topic; the record timestamp comes from
 // rivers.Delivery.RecordTime.
@@ -22,4 +36,6 @@
 //	CLOCK_MIN_SAMPLES    5               events before a source is judged
 //	CLOCK_TOPICS         rivers,rapids   topics watched
 //	CLOCK_FORGET_AFTER   1h              drop sources silent this long
+//	CLOCK_RATE_SPAN      10s             record time over which a source's clock rate is measured
+//	CLOCK_MAX_RATE       2               faster or slower than this: a simulated or replayed clock, not judged
 package clockwatch

@@ -12,9 +12,10 @@ import (
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
 )
 
-// TestSkewedSourceIsFlagged: three sources publish on the rapids; one
-// stamps its events two minutes behind. Only that one gets
-// system.clock.skew.v1.
+// TestSkewedSourceIsFlagged: four sources publish on the rapids over 25s
+// of record time; one stamps its events two minutes behind, one is
+// watershed dev's simulator, whose grid clock runs 600 times the wall
+// clock's. Only the skewed one gets system.clock.skew.v1.
 func TestSkewedSourceIsFlagged(t *testing.T) {
 	for _, k := range riverstest.Kafkas(t) {
 		t.Run(k.Name, func(t *testing.T) {
@@ -30,20 +31,27 @@ func TestSkewedSourceIsFlagged(t *testing.T) {
 			}
 			riverstest.ServeKafka(t, svc, k.Kafka)
 
-			offsets := map[string]time.Duration{"/meters/A": 0, "/meters/B": 2 * time.Second, "/meters/C": -2 * time.Minute}
+			t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+			stamps := map[string]func(rec time.Time) time.Time{
+				"/meters/A":                 func(rec time.Time) time.Time { return rec },
+				"/meters/B":                 func(rec time.Time) time.Time { return rec.Add(2 * time.Second) },
+				"/meters/C":                 func(rec time.Time) time.Time { return rec.Add(-2 * time.Minute) },
+				"/services/meter-simulator": func(rec time.Time) time.Time { return t0.Add(-3*time.Hour + 600*rec.Sub(t0)) },
+			}
 			var recs []rivers.Record
-			for i := range 5 {
-				for src, off := range offsets {
+			for i := range 25 {
+				rec := t0.Add(time.Duration(i) * time.Second) // the producer's record timestamp (CreateTime)
+				for src, stamp := range stamps {
 					ev, err := contracts.New(src, "test.tick.v1", map[string]int{"n": i})
 					if err != nil {
 						t.Fatal(err)
 					}
-					ev.Time = time.Now().Add(off).UTC()
+					ev.Time = stamp(rec).UTC()
 					msg, err := contracts.EncodeBinary(ev)
 					if err != nil {
 						t.Fatal(err)
 					}
-					recs = append(recs, rivers.Record{Topic: k.Kafka.Topics.Rapids, Key: msg.Key, Value: msg.Value, Headers: msg.Headers})
+					recs = append(recs, rivers.Record{Topic: k.Kafka.Topics.Rapids, Key: msg.Key, Value: msg.Value, Headers: msg.Headers, Time: rec})
 				}
 			}
 			riverstest.Produce(t, k.Kafka, recs...)

@@ -160,13 +160,14 @@ func (e *Refusal) Error() string { return e.Message }
 // backends reads the other services' HTTP APIs.
 type backends struct {
 	registry, demand, hotPond, alerts string
+	hotPondToken                      string
 	client                            *http.Client
 }
 
 func newBackends(cfg Config) *backends {
 	return &backends{registry: strings.TrimRight(cfg.RegistryURL, "/"), demand: strings.TrimRight(cfg.DemandURL, "/"),
 		hotPond: strings.TrimRight(cfg.HotPondURL, "/"), alerts: strings.TrimRight(cfg.AlertsURL, "/"),
-		client: &http.Client{Timeout: cfg.BackendTimeout}}
+		hotPondToken: cfg.HotPondToken, client: &http.Client{Timeout: cfg.BackendTimeout}}
 }
 
 // BackendError says which backend failed and how, for the page.
@@ -205,6 +206,9 @@ func (b *backends) call(ctx context.Context, name, method, u string, in, out any
 		return &BackendError{name, u, err}
 	}
 	req.Header.Set("Accept", "application/json")
+	if name == "hot pond" && b.hotPondToken != "" {
+		req.Header.Set("Authorization", "Bearer "+b.hotPondToken)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

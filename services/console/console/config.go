@@ -56,6 +56,10 @@ type Config struct {
 	// HotPondURL is the hot pond's HTTP API (GET /v1/meters/{id}/latest).
 	// Default http://hot-pond:8080 (CONSOLE_HOTPOND_URL).
 	HotPondURL string
+	// HotPondToken is the hot pond's API token (its HOTPOND_API_TOKEN),
+	// sent as "Authorization: Bearer"; needed unless the hot pond runs on
+	// this host. Default none (CONSOLE_HOTPOND_TOKEN).
+	HotPondToken string
 	// AlertsURL is the alert-router's HTTP API (GET /v1/alerts, /v1/silences,
 	// /v1/rules; POST /v1/silences; DELETE /v1/silences/{id}). Default
 	// http://alert-router:8080 (CONSOLE_ALERTS_URL).
@@ -137,6 +141,13 @@ func configFrom(r *env.Reader, fallback ...User) (Config, error) {
 	r.String("CONSOLE_DEMAND_URL", &c.DemandURL)
 	r.String("CONSOLE_HOTPOND_URL", &c.HotPondURL)
 	r.String("CONSOLE_ALERTS_URL", &c.AlertsURL)
+	if v, ok := r.Get("CONSOLE_HOTPOND_TOKEN"); ok {
+		c.HotPondToken = v
+		if strings.ContainsAny(v, " \t\r\n") {
+			// never the value: it is a secret
+			r.Problem("CONSOLE_HOTPOND_TOKEN", "holds whitespace: give the hot pond's HOTPOND_API_TOKEN as is")
+		}
+	}
 	r.Duration("CONSOLE_BACKEND_TIMEOUT", &c.BackendTimeout)
 	// Secrets: problems are reported without the value.
 	if v, ok := r.Get("CONSOLE_USERS"); ok {

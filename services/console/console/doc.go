@@ -58,6 +58,7 @@
 //	CONSOLE_REGISTRY_URL      http://registry:8080         registry API
 //	CONSOLE_DEMAND_URL        http://demand-tracker:8080   demand tracker API
 //	CONSOLE_HOTPOND_URL       http://hot-pond:8080         hot pond API
+//	CONSOLE_HOTPOND_TOKEN     ""                           the hot pond's HOTPOND_API_TOKEN, sent as a bearer token
 //	CONSOLE_ALERTS_URL        http://alert-router:8080     alert-router API
 //	CONSOLE_BACKEND_TIMEOUT   5s                           one request to a backend
 //	CONSOLE_USERS             ""                           name:role:bcrypt-hash, comma separated

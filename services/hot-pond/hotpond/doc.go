@@ -9,6 +9,11 @@
 //	GET /v1/transformers/{id}
 //	GET /v1/feeders/{id}
 //
+// The API wants "Authorization: Bearer <HOTPOND_API_TOKEN>". Without a
+// token it serves loopback clients only (a developer's `go run`,
+// `watershed dev`) and answers 403 to the rest: a container's or pod's API
+// stays closed until a token is set.
+//
 // # Writes and commits
 //
 // The rivers SDK commits an offset after the handler returns and has no
@@ -31,6 +36,8 @@
 //	REDIS_DIAL_TIMEOUT              5s
 //	REDIS_POOL_SIZE                 go-redis default
 //	HOT_POND_DEDUP                  true: the SDK's duplicate store is Redis (SET NX PX DEDUP_WINDOW)
+//	HOT_POND_WINDOW_RETENTION       48h: how long a reading stays in its meter's window at most
+//	HOTPOND_API_TOKEN               none: the API's bearer token (16+ characters); unset, loopback clients only
 //
 // plus the rivers SDK's variables (KAFKA_*, HTTP_ADDR, DEDUP_WINDOW, ...).
 package hotpond

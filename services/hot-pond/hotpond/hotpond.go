@@ -40,6 +40,10 @@ type Config struct {
 	// (HOT_POND_WINDOW_RETENTION). watershed dev sets 30s: its grid clock
 	// runs 900 times faster than Redis' clock.
 	WindowRetention time.Duration
+	// APIToken is the bearer token the read API (/v1/*) requires
+	// (HOTPOND_API_TOKEN, at least 16 characters). Default none: the API
+	// then serves loopback clients only.
+	APIToken string
 }
 
 // DefaultConfig returns the defaults.
@@ -75,11 +79,25 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.WindowRetention = d
 	}
+	if v, set := os.LookupEnv(EnvAPIToken); set {
+		if err := validToken(v); err != nil {
+			return Config{}, err
+		}
+		c.APIToken = v
+	}
 	return c, c.Validate()
 }
 
-// Validate checks the Redis settings, naming the variable at fault.
-func (c Config) Validate() error { return c.Redis.Validate() }
+// Validate checks the Redis settings and the API token, naming the
+// variable at fault.
+func (c Config) Validate() error {
+	if c.APIToken != "" {
+		if err := validToken(c.APIToken); err != nil {
+			return err
+		}
+	}
+	return c.Redis.Validate()
+}
 
 // HotPond is the service: it writes each meter.reading.v1 of the rapids
 // into the Redis hot pond and serves it over HTTP.
@@ -129,24 +147,29 @@ func Register(svc *rivers.Service, cfg Config) error {
 }
 
 // Register adds the river (meter.reading.v1 on the rapids, stage 1), the
-// readiness check "redis" and the read API:
-//
-//	GET /v1/meters/{id}/latest
-//	GET /v1/meters/{id}/window?from=RFC3339&to=RFC3339   (default: the last 24h)
-//	GET /v1/transformers/{id}
-//	GET /v1/feeders/{id}
+// readiness check "redis" and the read API (see [HotPond.API]).
 func (h *HotPond) Register(svc *rivers.Service) error {
 	rivers.HandleBatch(svc, rivers.NewRiver(events.TypeMeterReading).Named("hot-pond").OnTopic(rivers.Rapids).
 		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v").
 		Interested("flags"), h.handle)
 	svc.CheckReady("redis", func(ctx context.Context) error { return h.client.Ping(ctx).Err() })
+	svc.HandleHTTP("/v1/*", h.API())
+	return nil
+}
+
+// API is the read API, behind Config.APIToken (see requireToken):
+//
+//	GET /v1/meters/{id}/latest
+//	GET /v1/meters/{id}/window?from=RFC3339&to=RFC3339   (default: the last 24h)
+//	GET /v1/transformers/{id}
+//	GET /v1/feeders/{id}
+func (h *HotPond) API() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/v1/meters/{id}/latest", h.latest)
 	r.Get("/v1/meters/{id}/window", h.window)
 	r.Get("/v1/transformers/{id}", h.view(h.pond.Transformer))
 	r.Get("/v1/feeders/{id}", h.view(h.pond.Feeder))
-	svc.HandleHTTP("/v1/*", r)
-	return nil
+	return requireToken(h.cfg.APIToken, r)
 }
 
 // handle writes a batch of readings in one pipelined round trip,

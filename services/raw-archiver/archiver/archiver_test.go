@@ -77,8 +77,8 @@ func TestArchive(t *testing.T) {
 			checkExactlyOnce(t, p, want)
 			if name == "file" {
 				n, kwh := duckdb(t, strings.TrimPrefix(p.url, "file://"))
-				if n != len(want) || math.Abs(kwh-sum(want)) > 1e-6 {
-					t.Errorf("duckdb: %d distinct ids, %v kWh; want %d, %v", n, kwh, len(want), sum(want))
+				if n != len(want) || math.Abs(kwh-energy(want)) > 1e-6 {
+					t.Errorf("duckdb: %d distinct ids, %v kWh used; want %d, %v", n, kwh, len(want), energy(want))
 				}
 			}
 

@@ -116,8 +116,23 @@ func randomHex(n int) string {
 
 // reading is one simulated reading and what the pond must hold of it.
 type reading struct {
-	id  string
-	kwh float64
+	id    string
+	kwh   float64 // the meter's register
+	meter string
+}
+
+// energy is what the readings' meters used: each register's growth
+// between consecutive reads (the readings of a meter come in read order).
+func energy(rs []reading) float64 {
+	last := map[string]float64{}
+	var e float64
+	for _, r := range rs {
+		if prev, ok := last[r.meter]; ok && r.kwh >= prev {
+			e += r.kwh - prev
+		}
+		last[r.meter] = r.kwh
+	}
+	return e
 }
 
 var day = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -146,7 +161,7 @@ func readings(t testing.TB, topic string, n int) ([]rapids.Record, []reading) {
 			t.Fatal(err)
 		}
 		recs = append(recs, rec)
-		want = append(want, reading{e.ID, r.EnergyKWhTotal})
+		want = append(want, reading{e.ID, r.EnergyKWhTotal, m})
 	}
 	return recs, want
 }
@@ -292,7 +307,8 @@ func caughtUp(a *Archiver, ends map[int]int64) bool {
 	return true
 }
 
-// duckdb runs the analysts' recipe over a file:// pond.
+// duckdb runs the analysts' recipe over a file:// pond: the distinct
+// readings and the energy its meters used.
 func duckdb(t *testing.T, root string) (distinct int, kwh float64) {
 	t.Helper()
 	py, err := exec.LookPath("python3")
@@ -312,10 +328,10 @@ func duckdb(t *testing.T, root string) (distinct int, kwh float64) {
 	}
 	var res struct {
 		DistinctIDs int     `json:"distinct_ids"`
-		KWhTotal    float64 `json:"kwh_total"`
+		EnergyKWh   float64 `json:"energy_kwh"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("recipe output %q: %v", out, err)
 	}
-	return res.DistinctIDs, res.KWhTotal
+	return res.DistinctIDs, res.EnergyKWh
 }

@@ -310,6 +310,12 @@ func Members(opts DevOptions) ([]Member, error) {
 						}
 					}
 				}
+				// The hot pond of dev serves its API to loopback clients
+				// without a token; with HOTPOND_API_TOKEN set the console
+				// sends that token.
+				if _, set := os.LookupEnv("CONSOLE_HOTPOND_TOKEN"); !set {
+					cfg.HotPondToken = os.Getenv(hotpond.EnvAPIToken)
+				}
 				c, err := console.Attach(svc, cfg)
 				con = c
 				return err
