@@ -11,5 +11,9 @@
 // The event catalog lives beside the envelope: the JSON Schemas (SchemaFS),
 // their Go payload types (package events), validation and the compatibility
 // rule (package catalog), and the contracts-check command. README.md is the
-// contract for integrators in other languages.
+// contract for integrators in other languages; its catalog table is
+// generated from the schemas (go generate ./contracts/..., checked by a
+// test).
 package contracts
+
+//go:generate go run ./cmd/contracts-gen

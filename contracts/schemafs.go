@@ -19,3 +19,19 @@ func SchemaFS() fs.FS {
 	}
 	return sub
 }
+
+//go:embed examples/*.json
+var exampleFiles embed.FS
+
+// ExampleFS returns the catalog's valid example payloads as a read-only
+// file system: "<type>.json" for every event type, and
+// "<type>.<case>.json" for further cases. The catalog's tests check each
+// against its schema; `watershed new service` writes them into a new
+// service's tests.
+func ExampleFS() fs.FS {
+	sub, err := fs.Sub(exampleFiles, "examples")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

@@ -19,56 +19,96 @@ func newNewCmd() *cobra.Command {
 		Short: "Create things from templates",
 	}
 	var dir string
+	var consumes, publishes []string
 	service := &cobra.Command{
 		Use:   "service <name>",
-		Short: "Create a new service module from the rivers template (main, config, handler, README, Dockerfile, tests)",
+		Short: "Create a new service module from the rivers template and add it to the repository (go.work, dev, compose, Helm)",
 		Long: `new service writes a service module that builds, passes its tests and
 runs in the ecosystem: a main that is one call of rivers.Main, configuration
 from the environment, a river with its handler, a README, a Dockerfile and
-tests on riverstest and the embedded broker. Run it from the repository
-root: the module goes to services/<name>, and its line is added to go.work
-and modules.txt. With --dir the module goes there and nothing else is
-changed. rivers/README.md walks through what to change next.`,
-		Example: `  watershed new service usage-alerts
+tests on riverstest and the embedded broker.
+
+With --consumes, the service reads those catalog types, each on its topic
+with its Go payload from contracts/events, and with --publishes it derives
+those types from what it reads through a mapping stub per pair
+(mapping.go) that copies the fields both share: the stub publishes nothing
+until it sets the rest, which is where the service's logic goes. Each type
+must be in the catalog (contracts/schemas/<type>.json). Without them the
+service is the template's example: a supply-voltage watch.
+
+Run it from the repository root: the module goes to services/<name>, and
+the service is added to go.work and modules.txt, to 'watershed dev'
+(cmd/watershed/internal/ecosystem and the CLI's go.mod), to
+docker-compose.yml and the collector's scrape targets, to the Helm chart,
+to deploy/check's list and to scripts/build-images.sh. With --dir the
+module goes there and nothing else is changed. rivers/README.md walks
+through what to change next.`,
+		Example: `  watershed new service usage-alerts --consumes usage.interval.v1 --publishes meter.reading.anomalous.v1
   (cd services/usage-alerts && go mod tidy)
   go test ./services/usage-alerts/...`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			out := cmd.OutOrStdout()
+			o := template.Options{Name: name, Consumes: consumes, Publishes: publishes}
 			if dir != "" {
-				if err := template.Render(dir, name); err != nil {
+				if err := template.RenderWith(dir, o); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "created %s\nnext:\n  (cd %s && go mod tidy && go test ./...)\n", dir, dir)
 				return nil
 			}
 			rel := "services/" + name
-			for _, f := range []string{"go.work", "modules.txt"} {
-				if _, err := os.Stat(f); err != nil {
-					return fmt.Errorf("new service: no %s here: run it from the repository root, or pass --dir", f)
+			var missing []string
+			for _, f := range repoFiles {
+				if _, err := os.Stat(filepath.FromSlash(f)); err != nil {
+					missing = append(missing, f)
 				}
 			}
-			if err := template.Render(filepath.FromSlash(rel), name); err != nil {
+			if len(missing) > 0 {
+				return fmt.Errorf("new service: no %s here: run it from the repository root, or pass --dir", strings.Join(missing, ", "))
+			}
+			if err := template.RenderWith(filepath.FromSlash(rel), o); err != nil {
 				return err
 			}
-			if err := addToGoWork("go.work", rel); err != nil {
+			pkg := strings.ReplaceAll(name, "-", "")
+			if err := addService(name, pkg, serviceSummary(consumes, publishes)); err != nil {
 				return err
 			}
-			if err := addToModulesTxt("modules.txt", rel, "v0.1.0"); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "created %s; added it to go.work and modules.txt (v0.1.0)\n", rel)
+			fmt.Fprintf(out, "created %s; added it to go.work, modules.txt (v0.1.0), watershed dev, %s, %s, the Helm chart, %s and %s\n",
+				rel, composeFile, collectorFile, deployCheck, buildImages)
 			fmt.Fprintf(out, "next, from here:\n")
 			fmt.Fprintf(out, "  (cd %s && go mod tidy)\n", rel)
 			fmt.Fprintf(out, "  go test ./%s/...\n", rel)
-			fmt.Fprintf(out, "  go run ./%s         # with 'go run ./cmd/watershed dev' running in another terminal\n", rel)
+			fmt.Fprintf(out, "  go run ./cmd/watershed dev              # runs %s with the other services; then, in another terminal:\n", name)
+			fmt.Fprintf(out, "  go run ./cmd/watershed services         # its heartbeat\n")
+			if len(publishes) > 0 {
+				fmt.Fprintf(out, "  go run ./cmd/watershed tap rivers       # what it publishes\n")
+				fmt.Fprintf(out, "then write its logic in %s/%s/mapping.go (and its tests beside it).\n", rel, pkg)
+			} else {
+				fmt.Fprintf(out, "then write its logic in %s/%s/service.go (and its tests beside it).\n", rel, pkg)
+			}
 			return nil
 		},
 	}
 	service.Flags().StringVar(&dir, "dir", "", "write the module here instead of services/<name>, and change nothing else (it is laid out for services/<name> in the repository)")
+	service.Flags().StringSliceVar(&consumes, "consumes", nil, "event types the service reads, one river each (repeat, or separate with commas)")
+	service.Flags().StringSliceVar(&publishes, "publishes", nil, "event types it publishes, derived from what it reads (repeat, or separate with commas; needs --consumes)")
 	cmd.AddCommand(service)
 	return cmd
+}
+
+// serviceSummary describes a new service in one line for the deployment
+// files: "reads usage.interval.v1; publishes usage.alert.v1".
+func serviceSummary(consumes, publishes []string) string {
+	if len(consumes) == 0 {
+		return "meter readings: supply voltage out of band (the rivers template)"
+	}
+	s := "reads " + strings.Join(consumes, ", ")
+	if len(publishes) > 0 {
+		s += "; publishes " + strings.Join(publishes, ", ")
+	}
+	return s
 }
 
 // addToGoWork adds ./dir to the use block of the go.work file at path,

@@ -9,5 +9,6 @@
 // For integration tests, [Kafkas] starts an embedded Kafka-protocol broker
 // (and adds the real Kafka at $WATERSHED_TEST_KAFKA when set), with fresh
 // topics, and [ServeKafka] runs a service on it; [Produce] and [Consume]
-// write and read its topics.
+// write and read its topics, and [WaitFor] with [Metric] waits for the
+// service to have handled what was produced.
 package riverstest

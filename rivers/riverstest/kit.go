@@ -274,15 +274,22 @@ func (k *Kit) Heartbeat() events.Heartbeat {
 // histogram, the number of observations.
 func (k *Kit) Metric(name string, labels ...string) float64 {
 	k.t.Helper()
+	return Metric(k.t, k.svc, name, labels...)
+}
+
+// Metric returns the value of a metric on svc's /metrics, as [Kit.Metric]
+// does, for a service the test runs another way ([ServeKafka]).
+func Metric(t testing.TB, svc *rivers.Service, name string, labels ...string) float64 {
+	t.Helper()
 	if len(labels)%2 != 0 {
-		k.t.Fatalf("riverstest: Metric %s: labels must be name, value pairs", name)
+		t.Fatalf("riverstest: Metric %s: labels must be name, value pairs", name)
 	}
 	rec := httptest.NewRecorder()
-	k.svc.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	svc.HTTPHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(rec.Body)
 	if err != nil {
-		k.t.Fatalf("riverstest: parse /metrics: %v", err)
+		t.Fatalf("riverstest: parse /metrics: %v", err)
 	}
 	fam := fams[name]
 	if fam == nil {

@@ -10,4 +10,14 @@
 // is: it watches supply voltage in meter readings and publishes
 // meter.reading.anomalous.v1 when it leaves the configured band. A team
 // keeps the structure and replaces the logic.
+//
+// With [Options.Consumes] (and [Options.Publishes]) it renders a service
+// of those catalog types instead (the typed skeleton): one river per
+// consumed type on the type's topic, requiring what its schema requires,
+// with a handler that decodes the Go payload of contracts/events; for each
+// (consumed, published) pair a mapping stub that copies the fields both
+// payloads share and publishes only once it fills what the published
+// schema requires; tests that send the catalog's example of each consumed
+// type (contracts.ExampleFS), in memory and on the embedded broker; and a
+// README and doc.go written from the types.
 package template

@@ -328,6 +328,8 @@ func Members(opts DevOptions) ([]Member, error) {
 			return con.Stopped(ctx, runErr)
 		})
 	}
+	// Services made by `watershed new service`: it adds one line each here
+	// and writes the member in members_<name>.go.
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
