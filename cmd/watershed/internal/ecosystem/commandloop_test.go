@@ -128,7 +128,8 @@ func TestEndToEndCommandLoop(t *testing.T) {
 	cfg.Backoff = 500 * time.Millisecond
 	var closers []func() error
 	var cmu sync.Mutex
-	members = append(members, Member{Name: dispatcher.Name, Setup: func(svc *rivers.Service) error {
+	devDispatcher := slices.IndexFunc(all, func(m Member) bool { return m.Name == dispatcher.Name })
+	members = append(members, Member{Name: dispatcher.Name, Configure: all[devDispatcher].Configure, Setup: func(svc *rivers.Service) error {
 		_, c, err := dispatcher.Register(context.Background(), svc, cfg)
 		if err == nil {
 			cmu.Lock()

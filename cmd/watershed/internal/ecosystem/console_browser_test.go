@@ -88,7 +88,13 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	ms := only(t, members, registry.Name, demandtracker.Name, alertrouter.Name, console.Name)
 	for i := range ms {
-		ms[i].Configure = func(c *rivers.Config) { c.HeartbeatInterval = 500 * time.Millisecond }
+		dev := ms[i].Configure // dev's control keys and trust list
+		ms[i].Configure = func(c *rivers.Config) {
+			if dev != nil {
+				dev(c)
+			}
+			c.HeartbeatInterval = 500 * time.Millisecond
+		}
 	}
 	r := startEcosystem(t, kcfg, log, ms)
 	eco.Store(r.eco)

@@ -254,7 +254,13 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 			}
 			members := only(t, all, proofServices...)
 			for i := range members {
-				members[i].Configure = func(c *rivers.Config) { c.HeartbeatInterval = proofHeartbeat }
+				dev := members[i].Configure // dev's control keys and trust list
+				members[i].Configure = func(c *rivers.Config) {
+					if dev != nil {
+						dev(c)
+					}
+					c.HeartbeatInterval = proofHeartbeat
+				}
 				members[i].Serve = serveCounted(kcfg, gates[members[i].Name], sent)
 			}
 			eco := startEcosystem(t, kcfg, log, members, timers.middleware)
