@@ -251,9 +251,16 @@ func (w *Watermark) holdsUnread() (hold bool, assigned map[int]bool) {
 	return hold, assigned
 }
 
-func (w *Watermark) idle(i int, p *part) bool {
+// idle reports whether partition i stops holding the watermark. A
+// partition restored from a checkpoint and assigned to the service holds it
+// like any other until the SDK says it is read to its end: after a restart
+// the reader may go through one partition's backlog long before another's,
+// and the record time read meanwhile says nothing of the other's silence.
+// Without knowledge of the assignment (assignedKnown false), a restored
+// partition may no longer be the service's, so record time alone decides.
+func (w *Watermark) idle(i int, p *part, assignedKnown bool) bool {
 	return w.idleAfter >= 0 && p.behind == 0 && p.record != 0 && w.newest-p.record >= w.idleAfter &&
-		(w.atEnd == nil || p.restored || w.atEnd(i)) // a restored partition has not been read since
+		(w.atEnd == nil || w.atEnd(i) || (p.restored && !assignedKnown))
 }
 
 // Value returns the low watermark: the lowest latest plausible event time
@@ -268,7 +275,7 @@ func (w *Watermark) Value() time.Time {
 	v := int64(math.MaxInt64)
 	for i := range w.parts {
 		p := &w.parts[i]
-		if !w.seen[i] || p.last == 0 || (assigned != nil && !assigned[i]) || w.idle(i, p) {
+		if !w.seen[i] || p.last == 0 || (assigned != nil && !assigned[i]) || w.idle(i, p, assigned != nil) {
 			continue
 		}
 		v = min(v, p.last)
@@ -326,7 +333,7 @@ func (w *Watermark) Partitions() []PartitionState {
 		}
 		p := &w.parts[i]
 		out = append(out, PartitionState{Partition: i, Last: fromUnix(p.last), RecordTime: fromUnix(p.record),
-			Behind: p.behind, Idle: w.idle(i, p), Restored: p.restored})
+			Behind: p.behind, Idle: w.idle(i, p, w.assigned != nil), Restored: p.restored})
 	}
 	return out
 }
