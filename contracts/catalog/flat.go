@@ -55,7 +55,7 @@ func idProp(name string) flatProp {
 // flatSchemas are the typed validators besides meter.reading.v1's, by type.
 var flatSchemas = map[string]*flatSchema{
 	events.TypeUsageInterval: newFlatSchema(events.TypeUsageInterval,
-		"20cb9c401140961ae20f410e06fc50b495d5e1033fda94c7f95ebff7cf2d1bb7",
+		"fe83e38582b4bcba9fb74bc7cd04e6fd5bf32707edbddf6be1ea70a4a5a1e755",
 		[]string{"meter_id", "transformer_id", "feeder_id", "period", "start", "end", "energy_kwh", "reads", "reads_expected"},
 		idProp("meter_id"), idProp("transformer_id"), idProp("feeder_id"),
 		flatProp{name: "period", typ: "string", enum: []string{"hour", "day"}},
@@ -70,7 +70,7 @@ var flatSchemas = map[string]*flatSchema{
 		flatProp{name: "register_end_kwh", typ: "number", hasMin: true},
 	),
 	events.TypeFeederLoad: newFlatSchema(events.TypeFeederLoad,
-		"2f9836937c7813aa4df9e9535b3554c77945d22b27cbf2cc48e982a3f7d1ad5b",
+		"297fa1586a0496f688c2f1b0de2c5c01b40fa0c4268b4b4241ae1384a4972a8a",
 		[]string{"level", "id", "feeder_id", "start", "end", "load_kw", "energy_kwh", "meters_reporting", "meters_expected"},
 		flatProp{name: "level", typ: "string", enum: []string{"transformer", "feeder"}},
 		idProp("id"), idProp("feeder_id"),

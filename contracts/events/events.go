@@ -5,119 +5,13 @@ import (
 	"time"
 )
 
-// Event types of the catalog: one constant per type and version, equal to
-// the ce_type header and to the name of the schema file
-// (contracts/schemas/<type>.json).
-const (
-	TypeMeterReading          = "meter.reading.v1"
-	TypeMeterReadingMissed    = "meter.reading.missed.v1"
-	TypeMeterReadingLate      = "meter.reading.late.v1"
-	TypeMeterReadingRejected  = "meter.reading.rejected.v1"
-	TypeMeterReadingAnomalous = "meter.reading.anomalous.v1"
-	TypeUsageInterval         = "usage.interval.v1"
-	TypeFeederLoad            = "feeder.load.v1"
-	TypeOutageSuspected       = "outage.suspected.v1"
-	TypeOutageRestored        = "outage.restored.v1"
-	TypeHeartbeat             = "system.heartbeat.v1"
-	TypeRetirement            = "system.retirement.v1"
-	TypeServiceStarted        = "system.service.started.v1"
-	TypeServiceStopping       = "system.service.stopping.v1"
-	TypeServiceDown           = "system.service.down.v1"
-	TypeServiceUp             = "system.service.up.v1"
-	TypeServiceRestarted      = "system.service.restarted.v1"
-	TypeClockSkew             = "system.clock.skew.v1"
-	TypeMonitorLagging        = "system.monitor.lagging.v1"
-	TypeMeterCommand          = "meter.command.v1"
-	TypeMeterCommandAck       = "meter.command.ack.v1"
-	TypeMeterCommandRequested = "meter.command.requested.v1"
-	TypeMeterCommandOutcome   = "meter.command.outcome.v1"
-)
-
-// Types returns every event type of the catalog, in catalog order. The slice
-// is new on every call.
-func Types() []string {
-	return []string{
-		TypeMeterReading,
-		TypeMeterReadingMissed,
-		TypeMeterReadingLate,
-		TypeMeterReadingRejected,
-		TypeMeterReadingAnomalous,
-		TypeUsageInterval,
-		TypeFeederLoad,
-		TypeOutageSuspected,
-		TypeOutageRestored,
-		TypeHeartbeat,
-		TypeRetirement,
-		TypeServiceStarted,
-		TypeServiceStopping,
-		TypeServiceDown,
-		TypeServiceUp,
-		TypeServiceRestarted,
-		TypeClockSkew,
-		TypeMonitorLagging,
-		TypeMeterCommand,
-		TypeMeterCommandAck,
-		TypeMeterCommandRequested,
-		TypeMeterCommandOutcome,
-	}
-}
-
-// NewPayload returns a pointer to a zero payload of eventType, ready for
-// json.Unmarshal, and false for a type outside the catalog.
-func NewPayload(eventType string) (any, bool) {
-	switch eventType {
-	case TypeMeterReading:
-		return new(MeterReading), true
-	case TypeMeterReadingMissed:
-		return new(MeterReadingMissed), true
-	case TypeMeterReadingLate:
-		return new(MeterReadingLate), true
-	case TypeMeterReadingRejected:
-		return new(MeterReadingRejected), true
-	case TypeMeterReadingAnomalous:
-		return new(MeterReadingAnomalous), true
-	case TypeUsageInterval:
-		return new(UsageInterval), true
-	case TypeFeederLoad:
-		return new(FeederLoad), true
-	case TypeOutageSuspected:
-		return new(OutageSuspected), true
-	case TypeOutageRestored:
-		return new(OutageRestored), true
-	case TypeHeartbeat:
-		return new(Heartbeat), true
-	case TypeRetirement:
-		return new(Retirement), true
-	case TypeServiceStarted:
-		return new(ServiceStarted), true
-	case TypeServiceStopping:
-		return new(ServiceStopping), true
-	case TypeServiceDown:
-		return new(ServiceDown), true
-	case TypeServiceUp:
-		return new(ServiceUp), true
-	case TypeServiceRestarted:
-		return new(ServiceRestarted), true
-	case TypeClockSkew:
-		return new(ClockSkew), true
-	case TypeMonitorLagging:
-		return new(MonitorLagging), true
-	case TypeMeterCommand:
-		return new(MeterCommand), true
-	case TypeMeterCommandAck:
-		return new(MeterCommandAck), true
-	case TypeMeterCommandRequested:
-		return new(MeterCommandRequested), true
-	case TypeMeterCommandOutcome:
-		return new(MeterCommandOutcome), true
-	}
-	return nil, false
-}
-
 // MeterReading is the payload of meter.reading.v1.
 //
 // One interval read of a smart meter: the system's input contract. Published on the rapids, keyed
-// by meter_id, by the MQTT gateway, head-end adapters and the simulator.
+// by meter_id, by the MQTT gateway, head-end adapters and the simulator. Delivery is at least once
+// and reads may come late and out of order (head-ends deliver in bursts): the same read can arrive
+// twice, so de-duplicate on (meter_id, read_at). Energy is a cumulative register
+// (energy_kwh_total): use the difference of two reads, never the value itself.
 type MeterReading struct {
 	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
 	MeterID string `json:"meter_id"`
@@ -125,14 +19,16 @@ type MeterReading struct {
 	TransformerID string `json:"transformer_id"`
 	// Medium-voltage feeder the transformer is fed from.
 	FeederID string `json:"feeder_id"`
-	// End of the interval this read covers, from the meter's clock: RFC 3339 date-time with
-	// offset, e.g. 2025-03-01T10:15:00Z.
+	// End of the interval this read covers, from the meter's clock: RFC 3339 date-time with offset,
+	// e.g. 2025-03-01T10:15:00Z.
 	ReadAt time.Time `json:"read_at"`
 	// Length of the interval the read covers, in seconds: 900 for 15-minute reads.
 	IntervalSeconds int `json:"interval_s"`
-	// Cumulative active-energy import register at read_at, in kWh. Never decreases for one meter
-	// except on register rollover or meter exchange; the energy of an interval is the difference
-	// of two reads.
+	// Cumulative active-energy import register at read_at, in kWh (0.001 kWh resolution): a running
+	// total since the register's last reset, not the energy of the interval. The energy between two
+	// reads of one meter is their difference. It never decreases except when the register resets
+	// (rollover, flagged register_rollover, or a meter exchange): treat a negative difference as a
+	// reset, not as negative energy, and restart from the new value.
 	EnergyKWhTotal float64 `json:"energy_kwh_total"`
 	// Average active power over the interval, in kW; negative when the premise exported (net
 	// metering).
@@ -147,8 +43,13 @@ type MeterReading struct {
 
 // MeterReadingMissed is the payload of meter.reading.missed.v1.
 //
-// A negative event from the gap detector: an expected read did not arrive within the grace period.
-// One event per missing interval.
+// A negative event from the gap detector: an expected read did not arrive within the grace period
+// (in event time). It reports an absence, not a zero: the meter's energy in the interval is
+// unknown, not 0, so do not count it as zero consumption. One event per missing interval, at most a
+// configured number per run of silence; de-duplicate on (meter_id, expected_at), as a redelivery
+// can repeat one. When the read arrives after all, it flows on the rapids and a
+// meter.reading.late.v1 closes the gap, so whatever was estimated from this event should be trued
+// up.
 type MeterReadingMissed struct {
 	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
 	MeterID string `json:"meter_id"`
@@ -167,8 +68,8 @@ type MeterReadingMissed struct {
 	// read_at of the last read received from the meter before the gap; absent when the meter never
 	// reported.
 	LastReadAt time.Time `json:"last_read_at,omitzero"`
-	// Register value of that last read, in kWh, so an estimator needs no lookup; absent with
-	// last_read_at.
+	// Cumulative register of that last read, in kWh (see meter.reading.v1 energy_kwh_total), so an
+	// estimator needs no lookup; absent with last_read_at.
 	LastEnergyKWhTotal *float64 `json:"last_energy_kwh_total,omitempty"`
 	// When the gap detector declared the read missing.
 	DetectedAt time.Time `json:"detected_at"`
@@ -177,7 +78,8 @@ type MeterReadingMissed struct {
 // MeterReadingLate is the payload of meter.reading.late.v1.
 //
 // A read arrived after it had been declared missed: it closes the gap a meter.reading.missed.v1
-// event opened, so estimates can be trued up.
+// event opened (same meter_id, read_at = its expected_at), so estimates can be trued up. The read
+// itself is the meter.reading.v1 on the rapids; this event carries no energy of its own to add.
 type MeterReadingLate struct {
 	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
 	MeterID string `json:"meter_id"`
@@ -189,7 +91,8 @@ type MeterReadingLate struct {
 	ReadAt time.Time `json:"read_at"`
 	// Reporting interval of the meter, in seconds: 900 for 15-minute reads.
 	IntervalSeconds int `json:"interval_s"`
-	// Register value of the late read, in kWh.
+	// Cumulative register of the late read, in kWh (see meter.reading.v1 energy_kwh_total): not the
+	// energy of the interval.
 	EnergyKWhTotal float64 `json:"energy_kwh_total"`
 	// When the late read reached the gap detector.
 	ReceivedAt time.Time `json:"received_at"`
@@ -258,8 +161,13 @@ type MeterReadingAnomalous struct {
 
 // UsageInterval is the payload of usage.interval.v1.
 //
-// Energy one meter used in one hour or one day, from its register reads: what billing estimates
-// and customer insights start from.
+// Energy one meter used in one hour or one day, from its register reads: what billing estimates and
+// customer insights start from. CORRECTED: a read that arrives after a period closed makes the
+// usage aggregator publish that period again (and every later closed period it changes) as a new
+// event with the same meter_id, period and start. Keep the latest event per (meter_id, period,
+// start) and replace, never add: summing every event double counts. A correction follows the event
+// it replaces in the same partition (keyed by meter_id). A period is published only when the meter
+// has a read in it and one at or before its start.
 type UsageInterval struct {
 	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
 	MeterID string `json:"meter_id"`
@@ -269,33 +177,43 @@ type UsageInterval struct {
 	FeederID string `json:"feeder_id"`
 	// Length of the period: hour, or a calendar day.
 	Period string `json:"period"`
-	// Start of the period, inclusive. Hours start on the hour in UTC; days at local midnight of
-	// the meter's time zone, with its offset.
+	// Start of the period, inclusive. Hours start on the hour in UTC; days at midnight in the usage
+	// aggregator's time zone (USAGE_TIME_ZONE, default UTC), with its offset. With meter_id and
+	// period, the identity of the interval: corrections repeat it.
 	Start time.Time `json:"start"`
 	// End of the period, exclusive.
 	End time.Time `json:"end"`
-	// Energy imported in the period, in kWh: register at end minus register at start, interpolated
-	// at the boundaries when no read falls on them.
+	// Energy imported in the period, in kWh: R(end) - R(start), R(T) being the meter's latest
+	// register read at or before T. No interpolation: when reads are missing, the next read's whole
+	// difference goes to the period it falls in, so consecutive periods add up to the register
+	// difference. Never negative; already a difference, so sum it over periods (after keeping the
+	// latest per period), not across corrections.
 	EnergyKWh float64 `json:"energy_kwh"`
-	// Reads received with read_at in the period.
+	// Reads received with read_at in (start, end]: a read covers the interval ending at its
+	// read_at, so a read on the hour ends the previous hour.
 	Reads int `json:"reads"`
-	// Reads the meter's interval implies for the period: 4 an hour at 15 minutes.
+	// Reads the meter's interval implies for the period: 4 an hour at 15 minutes. reads below it
+	// means some were missing (and may still arrive, as a correction).
 	ReadsExpected int `json:"reads_expected"`
 	// true when part of energy_kwh is estimated because reads were missing; absent or false when
-	// measured.
+	// measured. The usage aggregator does not estimate: it leaves this absent.
 	Estimated bool `json:"estimated,omitempty"`
-	// Highest interval demand in the period, in kW.
+	// Highest demand_kw among the period's reads, in kW.
 	MaxDemandKW *float64 `json:"max_demand_kw,omitempty"`
-	// Register value at start, in kWh (interpolated when no read falls on it).
+	// R(start), in kWh: the cumulative register of the meter's latest read at or before start.
 	RegisterStartKWh *float64 `json:"register_start_kwh,omitempty"`
-	// Register value at end, in kWh (interpolated when no read falls on it).
+	// R(end), in kWh: the cumulative register of the meter's latest read in the period.
 	RegisterEndKWh *float64 `json:"register_end_kwh,omitempty"`
 }
 
 // FeederLoad is the payload of feeder.load.v1.
 //
-// Load and voltage quality of one transformer or feeder over a window, aggregated from its meters'
-// reads.
+// Load and voltage quality of one transformer or feeder over a 15-minute window, aggregated from
+// its meters' reads. Published once per element and window when the window closes in event time
+// (transformer level, then feeder level summing its transformers), and NOT corrected: reads that
+// arrive after their window closed are dropped, so the figures are an operational view and
+// usage.interval.v1 is the exact, corrected energy. A transformer whose meters all went silent is
+// still published, with meters_reporting 0.
 type FeederLoad struct {
 	// What id names: a transformer or a feeder.
 	Level string `json:"level"`
@@ -303,17 +221,19 @@ type FeederLoad struct {
 	ID string `json:"id"`
 	// The feeder it belongs to; equals id at feeder level.
 	FeederID string `json:"feeder_id"`
-	// Start of the window, inclusive.
+	// Start of the window, inclusive; a read belongs to the window when its read_at is in (start,
+	// end].
 	Start time.Time `json:"start"`
 	// End of the window, exclusive.
 	End time.Time `json:"end"`
-	// Average load over the window, in kW: the sum of the reporting meters' average demand.
-	// Negative when the element exported.
+	// Average load over the window, in kW: the sum over the reporting meters of their time-weighted
+	// average demand (demand_kw x interval_s / window length). Negative when the element exported.
 	LoadKW float64 `json:"load_kw"`
 	// Highest 15-minute load in the window, in kW.
 	PeakLoadKW *float64 `json:"peak_load_kw,omitempty"`
-	// Energy delivered through the element in the window, in kWh, from the reporting meters'
-	// registers.
+	// Energy delivered through the element in the window, in kWh: the sum over its meters of R(end)
+	// - R(start), R(T) a meter's latest register read at or before T (a difference of cumulative
+	// registers, exact to 0.001 kWh).
 	EnergyKWh float64 `json:"energy_kwh"`
 	// Lowest RMS voltage a reporting meter saw in the window, in volts; absent when no meter
 	// reported voltage.

@@ -1,6 +1,10 @@
-// Package catalogdoc writes the parts of the contracts documentation that
-// are generated from the schemas, so a new event type is one schema file:
-// the catalog table of contracts/README.md, between its markers.
+// Package catalogdoc writes what the contracts module generates from the
+// schemas, so a new event type is one schema file: the catalog table of
+// contracts/README.md (between its markers), the AsyncAPI document
+// contracts/asyncapi.yaml (around the hand-written asyncapi.yaml.tmpl),
+// and package events' Type* constants, Types and NewPayload
+// (events/types_gen.go). cmd/contracts-gen writes them; this package's
+// tests fail while a checked-in file differs.
 package catalogdoc
 
 import (

@@ -1,0 +1,4 @@
+package catalogdoc
+
+// YAMLQuote is yamlQuote, for the tests.
+var YAMLQuote = yamlQuote
