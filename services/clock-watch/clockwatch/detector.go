@@ -120,7 +120,12 @@ type source struct {
 	spanCE, spanRec time.Time
 	clock           Clock
 	rate            float64
+	wallSpans       int // consecutive spans at the wall clock's rate
 }
+
+// wallSpans is how many spans in a row a source's clock must run at the
+// wall clock's rate before its offsets are judged.
+const wallSpansToJudge = 2
 
 // measure advances the source's rate span with one sample; when a span of
 // RateSpan is complete it sets the clock and rate and starts the next span.
@@ -137,8 +142,15 @@ func (s *source) measure(ceTime, recordTime time.Time, cfg DetectorConfig) {
 	}
 	s.rate = float64(ceTime.Sub(s.spanCE)) / float64(rec)
 	clock := ClockWall
+	s.wallSpans++
 	if s.rate > cfg.MaxRate || s.rate < 1/cfg.MaxRate {
-		clock = ClockScaled
+		clock, s.wallSpans = ClockScaled, 0
+	}
+	if clock == ClockWall && s.wallSpans < wallSpansToJudge {
+		// One span can look like the wall clock's by accident: a
+		// simulated source that stalled while the ecosystem started, then
+		// burst. Judge it only once its rate held for a second span.
+		clock = ClockUnknown
 	}
 	if clock != s.clock {
 		s.next, s.full = 0, false

@@ -9,7 +9,8 @@ func TestDetectorFlagsSkewedSourceOnceAndNotOthers(t *testing.T) {
 	d := NewDetector(DetectorConfig{Window: 5, MinSamples: 3, Threshold: 30 * time.Second})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var got []Transition
-	// The first 10s (RateSpan) measure the clocks' rates; judging starts at i = 10.
+	// The first 20s (two spans of RateSpan at the wall clock's rate) measure
+	// the clocks' rates; judging starts at i = 20.
 	for i := 0; i < 30; i++ {
 		rec := t0.Add(time.Duration(i) * time.Second)
 		// good source: small jitter; skewed source: 2 minutes ahead with one outlier
@@ -17,7 +18,7 @@ func TestDetectorFlagsSkewedSourceOnceAndNotOthers(t *testing.T) {
 			got = append(got, tr)
 		}
 		skew := 2 * time.Minute
-		if i == 14 {
+		if i == 24 {
 			skew = 0 // an outlier must not clear the flag
 		}
 		if tr, ok := d.Observe("/services/skewed", rec.Add(skew), rec); ok {
@@ -36,7 +37,7 @@ func TestDetectorHysteresisAndRecovery(t *testing.T) {
 	d := NewDetector(DetectorConfig{Window: 3, MinSamples: 3, Threshold: 10 * time.Second, ClearBelow: 4 * time.Second, RateSpan: time.Minute})
 	rec := time.Now()
 	// One sample a second: the offset steps below stay well inside the
-	// wall clock's rate over a minute's span.
+	// wall clock's rate over a minute's span; judging starts after two.
 	feed := func(off time.Duration, n int) []Transition {
 		var out []Transition
 		for i := 0; i < n; i++ {
@@ -47,7 +48,7 @@ func TestDetectorHysteresisAndRecovery(t *testing.T) {
 		}
 		return out
 	}
-	if tr := feed(-20*time.Second, 63); len(tr) != 1 || !tr[0].Skewed || tr[0].Offset != -20*time.Second {
+	if tr := feed(-20*time.Second, 123); len(tr) != 1 || !tr[0].Skewed || tr[0].Offset != -20*time.Second {
 		t.Fatalf("behind-clock source: %+v", tr)
 	}
 	if tr := feed(-6*time.Second, 5); len(tr) != 0 {
@@ -141,5 +142,35 @@ func TestDetectorClockChangeClearsTheWindow(t *testing.T) {
 	}
 	if st := d.Sources(); st[0].Clock != ClockWall || st[0].Offset != time.Second {
 		t.Fatalf("after the change: %+v", st)
+	}
+}
+
+// A simulated clock that stalls while the ecosystem starts and then bursts
+// can run at the wall clock's rate for one span by accident (seen in
+// watershed dev: three skew reports in its first 20 seconds). It is judged
+// only once its rate held for a second span, which a simulated clock's does
+// not.
+func TestOneWallLikeSpanIsNotEnoughToJudge(t *testing.T) {
+	d := NewDetector(DetectorConfig{Window: 3, MinSamples: 3, Threshold: 10 * time.Second, RateSpan: 10 * time.Second})
+	rec := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	grid := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) // months behind the wall clock
+	var got []Transition
+	observe := func() {
+		if tr, ok := d.Observe("/services/meter-simulator", grid, rec); ok {
+			got = append(got, tr)
+		}
+	}
+	// Start-up: 12 s of record time in which the grid advanced 12 s too.
+	for range 13 {
+		observe()
+		rec, grid = rec.Add(time.Second), grid.Add(time.Second)
+	}
+	// Then the simulator runs at 600x.
+	for range 60 {
+		observe()
+		rec, grid = rec.Add(time.Second), grid.Add(600*time.Second)
+	}
+	if len(got) != 0 {
+		t.Fatalf("a simulated clock reported skewed: %+v", got)
 	}
 }

@@ -22,7 +22,9 @@
 // from the producers, so every source on a simulated clock is told apart,
 // whoever stamps it. A skewed producer advances at the wall clock's rate
 // with an offset and is judged; a clock that steps (NTP) may look scaled
-// for one span, which only delays its verdict by that span.
+// for one span, which only delays its verdict by that span. Two spans in a
+// row at the wall rate are needed before a source is judged: one can match
+// by accident (a simulated source stalled while the ecosystem started).
 //
 // [Register] wires it into a rivers service: one passive river of every
 // type per watched topic; the record timestamp comes from
