@@ -98,6 +98,18 @@ func newControlAuth(cfg Config, v Validator) *controlAuth {
 	return a
 }
 
+// Controls declares types, beyond the catalog's control types, that the
+// service acts on as control events: a service's own command type whose
+// schema it keeps (the simulator's simulator.fault.v1). They take effect
+// only from a trusted signer, as the catalog's do. Call it before Serve.
+func (s *Service) Controls(types ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range types {
+		s.auth.types[t] = struct{}{}
+	}
+}
+
 // signs reports whether records of typ get a signature.
 func (a *controlAuth) signs(typ string) bool { return a.key != nil && a.isControl(typ) }
 

@@ -153,6 +153,7 @@ func newSimulator(svc *rivers.Service, cfg Config, sink PublishFunc) (*Simulator
 	svc.Every(Tick, "generate", s.tick)
 	svc.Handle(rivers.NewRiver(events.TypeMeterCommand).Named("commands").
 		Require("command_id", "meter_id", "command", "attempt").Interested("parameters"), s.handleCommand)
+	svc.Controls(TypeFault) // a fault changes what the fleet does: only from a trusted signer
 	svc.Handle(rivers.NewRiver(TypeFault).Named("faults").Require("kind").Interested("target", "rate", "from", "to", "duration_s", "skew_s"), s.handleFault)
 	return s, nil
 }

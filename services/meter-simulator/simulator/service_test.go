@@ -1,11 +1,14 @@
 package simulator
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/contracts/catalog"
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rivers"
@@ -125,5 +128,52 @@ func TestServiceMaxRate(t *testing.T) {
 	}
 	if n := len(readings(t, k)); n != 50*8 {
 		t.Fatalf("%d readings, want %d (2 grid hours, then stop)", n, 50*8)
+	}
+}
+
+// A fault changes what the fleet does: with a trust list, an unsigned one
+// is dead-lettered as unauthorised and injects nothing; the operator's
+// signed one does.
+func TestServiceFaultCommandNeedsATrustedSigner(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := rivers.NewService(rivers.Config{Name: Name, Version: "v0.0.0-test", HTTPAddr: "off",
+		ControlTrust: []rivers.TrustedKey{{ID: "operator", PublicKey: pub, Types: []string{TypeFault}}}},
+		rivers.WithValidator(rivers.Validators(catalog.Default(), Schemas())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := riverstest.NewBus()
+	sim, err := newSimulator(svc, testConfig(60), bus.Publish)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := riverstest.New(t, svc, riverstest.WithBus(bus))
+	k.Advance(Tick)
+	send := func(sign bool) {
+		cmd := k.Event(TypeFault, FaultCommand{Kind: FaultOutage, Target: "TX-00002", DurationS: 7200})
+		cmd.PartitionKey = "TX-00002"
+		m, err := contracts.EncodeBinary(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := rivers.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
+		if sign {
+			rivers.SignControl(&rec, "operator", key)
+		}
+		k.SendRecord(rec)
+	}
+	send(false)
+	if faults := sim.gen.Faults(); len(faults) != 0 {
+		t.Fatalf("an unsigned fault was injected: %+v", faults)
+	}
+	if dls := k.DeadLetters(); len(dls) != 1 || dls[0].Class != rivers.ClassUnauthorised {
+		t.Fatalf("dead letters %+v, want one unauthorised", dls)
+	}
+	send(true)
+	if faults := sim.gen.Faults(); len(faults) != 1 || faults[0].Target != "TX-00002" {
+		t.Fatalf("the operator's signed fault: faults %+v", faults)
 	}
 }

@@ -12,17 +12,18 @@ import (
 
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/services/meter-simulator/simulator"
 )
 
 // Signers are the publishers of control events in `watershed dev`, and the
 // control types each may publish: the demand-tracker retires, the
 // command-dispatcher commands meters, and an operator (the CLI, with
-// `watershed publish --control-key`) may request commands and retire or
-// reinstate by hand. Every member trusts exactly these.
+// `watershed publish --control-key`, or a demo) may request commands,
+// retire or reinstate by hand, and inject simulator faults. Every member trusts exactly these.
 var Signers = map[string][]string{
 	"demand-tracker":     {events.TypeRetirement},
 	"command-dispatcher": {events.TypeMeterCommand},
-	OperatorSigner:       {events.TypeMeterCommandRequested, events.TypeRetirement},
+	OperatorSigner:       {events.TypeMeterCommandRequested, events.TypeRetirement, simulator.TypeFault},
 }
 
 // OperatorSigner is the key id of the operator's key in dev's key folder.
