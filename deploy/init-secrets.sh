@@ -28,6 +28,20 @@
 #   console_password  the console operator's password (with htpasswd)
 #   hotpond-api.env     HOTPOND_API_TOKEN: the hot pond's read API token (hot-pond; analysts send it)
 #   console-hotpond.env CONSOLE_HOTPOND_TOKEN: the same token, for the console
+#   kafka_jaas      the broker's JAAS file: the "admin" principal (SASL PLAIN, the
+#                   broker itself and the topics job) and SCRAM for everyone else
+#   kafka-admin.properties  client settings of the admin principal (topics job,
+#                   the broker's healthcheck, kafka-*.sh by hand)
+#   kafka-users     "<principal> <password>" per line: the SCRAM-SHA-512 users the
+#                   topics job creates (one per service, and "operator")
+#   kafka-<service>.env  KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD
+#                   (each service's own principal)
+#   kafka-cli.env   the same for the operator's CLI (watershed tap/dlq, kcat) on
+#                   the host listener
+#   control-<signer>.pem  Ed25519 keys (PKCS#8 PEM) of the control events' publishers:
+#                   demand-tracker, command-dispatcher (mounted into that service
+#                   only) and operator (for `watershed publish --control-key`)
+#   control-trust   who may publish which control event (CONTROL_TRUST_FILE, every service)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,11 +50,12 @@ force=false
 case ${1:-} in
   "") ;;
   --force) force=true ;;
-  -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
   *) echo "init-secrets: unknown argument $1 (want --force or nothing)" >&2; exit 2 ;;
 esac
 
 command -v sha256sum >/dev/null || { echo "init-secrets: sha256sum not found (coreutils)" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "init-secrets: openssl not found (the control events' Ed25519 keys)" >&2; exit 1; }
 
 # rand N: N random bytes as lower-case hex (2N characters).
 rand() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
@@ -126,6 +141,77 @@ if ! have hotpond-api.env || ! have console-hotpond.env; then
   printf 'HOTPOND_API_TOKEN=%s\n' "$token" | put hotpond-api.env 600
   printf 'CONSOLE_HOTPOND_TOKEN=%s\n' "$token" | put console-hotpond.env 600
   force=$force_hot
+fi
+
+# Kafka: SASL on every listener but the broker's own controller listener.
+# One SCRAM-SHA-512 principal per service (the topics job creates them and
+# their ACLs: deploy/kafka/access.sh), "operator" for the CLI on the host
+# listener, and "admin" (SASL PLAIN from the JAAS file, a super user) for
+# the broker and the topics job. The Kafka files share their passwords, so
+# they are regenerated together.
+kafka_services=(meter-simulator mqtt-gateway reading-validator gap-detector
+  usage-aggregator feeder-aggregator outage-detector hot-pond raw-archiver
+  river-archiver heartbeat-monitor registry demand-tracker clock-watch
+  dlq-replayer command-dispatcher alert-router console)
+kafka_ok=true
+for f in kafka_jaas kafka-admin.properties kafka-users kafka-cli.env; do have "$f" || kafka_ok=false; done
+for s in "${kafka_services[@]}"; do have "kafka-$s.env" || kafka_ok=false; done
+if [[ $kafka_ok == false ]]; then
+  force_kafka=$force; force=true
+  admin_pw=$(rand 24)
+  put kafka_jaas 644 <<JAAS
+KafkaServer {
+  org.apache.kafka.common.security.plain.PlainLoginModule required
+    username="admin" password="$admin_pw" user_admin="$admin_pw";
+  org.apache.kafka.common.security.scram.ScramLoginModule required;
+};
+JAAS
+  put kafka-admin.properties 644 <<PROPS
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_pw";
+PROPS
+  users=""
+  for s in "${kafka_services[@]}" operator; do
+    pw=$(rand 24)
+    users+="$s $pw"$'\n'
+    env=kafka-$s.env
+    [[ $s == operator ]] && env=kafka-cli.env
+    printf 'KAFKA_SASL_MECHANISM=SCRAM-SHA-512\nKAFKA_SASL_USERNAME=%s\nKAFKA_SASL_PASSWORD=%s\n' "$s" "$pw" | put "$env" 600
+  done
+  printf '%s' "$users" | put kafka-users 644
+  force=$force_kafka
+fi
+
+# Control events (rivers/README.md, "Control events"): each publisher's
+# Ed25519 key and the trust list every service verifies against. The trust
+# list is rewritten from the keys whenever one is made, so a new key is
+# trusted at once and a removed one no longer is.
+declare -A control_types=(
+  [demand-tracker]=system.retirement.v1
+  [command-dispatcher]=meter.command.v1
+  [operator]=meter.command.requested.v1,system.retirement.v1
+)
+control_new=false
+for s in command-dispatcher demand-tracker operator; do
+  if ! have "control-$s.pem"; then
+    # the services' keys are mounted into containers (uid 65532): 0644 like the
+    # other mounted secrets; the operator's stays 0600 (the CLI on this host)
+    mode=644; [[ $s == operator ]] && mode=600
+    openssl genpkey -algorithm ed25519 | put "control-$s.pem" "$mode"
+    control_new=true
+  fi
+done
+if [[ $control_new == true ]] || ! have control-trust; then
+  force_control=$force; force=true
+  {
+    echo "# Who may publish control events (CONTROL_TRUST_FILE): key id, types, public key (PKIX DER, base64)."
+    for s in command-dispatcher demand-tracker operator; do
+      printf '%s %s %s\n' "$s" "${control_types[$s]}" \
+        "$(openssl pkey -in "$dir/control-$s.pem" -pubout -outform DER | base64 -w0)"
+    done
+  } | put control-trust 644
+  force=$force_control
 fi
 
 echo "init-secrets: done; secrets in $dir"

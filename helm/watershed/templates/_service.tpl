@@ -21,6 +21,24 @@ Call: include "watershed.service" (dict "root" $ "name" "<service>").
 {{- $strimziUsers := $v.kafka.strimzi.users -}}
 {{- $ctx := dict "root" $root "name" $name -}}
 {{- $tag := $v.image.tag | default $root.Chart.AppVersion -}}
+{{- if not (or $strimziUsers $v.kafka.sasl.mechanism $v.kafka.allowUnauthenticated) -}}
+{{- fail "Kafka authentication is off: set kafka.strimzi.users=true (a KafkaUser per service) or kafka.sasl.mechanism and kafka.sasl.existingSecret, or kafka.allowUnauthenticated=true to run without (helm/README.md)" -}}
+{{- end -}}
+{{- $ca := $v.controlAuth -}}
+{{- if and $ca.trust.existingSecret $ca.trust.existingConfigMap -}}
+{{- fail "controlAuth.trust: give existingSecret or existingConfigMap, not both" -}}
+{{- end -}}
+{{- $trust := or $ca.trust.existingSecret $ca.trust.existingConfigMap -}}
+{{- if and $trust (not $ca.keys.existingSecret) -}}
+{{- fail "controlAuth.trust is set but controlAuth.keys.existingSecret is not: the signers could not sign, and their control events would be dead-lettered" -}}
+{{- end -}}
+{{- if and $ca.keys.existingSecret (not $trust) -}}
+{{- fail "controlAuth.keys.existingSecret is set but no trust list (controlAuth.trust.existingSecret or existingConfigMap): control events would be signed and never checked" -}}
+{{- end -}}
+{{- $controlKey := "" -}}
+{{- if $trust -}}
+{{- $controlKey = get ($ca.keys.items | default dict) $name -}}
+{{- end -}}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
@@ -192,6 +210,14 @@ spec:
             {{- include "watershed.secretEnv" (dict "env" "CONSOLE_HOTPOND_TOKEN" "secret" . "key" $v.hotPond.apiToken.key) | nindent 12 }}
             {{- end }}
             {{- end }}
+            {{- if $trust }}
+            - name: CONTROL_TRUST_FILE
+              value: /etc/watershed/control-trust/trust
+            {{- end }}
+            {{- if $controlKey }}
+            - name: CONTROL_KEY_FILE
+              value: /etc/watershed/control-key/key.pem
+            {{- end }}
             {{- if $v.otel.endpoint }}
             - name: OTEL_TRACES_EXPORTER
               value: otlp
@@ -255,6 +281,16 @@ spec:
               mountPath: /etc/watershed/kafka-user
               readOnly: true
             {{- end }}
+            {{- if $trust }}
+            - name: control-trust
+              mountPath: /etc/watershed/control-trust
+              readOnly: true
+            {{- end }}
+            {{- if $controlKey }}
+            - name: control-key
+              mountPath: /etc/watershed/control-key
+              readOnly: true
+            {{- end }}
             {{- with (get $svc "extraVolumeMounts") }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
@@ -271,6 +307,32 @@ spec:
         - name: kafka-user
           secret:
             secretName: {{ $kafkaUser }}
+        {{- end }}
+        {{- if $ca.trust.existingSecret }}
+        - name: control-trust
+          secret:
+            secretName: {{ $ca.trust.existingSecret }}
+            defaultMode: 0440 # group 65532 (fsGroup) reads it
+            items:
+              - key: {{ $ca.trust.key }}
+                path: trust
+        {{- else if $ca.trust.existingConfigMap }}
+        - name: control-trust
+          configMap:
+            name: {{ $ca.trust.existingConfigMap }}
+            defaultMode: 0444
+            items:
+              - key: {{ $ca.trust.key }}
+                path: trust
+        {{- end }}
+        {{- if $controlKey }}
+        - name: control-key
+          secret:
+            secretName: {{ $ca.keys.existingSecret }}
+            defaultMode: 0440 # group 65532 (fsGroup) reads it
+            items:
+              - key: {{ $controlKey }}
+                path: key.pem
         {{- end }}
         {{- with (get $svc "extraVolumes") }}
         {{- toYaml . | nindent 8 }}
