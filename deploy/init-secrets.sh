@@ -190,7 +190,7 @@ fi
 declare -A control_types=(
   [demand-tracker]=system.retirement.v1
   [command-dispatcher]=meter.command.v1
-  [operator]=meter.command.requested.v1,system.retirement.v1
+  [operator]=meter.command.requested.v1,system.retirement.v1,simulator.fault.v1
 )
 control_new=false
 for s in command-dispatcher demand-tracker operator; do
