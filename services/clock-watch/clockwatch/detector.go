@@ -116,8 +116,13 @@ type source struct {
 	skewed bool
 	last   time.Time
 
-	// The span being measured starts at (spanCE, spanRec).
-	spanCE, spanRec time.Time
+	// The span being measured starts at spanRec; spanCE is the latest
+	// ce_time of the span before, maxCE the latest of this one. A source
+	// stamps events of many clocks (a head-end, the simulator: every
+	// meter's read time, some skewed), and the newest of them advances at
+	// the source's clock's rate where any single sample need not. Per span,
+	// so that a clock that steps back is measured again a span later.
+	spanCE, spanRec, maxCE time.Time
 	clock           Clock
 	rate            float64
 	wallSpans       int // consecutive spans at the wall clock's rate
@@ -132,15 +137,18 @@ const wallSpansToJudge = 2
 // A change of clock clears the window: offsets of a simulated clock say
 // nothing of the wall clock's, and the other way round.
 func (s *source) measure(ceTime, recordTime time.Time, cfg DetectorConfig) {
+	if s.maxCE.IsZero() || ceTime.After(s.maxCE) {
+		s.maxCE = ceTime
+	}
 	if s.spanRec.IsZero() {
-		s.spanCE, s.spanRec = ceTime, recordTime
+		s.spanCE, s.spanRec = s.maxCE, recordTime
 		return
 	}
 	rec := recordTime.Sub(s.spanRec)
 	if rec < cfg.RateSpan {
 		return
 	}
-	s.rate = float64(ceTime.Sub(s.spanCE)) / float64(rec)
+	s.rate = float64(s.maxCE.Sub(s.spanCE)) / float64(rec)
 	clock := ClockWall
 	s.wallSpans++
 	if s.rate > cfg.MaxRate || s.rate < 1/cfg.MaxRate {
@@ -156,7 +164,7 @@ func (s *source) measure(ceTime, recordTime time.Time, cfg DetectorConfig) {
 		s.next, s.full = 0, false
 	}
 	s.clock = clock
-	s.spanCE, s.spanRec = ceTime, recordTime
+	s.spanCE, s.spanRec, s.maxCE = s.maxCE, recordTime, time.Time{}
 }
 
 func (s *source) samples() []time.Duration {
