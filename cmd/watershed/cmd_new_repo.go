@@ -26,6 +26,7 @@ const (
 	helmServices   = "helm/watershed/templates/services"
 	deployCheck    = "deploy/check/helpers_test.go"
 	buildImages    = "scripts/build-images.sh"
+	initSecrets    = "deploy/init-secrets.sh"
 	devMarker      = "Services made by `watershed new service`"
 	serviceModRoot = "github.com/watershed-grid/watershed/services/"
 )
@@ -33,7 +34,7 @@ const (
 // repoFiles are the files that must exist before anything is written, so a
 // service is added everywhere or nowhere.
 var repoFiles = []string{"go.work", "modules.txt", cliGoMod, devMembers, composeFile, collectorFile,
-	helmValues, helmSchema, helmServices, deployCheck, buildImages}
+	helmValues, helmSchema, helmServices, deployCheck, buildImages, initSecrets}
 
 // addService adds the rendered service name (package pkg) to every list of
 // the repository at the working directory, described by summary in the
@@ -53,6 +54,7 @@ func addService(name, pkg, summary string) error {
 		{helmValues, func() error { return addToHelm(name, summary) }},
 		{deployCheck, func() error { return addToDeployCheck(deployCheck, name) }},
 		{buildImages, func() error { return addToBuildImages(buildImages, name) }},
+		{initSecrets, func() error { return addToBashList(initSecrets, "kafka_services=(", name) }},
 	}
 	for _, s := range steps {
 		if err := s.add(); err != nil {
@@ -224,7 +226,10 @@ func addToCompose(path, name, summary string) error {
         SERVICE: %[1]s
     depends_on:
       topics:
-        condition: service_completed_successfully`, name, summary), "\n")
+        condition: service_completed_successfully
+    env_file:
+      - path: ${WATERSHED_SECRETS_DIR:-./deploy/secrets}/kafka-%[1]s.env
+        required: true # KAFKA_SASL_*: its own Kafka principal`, name, summary), "\n")
 	return writeKeepingMode(path, strings.Join(slices.Concat(lines[:end], block, lines[end:]), "\n"))
 }
 
@@ -339,21 +344,27 @@ func addToDeployCheck(path, name string) error {
 
 // addToBuildImages adds the service to the images scripts/build-images.sh
 // builds by default.
-func addToBuildImages(path, name string) error {
+func addToBuildImages(path, name string) error { return addToBashList(path, "all=(", name) }
+
+// addToBashList appends name to the bash array that starts a line with
+// open ("all=(", "kafka_services=(") and may span lines; a name already
+// there is left alone. init-secrets.sh's list gives the service its own
+// Kafka principal (the env file compose reads).
+func addToBashList(path, open, name string) error {
 	lines, err := readLines(path)
 	if err != nil {
 		return err
 	}
-	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "all=(") })
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, open) })
 	if start < 0 {
-		return fmt.Errorf("no all=( ... ) list")
+		return fmt.Errorf("no %s ... ) list", open)
 	}
 	end := start + slices.IndexFunc(lines[start:], func(l string) bool { return strings.HasSuffix(l, ")") })
 	if end < start {
-		return fmt.Errorf("the all=( list does not end")
+		return fmt.Errorf("the %s list does not end", open)
 	}
 	for _, l := range lines[start : end+1] {
-		if slices.Contains(strings.Fields(strings.Trim(strings.TrimPrefix(l, "all=("), ")")), name) {
+		if slices.Contains(strings.Fields(strings.Trim(strings.TrimPrefix(l, open), ")")), name) {
 			return nil
 		}
 	}

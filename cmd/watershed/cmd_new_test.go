@@ -212,6 +212,9 @@ func TestNewServiceInTheRepository(t *testing.T) {
 	if !regexp.MustCompile(`(?s)\nall=\([^)]* usage-alerts\)`).MatchString(readFile(t, buildImages)) {
 		t.Errorf("%s does not build usage-alerts", buildImages)
 	}
+	if !regexp.MustCompile(`(?s)\nkafka_services=\([^)]* usage-alerts\)`).MatchString(readFile(t, initSecrets)) {
+		t.Errorf("%s does not give usage-alerts a Kafka principal", initSecrets)
+	}
 
 	for _, step := range []string{"(cd services/usage-alerts && go mod tidy)", "go test ./services/usage-alerts/...",
 		"go run ./cmd/watershed dev", "services/usage-alerts/usagealerts/mapping.go"} {
