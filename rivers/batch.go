@@ -235,6 +235,7 @@ func (s *Service) runBatch(rt *runtime, b *batchRun) bool {
 	keep := func(i int) {
 		it := b.its[c.origin(i)]
 		it.out = append(it.out, c.take(i)...)
+		it.handled = true
 		s.processed.Add(1)
 	}
 	lo, attempt, single := 0, 1, false

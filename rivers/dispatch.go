@@ -197,6 +197,7 @@ func (s *Service) handleRecord(rt *runtime, p *prepared, it *item) bool {
 		switch {
 		case err == nil || isRetired(err):
 			s.processed.Add(1)
+			it.handled = true
 			it.out = append(it.out, d.out.out...)
 		case errors.As(err, &interrupted) || rt.hard.Err() != nil:
 			return false

@@ -345,3 +345,18 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// last_processed_at says when a handler last processed an event: records
+// no river wants are committed, not processed, and leave it alone (they
+// moved it, and TestHeartbeatAndLifecycleEvents then saw the start-up
+// heartbeat's commit, which came after the clock moved, as processing).
+func TestLastProcessedIgnoresRecordsNoRiverWants(t *testing.T) {
+	svc, _ := newVoltageWatch(t, testConfig("voltage-watch"))
+	kit := riverstest.New(t, svc)
+	sendReading(kit, "M1", 180)
+	kit.Advance(5 * time.Second)
+	kit.Send(kit.Event(events.TypeOutageRestored, map[string]any{"transformer_id": "TX-1"})) // no river of voltage-watch reads it
+	if got := svc.Heartbeat(context.Background()).LastProcessedAt; !got.Equal(riverstest.Start) {
+		t.Errorf("last processed at %s, want %s (the reading's handling, not the unwanted record's commit)", got, riverstest.Start)
+	}
+}

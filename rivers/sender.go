@@ -25,6 +25,9 @@ type item struct {
 	// counts are the dead letters in out, counted once acknowledged.
 	counts  []deadCount
 	minimal bool // out's dead letters were cut to their minimal form
+	// handled: a handler processed in (heartbeats' last_processed_at);
+	// records no river wanted, dropped or dead-lettered are only committed.
+	handled bool
 }
 
 // deadCount is one dead letter to count: type, river and class.
@@ -206,7 +209,7 @@ func (sn *sender) flush(batch []*item, records []Record) bool {
 		}
 	}
 	sn.ins = ins
-	if len(ins) > 0 {
+	if slices.ContainsFunc(batch, func(it *item) bool { return it.handled }) {
 		// Stamp before committing: whoever sees the commit sees the stamp.
 		sn.s.tel.lastProcessed.Store(sn.s.clock.Now().UnixNano())
 	}

@@ -123,9 +123,9 @@ type source struct {
 	// the source's clock's rate where any single sample need not. Per span,
 	// so that a clock that steps back is measured again a span later.
 	spanCE, spanRec, maxCE time.Time
-	clock           Clock
-	rate            float64
-	wallSpans       int // consecutive spans at the wall clock's rate
+	clock                  Clock
+	rate                   float64
+	wallSpans              int // consecutive spans at the wall clock's rate
 }
 
 // wallSpans is how many spans in a row a source's clock must run at the
