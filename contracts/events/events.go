@@ -206,6 +206,66 @@ type UsageInterval struct {
 	RegisterEndKWh *float64 `json:"register_end_kwh,omitempty"`
 }
 
+// UsageUnusual is the payload of usage.unusual.v1.
+//
+// A meter used far more energy in one day than it usually does, judged by the usage insights
+// service on the latest usage.interval.v1 of the day against the mean of the meter's previous
+// complete days. One judgement per (meter_id, start); not corrected.
+type UsageUnusual struct {
+	// Utility identifier of the meter. The Kafka record key.
+	MeterID string `json:"meter_id"`
+	// Distribution transformer the meter is connected to.
+	TransformerID string `json:"transformer_id"`
+	// Medium-voltage feeder the transformer is fed from.
+	FeederID string `json:"feeder_id"`
+	// Length of the period judged: "day".
+	Period string `json:"period"`
+	// Start of the day, inclusive, with its offset.
+	Start time.Time `json:"start"`
+	// End of the day, exclusive.
+	End time.Time `json:"end"`
+	// Energy the meter used in the day, in kWh.
+	EnergyKWh float64 `json:"energy_kwh"`
+	// Mean daily energy of the meter's previous complete days, in kWh.
+	BaselineKWh float64 `json:"baseline_kwh"`
+	// Days the baseline is the mean of.
+	BaselineDays int `json:"baseline_days"`
+	// EnergyKWh / BaselineKWh.
+	Ratio float64 `json:"ratio"`
+	// The ratio above which a day is unusual.
+	Threshold float64 `json:"threshold"`
+	// Median daily energy of the transformer's meters for the same day, in kWh; nil when no other
+	// meter of the transformer has that day.
+	CohortMedianKWh *float64 `json:"cohort_median_kwh,omitempty"`
+}
+
+// FeederLoadForecast is the payload of feeder.load.forecast.v1.
+//
+// The load of one feeder forecast for the next 24 hours, hour by hour, by one model, issued every
+// hour of grid time. Never corrected: the next hour brings a new forecast.
+type FeederLoadForecast struct {
+	// The feeder forecast. The Kafka record key.
+	FeederID string `json:"feeder_id"`
+	// How the forecast was made: "seasonal_naive" (the baseline) or "day_type_profile".
+	Model string `json:"model"`
+	// Grid time the forecast was made at, on the hour; the first point starts here.
+	IssuedAt time.Time `json:"issued_at"`
+	// Hours of the feeder's load history the forecast was made from.
+	HistoryHours int `json:"history_hours"`
+	// The forecast, one point per hour in time order.
+	Points []LoadPoint `json:"points"`
+}
+
+// LoadPoint is one hour of a feeder.load.forecast.v1.
+type LoadPoint struct {
+	// Start of the hour, inclusive.
+	Start time.Time `json:"start"`
+	// End of the hour, exclusive.
+	End time.Time `json:"end"`
+	// Forecast average load over the hour, in kW.
+	LoadKW float64 `json:"load_kw"`
+}
+
 // FeederLoad is the payload of feeder.load.v1.
 //
 // Load and voltage quality of one transformer or feeder over a 15-minute window, aggregated from

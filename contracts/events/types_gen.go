@@ -6,6 +6,7 @@ package events
 // the ce_type header and to the name of the schema file
 // (contracts/schemas/<type>.json).
 const (
+	TypeFeederLoadForecast    = "feeder.load.forecast.v1"     // Feeder load forecast
 	TypeFeederLoad            = "feeder.load.v1"              // Transformer or feeder load
 	TypeMeterCommandAck       = "meter.command.ack.v1"        // Meter command acknowledgement
 	TypeMeterCommandOutcome   = "meter.command.outcome.v1"    // Meter command outcome
@@ -28,12 +29,14 @@ const (
 	TypeServiceStopping       = "system.service.stopping.v1"  // Service stopping
 	TypeServiceUp             = "system.service.up.v1"        // Service up
 	TypeUsageInterval         = "usage.interval.v1"           // Usage interval
+	TypeUsageUnusual          = "usage.unusual.v1"            // Unusual usage
 )
 
 // Types returns every event type of the catalog, sorted. The slice is new
 // on every call.
 func Types() []string {
 	return []string{
+		TypeFeederLoadForecast,
 		TypeFeederLoad,
 		TypeMeterCommandAck,
 		TypeMeterCommandOutcome,
@@ -56,6 +59,7 @@ func Types() []string {
 		TypeServiceStopping,
 		TypeServiceUp,
 		TypeUsageInterval,
+		TypeUsageUnusual,
 	}
 }
 
@@ -63,6 +67,8 @@ func Types() []string {
 // json.Unmarshal, and false for a type outside the catalog.
 func NewPayload(eventType string) (any, bool) {
 	switch eventType {
+	case TypeFeederLoadForecast:
+		return new(FeederLoadForecast), true
 	case TypeFeederLoad:
 		return new(FeederLoad), true
 	case TypeMeterCommandAck:
@@ -107,6 +113,8 @@ func NewPayload(eventType string) (any, bool) {
 		return new(ServiceUp), true
 	case TypeUsageInterval:
 		return new(UsageInterval), true
+	case TypeUsageUnusual:
+		return new(UsageUnusual), true
 	}
 	return nil, false
 }
