@@ -223,6 +223,21 @@ func TestPublishValidatesBeforeSending(t *testing.T) {
 	if e, _ := contracts.DecodeBinary(recs[0].Message()); !e.ExpiryTime.Equal(at.Add(time.Hour)) {
 		t.Errorf("WithExpiry: %s", e.ExpiryTime)
 	}
+	// WithID: the same conclusion published twice has the same id.
+	for range 2 {
+		if err := svc.Publish(context.Background(), events.TypeMeterReading, reading("M8", 230, at), rivers.WithID("M8@slot")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	for _, e := range kit.Published(events.TypeMeterReading) {
+		if e.PartitionKey == "M8" {
+			ids = append(ids, e.ID)
+		}
+	}
+	if len(ids) != 2 || ids[0] != "M8@slot" || ids[1] != "M8@slot" {
+		t.Errorf("WithID: ids %q, want M8@slot twice", ids)
+	}
 }
 
 func TestPublishRidesOutBrokerFailures(t *testing.T) {
