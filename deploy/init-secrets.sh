@@ -28,6 +28,7 @@
 #   console_password  the console operator's password (with htpasswd)
 #   hotpond-api.env     HOTPOND_API_TOKEN: the hot pond's read API token (hot-pond; analysts send it)
 #   console-hotpond.env CONSOLE_HOTPOND_TOKEN: the same token, for the console
+#   insights-api.env    INSIGHTS_API_TOKEN: usage-insights' API token (customer portals send it)
 #   kafka_jaas      the broker's JAAS file: the "admin" principal (SASL PLAIN, the
 #                   broker itself and the topics job) and SCRAM for everyone else
 #   kafka-admin.properties  client settings of the admin principal (topics job,
@@ -143,6 +144,11 @@ if ! have hotpond-api.env || ! have console-hotpond.env; then
   force=$force_hot
 fi
 
+# usage-insights' API (insights, and preferences that command meters): its token.
+if ! have insights-api.env; then
+  printf 'INSIGHTS_API_TOKEN=%s\n' "$(rand 32)" | put insights-api.env 600
+fi
+
 # Kafka: SASL on every listener but the broker's own controller listener.
 # One SCRAM-SHA-512 principal per service (the topics job creates them and
 # their ACLs: deploy/kafka/access.sh), "operator" for the CLI on the host
@@ -152,7 +158,7 @@ fi
 kafka_services=(meter-simulator mqtt-gateway reading-validator gap-detector
   usage-aggregator feeder-aggregator outage-detector hot-pond raw-archiver
   river-archiver heartbeat-monitor registry demand-tracker clock-watch
-  dlq-replayer command-dispatcher alert-router console)
+  dlq-replayer command-dispatcher alert-router console usage-insights load-forecaster)
 kafka_ok=true
 for f in kafka_jaas kafka-admin.properties kafka-users kafka-cli.env; do have "$f" || kafka_ok=false; done
 for s in "${kafka_services[@]}"; do have "kafka-$s.env" || kafka_ok=false; done
@@ -191,9 +197,10 @@ declare -A control_types=(
   [demand-tracker]=system.retirement.v1
   [command-dispatcher]=meter.command.v1
   [operator]=meter.command.requested.v1,system.retirement.v1,simulator.fault.v1
+  [usage-insights]=meter.command.requested.v1
 )
 control_new=false
-for s in command-dispatcher demand-tracker operator; do
+for s in command-dispatcher demand-tracker operator usage-insights; do
   if ! have "control-$s.pem"; then
     # the services' keys are mounted into containers (uid 65532): 0644 like the
     # other mounted secrets; the operator's stays 0600 (the CLI on this host)
@@ -206,7 +213,7 @@ if [[ $control_new == true ]] || ! have control-trust; then
   force_control=$force; force=true
   {
     echo "# Who may publish control events (CONTROL_TRUST_FILE): key id, types, public key (PKIX DER, base64)."
-    for s in command-dispatcher demand-tracker operator; do
+    for s in command-dispatcher demand-tracker operator usage-insights; do
       printf '%s %s %s\n' "$s" "${control_types[$s]}" \
         "$(openssl pkey -in "$dir/control-$s.pem" -pubout -outform DER | base64 -w0)"
     done

@@ -10,7 +10,9 @@ require (
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0
 	github.com/watershed-grid/watershed/services/dlq-replayer v0.0.0
+	github.com/watershed-grid/watershed/services/load-forecaster v0.0.0
 	github.com/watershed-grid/watershed/services/registry v0.0.0
+	github.com/watershed-grid/watershed/services/usage-insights v0.0.0
 	golang.org/x/crypto v0.57.0
 )
 
@@ -195,3 +197,7 @@ replace github.com/watershed-grid/watershed/services/raw-archiver => ../../servi
 replace github.com/watershed-grid/watershed/services/river-archiver => ../../services/river-archiver
 
 replace github.com/watershed-grid/watershed/services/console => ../../services/console
+
+replace github.com/watershed-grid/watershed/services/usage-insights => ../../services/usage-insights
+
+replace github.com/watershed-grid/watershed/services/load-forecaster => ../../services/load-forecaster

@@ -21,6 +21,7 @@ var signers = map[string][]string{
 	"demand-tracker":     {"system.retirement.v1"},
 	"command-dispatcher": {"meter.command.v1"},
 	"operator":           {"meter.command.requested.v1", "system.retirement.v1", "simulator.fault.v1"},
+	"usage-insights":     {"meter.command.requested.v1"},
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

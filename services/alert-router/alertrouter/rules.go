@@ -158,6 +158,7 @@ const (
 	AlertMeterSilent   = "meter_silent"
 	AlertDLQGrowing    = "dlq_growing"
 	AlertCommandFailed = "command_failed"
+	AlertUnusualUsage  = "unusual_usage"
 )
 
 // DefaultAlerts are the built-in alerts (RulesFile.Defaults). dlq_growing
@@ -182,6 +183,10 @@ func DefaultAlerts() []AlertSpec {
 		{Name: AlertCommandFailed, Type: events.TypeMeterCommandOutcome, When: []string{`outcome="failed"`},
 			Key: []string{"command_id"}, Labels: []string{"meter_id", "data.reason"}, Severity: "warning",
 			Summary: "command {command_id} to meter {meter_id} failed: {data.reason}", ResolveAfter: Duration(6 * time.Hour)},
+		{Name: AlertUnusualUsage, Type: events.TypeUsageUnusual, Key: []string{"meter_id", "start"},
+			Labels: []string{"transformer_id", "feeder_id"}, Severity: "info",
+			Summary:      "meter {meter_id} used {energy_kwh} kWh on the day from {start}, {ratio} times its usual {baseline_kwh} kWh",
+			ResolveAfter: Duration(24 * time.Hour)},
 		{Name: AlertDLQGrowing, Severity: "warning", Key: []string{"topic"},
 			Summary: "dead-letter topic {topic} is growing: {letters} new letters"},
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/watershed-grid/watershed/contracts/events"
@@ -24,6 +26,8 @@ var Signers = map[string][]string{
 	"demand-tracker":     {events.TypeRetirement},
 	"command-dispatcher": {events.TypeMeterCommand},
 	OperatorSigner:       {events.TypeMeterCommandRequested, events.TypeRetirement, simulator.TypeFault},
+	// A customer's read-frequency preference (its API) becomes a command.
+	"usage-insights": {events.TypeMeterCommandRequested},
 }
 
 // OperatorSigner is the key id of the operator's key in dev's key folder.
@@ -51,7 +55,7 @@ func LoadControlKeys(dir string) (*ControlKeys, error) {
 	}
 	ck := &ControlKeys{Dir: dir, Keys: map[string]ed25519.PrivateKey{}}
 	var lines []string
-	for _, name := range []string{"command-dispatcher", "demand-tracker", OperatorSigner} {
+	for _, name := range slices.Sorted(maps.Keys(Signers)) {
 		file := filepath.Join(dir, name+".pem")
 		key, err := rivers.LoadControlKey(file)
 		if errors.Is(err, fs.ErrNotExist) {

@@ -330,6 +330,12 @@ func Members(opts DevOptions) ([]Member, error) {
 	}
 	// Services made by `watershed new service`: it adds one line each here
 	// and writes the member in members_<name>.go.
+	member(loadForecasterMember())
+	{
+		name, load, stop := usageInsightsMember(opts)
+		member(name, load)
+		stopped(name, stop)
+	}
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
