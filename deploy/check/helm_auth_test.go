@@ -139,7 +139,7 @@ func TestHelmControlAuth(t *testing.T) {
 				from == "existingConfigMap" && (tv.ConfigMap == nil || tv.ConfigMap.Name != "watershed-control-trust"):
 				t.Errorf("%s: control-trust volume %+v, want the %s", name, tv.VolumeSource, from)
 			}
-			want := map[string]string{"demand-tracker": "demand-tracker.pem", "command-dispatcher": "command-dispatcher.pem"}[name]
+			want := map[string]string{"demand-tracker": "demand-tracker.pem", "command-dispatcher": "command-dispatcher.pem", "usage-insights": "usage-insights.pem"}[name]
 			kv, hasKey := vols["control-key"]
 			switch {
 			case want == "" && (hasKey || env["CONTROL_KEY_FILE"].Value != ""):

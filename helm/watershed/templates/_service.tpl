@@ -203,6 +203,11 @@ spec:
             {{- include "watershed.secretEnv" (dict "env" "MQTT_PASSWORD" "secret" . "key" $v.mqtt.passwordKey) | nindent 12 }}
             {{- end }}
             {{- end }}
+            {{- if eq $name "usage-insights" }}
+            {{- with $v.usageInsights.apiToken.existingSecret }}
+            {{- include "watershed.secretEnv" (dict "env" "INSIGHTS_API_TOKEN" "secret" . "key" $v.usageInsights.apiToken.key) | nindent 12 }}
+            {{- end }}
+            {{- end }}
             {{- with $v.hotPond.apiToken.existingSecret }}
             {{- if eq $name "hot-pond" }}
             {{- include "watershed.secretEnv" (dict "env" "HOTPOND_API_TOKEN" "secret" . "key" $v.hotPond.apiToken.key) | nindent 12 }}
