@@ -1,11 +1,7 @@
-// Package loadforecaster is the load-forecaster service: it reads
-// feeder.load.v1 (Transformer or feeder load) from the rivers and publishes
-// feeder.load.forecast.v1 (Feeder load forecast), derived from what it
-// reads.
-//
-// # Environment
-//
-// The SDK's variables (see package rivers: SERVICE_NAME, KAFKA_*,
-// HTTP_ADDR, ...). The service has none of its own yet: add each to Config
-// (config.go), here, and to README.md.
+// Package loadforecaster is the load-forecaster service (stage 4,
+// prediction): from the feeder-level feeder.load.v1 windows it keeps each
+// feeder's hourly load and, every hour of grid time, publishes
+// feeder.load.forecast.v1 with the next 24 hours per model: seasonal_naive
+// (the baseline) and day_type_profile (see models.go). Its variables
+// (FORECAST_*, REDIS_URL in main) are listed in README.md and on Config.
 package loadforecaster

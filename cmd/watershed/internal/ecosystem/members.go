@@ -328,14 +328,17 @@ func Members(opts DevOptions) ([]Member, error) {
 			return con.Stopped(ctx, runErr)
 		})
 	}
-	// Services made by `watershed new service`: it adds one line each here
-	// and writes the member in members_<name>.go.
-	member(loadForecasterMember())
-	{
-		name, load, stop := usageInsightsMember(opts)
+	// Stage 3-4 services that keep their state in dev's Redis when there is
+	// one (withDevRedis).
+	for _, m := range []func(DevOptions) (string, func() (func(*rivers.Service) error, error), func(context.Context, error) error){
+		loadForecasterMember, usageInsightsMember,
+	} {
+		name, load, stop := m(opts)
 		member(name, load)
 		stopped(name, stop)
 	}
+	// Services made by `watershed new service`: it adds one line each here
+	// and writes the member in members_<name>.go.
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
