@@ -41,7 +41,24 @@ type Feeder struct {
 	ID     string
 	Latest LoadPoint
 	Points []LoadPoint // oldest first, at most Config.FeederHistory
+	// Forecast is the newest feeder.load.forecast.v1 of a feeder, of the
+	// best model the console prefers (day_type_profile), else nil.
+	Forecast *Forecast
 }
+
+// Forecast is what the grid page shows of a feeder.load.forecast.v1: when
+// the next 24 hours peak, and the next hour.
+type Forecast struct {
+	Model    string
+	IssuedAt time.Time
+	PeakKW   float64
+	PeakAt   time.Time // start of the peak hour
+	NextKW   float64   // the first hour's load
+}
+
+// preferredModel is the forecast model the grid page shows when both are
+// published: the better one in the load-forecaster's backtest.
+const preferredModel = "day_type_profile"
 
 // RetirementNote is one system.retirement.v1.
 type RetirementNote struct {
@@ -174,6 +191,37 @@ func (g *Grid) Load(l events.FeederLoad) {
 	}
 }
 
+// LoadForecast records a feeder.load.forecast.v1: the newest issue per
+// feeder, of the preferred model once one of it was seen.
+func (g *Grid) LoadForecast(fc events.FeederLoadForecast) {
+	if len(fc.Points) == 0 {
+		return
+	}
+	out := Forecast{Model: fc.Model, IssuedAt: fc.IssuedAt, NextKW: fc.Points[0].LoadKW, PeakKW: fc.Points[0].LoadKW, PeakAt: fc.Points[0].Start}
+	for _, p := range fc.Points[1:] {
+		if p.LoadKW > out.PeakKW {
+			out.PeakKW, out.PeakAt = p.LoadKW, p.Start
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := "feeder/" + fc.FeederID
+	f, ok := g.feeders[k]
+	if !ok {
+		f = &Feeder{Level: "feeder", ID: fc.FeederID}
+		g.feeders[k] = f
+	}
+	if old := f.Forecast; old != nil {
+		if old.Model == preferredModel && fc.Model != preferredModel {
+			return
+		}
+		if old.Model == fc.Model && fc.IssuedAt.Before(old.IssuedAt) {
+			return
+		}
+	}
+	f.Forecast = &out
+}
+
 // Feeders returns every feeder's load, feeders first, then by id.
 func (g *Grid) Feeders() []Feeder {
 	g.mu.Lock()
@@ -182,6 +230,10 @@ func (g *Grid) Feeders() []Feeder {
 	for _, f := range g.feeders {
 		c := *f
 		c.Points = slices.Clone(f.Points)
+		if f.Forecast != nil {
+			fc := *f.Forecast
+			c.Forecast = &fc
+		}
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b Feeder) int {

@@ -23,6 +23,8 @@ const (
 	RiverOutages  = "console.outages"
 	RiverRestored = "console.restored"
 	RiverLoad     = "console.load"
+	// RiverForecast feeds the grid page's forecast column. Active too.
+	RiverForecast = "console.forecast"
 	// RiverRetirements and RiverHealth feed the services page's history.
 	// Passive.
 	RiverRetirements = "console.retirements"
@@ -131,6 +133,16 @@ func Watch(svc *rivers.Service, ring *Ring, grid *Grid) {
 			}
 			l.EnergyKWh, _ = ev.Float("energy_kwh")
 			grid.Load(l)
+			return nil
+		})
+	svc.Handle(rivers.NewRiver(events.TypeFeederLoadForecast).Named(RiverForecast).
+		Require("feeder_id", "model", "issued_at", "points").Interested("history_hours"),
+		func(_ context.Context, ev rivers.Event, _ rivers.Publisher) error {
+			var fc events.FeederLoadForecast
+			if err := ev.Decode(&fc); err != nil {
+				return err
+			}
+			grid.LoadForecast(fc)
 			return nil
 		})
 	svc.Handle(rivers.NewRiver(events.TypeRetirement).Named(RiverRetirements).Passive().

@@ -336,10 +336,25 @@ func TestGridPage(t *testing.T) {
 	for i := range 3 {
 		f.grid.Load(events.FeederLoad{Level: "feeder", ID: "f-01", Start: now.Add(time.Duration(i) * 15 * time.Minute), LoadKW: float64(100 + 10*i), EnergyKWh: 25})
 	}
+	pts := func(kws ...float64) []events.LoadPoint {
+		var out []events.LoadPoint
+		for i, kw := range kws {
+			st := now.Add(time.Duration(i) * time.Hour)
+			out = append(out, events.LoadPoint{Start: st, End: st.Add(time.Hour), LoadKW: kw})
+		}
+		return out
+	}
+	f.grid.LoadForecast(events.FeederLoadForecast{FeederID: "f-01", Model: "day_type_profile", IssuedAt: now, HistoryHours: 48, Points: pts(130, 171.5, 150)})
+	// The baseline's forecast does not replace the preferred model's.
+	f.grid.LoadForecast(events.FeederLoadForecast{FeederID: "f-01", Model: "seasonal_naive", IssuedAt: now.Add(time.Hour), HistoryHours: 49, Points: pts(999, 999)})
 	c := f.client(t)
 	c.login("vic")
 	_, body := c.get("/grid")
-	wantContains(t, body, "t-0007", "3 of 4 (75%)", "t-0009", "30m0s", "f-01", "120.0 kW", "<polyline")
+	wantContains(t, body, "t-0007", "3 of 4 (75%)", "t-0009", "30m0s", "f-01", "120.0 kW", "<polyline",
+		"next hour 130.0 kW", "171.5 kW", "day_type_profile")
+	if strings.Contains(body, "999") {
+		t.Error("the baseline's forecast replaced the preferred model's")
+	}
 	_, body = c.get("/grid?meter=m-000042")
 	wantContains(t, body, `id="meter-state"`, "t-0007", "1234.5 kWh", "229.8 V", "power_restored")
 	_, body = c.get("/grid?meter=m-404")
