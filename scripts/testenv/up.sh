@@ -172,6 +172,8 @@ EOF
     echo "$hash" >"$RUN_DIR/redis.hash"
     log "redis: $("$bin" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') answering on 127.0.0.1:$REDIS_PORT (pid $(pid_of redis))"
   fi
+  # the chaos suite (integration/chaos) runs redis-servers of its own, to kill
+  ENV_LINES+=("WATERSHED_TEST_REDIS_SERVER=$bin")
   ENV_LINES+=("WATERSHED_TEST_REDIS=redis://127.0.0.1:$REDIS_PORT/0"
     "WATERSHED_TEST_REDIS_ACL=redis://$REDIS_ACL_USER:$REDIS_ACL_PASSWORD@127.0.0.1:$REDIS_PORT/0")
   timed redis $((SECONDS - t0))
@@ -467,6 +469,9 @@ up_kafka() {
   logged=$(grep -o 'Kafka version: [^ ]*' "$KAFKA_LOG" | tail -n 1 || true)
   log "kafka: Apache Kafka $KAFKA_VERSION (jar kafka_2.13-$KAFKA_VERSION.jar; server log: ${logged:-n/a})"
   ENV_LINES+=("WATERSHED_TEST_KAFKA=127.0.0.1:$KAFKA_PORT" "WATERSHED_TEST_KAFKA_VERSION=$KAFKA_VERSION")
+  # the broker's classpath: the chaos suite (integration/chaos) runs a broker
+  # of its own from it, to kill without disturbing the other tests
+  ENV_LINES+=("WATERSHED_TEST_KAFKA_CLASSPATH_FILE=$KAFKA_CP_FILE")
   if ! skipped kafka-sasl; then
     ENV_LINES+=("WATERSHED_TEST_KAFKA_SASL=127.0.0.1:$KAFKA_SASL_PORT"
       "WATERSHED_TEST_KAFKA_SASL_USER=$KAFKA_SASL_USER"
