@@ -332,11 +332,11 @@ func message(t *testing.T, e contracts.Event, value []byte) kafkago.Message {
 
 // books are the accounts after a run.
 type books struct {
-	readings, lost, duplicated                 int
-	windows, missingWindows, wrongWindows      int
-	meters, wrongLatest                        int
-	badRecords, letters, missingLetters        int
-	problem                                    string
+	readings, lost, duplicated            int
+	windows, missingWindows, wrongWindows int
+	meters, wrongLatest                   int
+	badRecords, letters, missingLetters   int
+	problem                               string
 }
 
 func (b books) balanced() bool { return b.problem == "" }
