@@ -1,4 +1,4 @@
-package rivers_test
+package watermillbench_test
 
 // Side-by-side benchmarks on one embedded broker (franz-go kfake, in
 // process). BenchmarkFilterRepublish runs the same service — keep
@@ -111,13 +111,13 @@ func (e *benchEnv) run(b *testing.B, acked *atomic.Int64) {
 	}
 	base := acked.Load()
 	b.ResetTimer()
-	start, cpu := time.Now(), rivers.CPUTime()
+	start, cpu := time.Now(), cpuTime()
 	for i := range b.N {
 		e.produce(b, bursts[i].records)
 		base += int64(bursts[i].out)
 		waitFor(b, acked, base)
 	}
-	el, cpuUsed := time.Since(start), rivers.CPUTime()-cpu
+	el, cpuUsed := time.Since(start), cpuTime()-cpu
 	b.StopTimer()
 	n := float64(b.N * burstSize)
 	b.ReportMetric(float64(el.Nanoseconds())/n, "ns/event")
@@ -172,7 +172,7 @@ func BenchmarkFilterRepublish(b *testing.B) {
 		cfg := testConfig("voltage-watch")
 		cfg.Kafka = env.cfg
 		cfg.HeartbeatInterval = time.Hour
-		svc, _ := newVoltageWatch(b, cfg)
+		svc := newVoltageWatch(b, cfg)
 		tr, err := rivers.NewKafkaTransport(env.cfg)
 		if err != nil {
 			b.Fatal(err)
@@ -398,14 +398,14 @@ func BenchmarkKafkaGoFetch(b *testing.B) {
 		}
 		env.produce(b, recs[:n])
 		b.StartTimer()
-		start, c0 := time.Now(), rivers.CPUTime()
+		start, c0 := time.Now(), cpuTime()
 		for range n {
 			if _, err := r.FetchMessage(ctx); err != nil {
 				b.Fatal(err)
 			}
 		}
 		wall += time.Since(start)
-		cpu += rivers.CPUTime() - c0
+		cpu += cpuTime() - c0
 		fetched += n
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
@@ -443,12 +443,12 @@ func BenchmarkNonMatchingOverKafka(b *testing.B) {
 		env.produce(b, batch(b, env.cfg.Topics.Rapids)[n:]) // warm up: the sentinel alone
 		waitFor(b, sentinels, 1)
 		b.ResetTimer()
-		start, cpu := time.Now(), rivers.CPUTime()
+		start, cpu := time.Now(), cpuTime()
 		for i := range b.N {
 			env.produce(b, batch(b, env.cfg.Topics.Rapids))
 			waitFor(b, sentinels, int64(i+2))
 		}
-		el, c := time.Since(start), rivers.CPUTime()-cpu
+		el, c := time.Since(start), cpuTime()-cpu
 		b.StopTimer()
 		b.ReportMetric(float64(el.Nanoseconds())/float64(b.N*n), "ns/record")
 		b.ReportMetric(float64(c.Nanoseconds())/float64(b.N*n), "cpu-ns/record")
