@@ -704,14 +704,14 @@ type CommandParameters struct {
 // EstimateNeeded is the payload of estimate.needed.v1: a need for the estimate of one missed
 // read (rivers need/solution convention).
 type EstimateNeeded struct {
-	NeedID        string    `json:"need_id"`
-	Asker         string    `json:"asker"`
-	Deadline      time.Time `json:"deadline"`
-	MeterID       string    `json:"meter_id"`
-	TransformerID string    `json:"transformer_id"`
-	FeederID      string    `json:"feeder_id"`
-	ExpectedAt    time.Time `json:"expected_at"`
-	IntervalS     int       `json:"interval_s"`
+	NeedID          string    `json:"need_id"`
+	Asker           string    `json:"asker"`
+	Deadline        time.Time `json:"deadline"`
+	MeterID         string    `json:"meter_id"`
+	TransformerID   string    `json:"transformer_id"`
+	FeederID        string    `json:"feeder_id"`
+	ExpectedAt      time.Time `json:"expected_at"`
+	IntervalSeconds int       `json:"interval_s"`
 	// Length of the gap in intervals; 0: not given.
 	GapIntervals int `json:"gap_intervals,omitempty"`
 	// The last actual read before the gap; zero time: unknown.
@@ -741,19 +741,19 @@ type EstimateSolution struct {
 // MeterReadingEstimated is the payload of meter.reading.estimated.v1: the billing estimate of a
 // missed read.
 type MeterReadingEstimated struct {
-	MeterID        string    `json:"meter_id"`
-	TransformerID  string    `json:"transformer_id"`
-	FeederID       string    `json:"feeder_id"`
-	ReadAt         time.Time `json:"read_at"`
-	IntervalS      int       `json:"interval_s"`
-	EnergyKWhTotal float64   `json:"energy_kwh_total"`
-	EnergyKWh      float64   `json:"energy_kwh"`
-	Method         string    `json:"method"`
-	Confidence     float64   `json:"confidence"`
-	NeedID         string    `json:"need_id"`
-	Solver         string    `json:"solver"`
-	SolverVersion  string    `json:"solver_version"`
-	Candidates     int       `json:"candidates"`
+	MeterID         string    `json:"meter_id"`
+	TransformerID   string    `json:"transformer_id"`
+	FeederID        string    `json:"feeder_id"`
+	ReadAt          time.Time `json:"read_at"`
+	IntervalSeconds int       `json:"interval_s"`
+	EnergyKWhTotal  float64   `json:"energy_kwh_total"`
+	EnergyKWh       float64   `json:"energy_kwh"`
+	Method          string    `json:"method"`
+	Confidence      float64   `json:"confidence"`
+	NeedID          string    `json:"need_id"`
+	Solver          string    `json:"solver"`
+	SolverVersion   string    `json:"solver_version"`
+	Candidates      int       `json:"candidates"`
 }
 
 // MeterReadingAdjusted is the payload of meter.reading.adjusted.v1: the true-up of an estimated
