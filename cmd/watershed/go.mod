@@ -9,6 +9,7 @@ require (
 	github.com/watershed-grid/watershed/contracts v0.0.0
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0
+	github.com/watershed-grid/watershed/services/billing-estimator v0.0.0
 	github.com/watershed-grid/watershed/services/dlq-replayer v0.0.0
 	github.com/watershed-grid/watershed/services/registry v0.0.0
 	golang.org/x/crypto v0.57.0
@@ -195,3 +196,5 @@ replace github.com/watershed-grid/watershed/services/raw-archiver => ../../servi
 replace github.com/watershed-grid/watershed/services/river-archiver => ../../services/river-archiver
 
 replace github.com/watershed-grid/watershed/services/console => ../../services/console
+
+replace github.com/watershed-grid/watershed/services/billing-estimator => ../../services/billing-estimator

@@ -17,6 +17,7 @@ var services = []string{
 	"usage-aggregator", "feeder-aggregator", "outage-detector", "hot-pond",
 	"raw-archiver", "river-archiver", "heartbeat-monitor", "registry",
 	"demand-tracker", "clock-watch", "dlq-replayer", "command-dispatcher", "alert-router", "console",
+	"billing-estimator",
 }
 
 // repoRoot is the repository root: this package lives in deploy/check.

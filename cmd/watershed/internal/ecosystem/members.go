@@ -330,6 +330,7 @@ func Members(opts DevOptions) ([]Member, error) {
 	}
 	// Services made by `watershed new service`: it adds one line each here
 	// and writes the member in members_<name>.go.
+	member(billingEstimatorMember())
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
