@@ -69,19 +69,28 @@ func NeedOf(t interface {
 }
 
 // Settle returns once the service has processed and committed every record
-// on the bus of the topics it reads: with several services on one bus
-// ([WithBus]), call it on each in turn until the exchange is over.
+// on the bus of the topics it reads, including those it appended itself
+// meanwhile (a service answering its own need): it waits until a round
+// finds nothing new. With several services on one bus ([WithBus]), call it
+// on each in the order the exchange flows.
 func (k *Kit) Settle() {
 	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 	defer cancel()
-	for _, topic := range k.svc.Topics() {
-		n := int64(len(k.bus.Records(topic)))
-		if n == 0 {
-			continue
+	for {
+		settled := true
+		for _, topic := range k.svc.Topics() {
+			n := int64(len(k.bus.Records(topic)))
+			if n == 0 || k.bus.Committed(k.svc.Config().Group, topic) >= n {
+				continue
+			}
+			settled = false
+			if err := k.bus.WaitCommitted(ctx, k.svc.Config().Group, topic, n-1); err != nil {
+				k.t.Fatalf("riverstest: %s not committed through offset %d after %s: %v", topic, n-1, k.timeout, err)
+			}
 		}
-		if err := k.bus.WaitCommitted(ctx, k.svc.Config().Group, topic, n-1); err != nil {
-			k.t.Fatalf("riverstest: %s not committed through offset %d after %s: %v", topic, n-1, k.timeout, err)
+		if settled {
+			return
 		}
 	}
 }
