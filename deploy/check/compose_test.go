@@ -389,7 +389,12 @@ func TestComposeTopicsAndMetricsCoverEverything(t *testing.T) {
 			t.Errorf("deploy/otel/collector.yaml does not scrape %s:8080", name)
 		}
 	}
-	if len(targets) != len(services) {
-		t.Errorf("collector scrapes %d targets, compose runs %d services", len(targets), len(services))
+	for name := range variants {
+		if !targets[name+":8080"] {
+			t.Errorf("deploy/otel/collector.yaml does not scrape %s:8080", name)
+		}
+	}
+	if len(targets) != len(services)+len(variants) {
+		t.Errorf("collector scrapes %d targets, compose runs %d services", len(targets), len(services)+len(variants))
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/alert-router/alertrouter"
+	"github.com/watershed-grid/watershed/services/billing-estimator/billingestimator"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
 	"github.com/watershed-grid/watershed/services/command-dispatcher/dispatcher"
 	"github.com/watershed-grid/watershed/services/console/console"
@@ -331,6 +332,9 @@ func Members(opts DevOptions) ([]Member, error) {
 	// Services made by `watershed new service`: it adds one line each here
 	// and writes the member in members_<name>.go.
 	member(billingEstimatorMember())
+	configure(billingestimator.Name, billingEstimatorConfig(billingEstimatorV1))
+	member(billingEstimatorV2Member())
+	configure(billingestimator.Name+"-v2", billingEstimatorConfig(billingEstimatorV2))
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
