@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/watershed-grid/watershed/contracts v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0
+	github.com/watershed-grid/watershed/services/meter-simulator v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 )
@@ -58,4 +59,5 @@ replace (
 	github.com/watershed-grid/watershed/contracts => ../../contracts
 	github.com/watershed-grid/watershed/rapids => ../../rapids
 	github.com/watershed-grid/watershed/rivers => ../../rivers
+	github.com/watershed-grid/watershed/services/meter-simulator => ../meter-simulator
 )
