@@ -255,6 +255,7 @@ func (s *service) actual(ctx context.Context, pub rivers.Publisher, r *events.Me
 	if err := s.setRegister(ctx, pub, m, read.At, read.KWh, false); err != nil {
 		return err
 	}
+	s.prune(m, read.At)
 	// gaps before this read are now bracketed
 	for _, sl := range m.sortedSlots() {
 		if sl.state == held && sl.at.Before(read.At) {
@@ -264,6 +265,17 @@ func (s *service) actual(ctx context.Context, pub rivers.Publisher, r *events.Me
 		}
 	}
 	return nil
+}
+
+// prune forgets the slots more than keepDays before t: their true-up (or
+// their meter's return) is not coming, and their billing days are closed.
+func (s *service) prune(m *meter, t time.Time) {
+	for at, sl := range m.slots {
+		if t.Sub(at) > keepDays*24*time.Hour {
+			delete(m.slots, at)
+			delete(s.needs, sl.needID)
+		}
+	}
 }
 
 func (m *meter) sortedSlots() []*slot {

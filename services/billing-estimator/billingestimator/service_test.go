@@ -257,3 +257,23 @@ func TestBadInputIsDeadLettered(t *testing.T) {
 		t.Fatalf("readings handled after bad input = %v", n)
 	}
 }
+
+// Slots whose actual read never comes are forgotten after keepDays: an
+// estimate is not kept forever for a true-up.
+func TestOldSlotsAreForgotten(t *testing.T) {
+	kit := riverstest.New(t, newService(t, "v1", MethodInterpolation, true, 0))
+	gap := day0.Add(10 * time.Hour)
+	sendReading(kit, "MTR-1", gap.Add(-interval))
+	sendReading(kit, "MTR-1", gap.Add(interval))
+	sendMissed(kit, "MTR-1", gap, gap.Add(-interval), 1)
+	kit.Settle()
+	kit.Advance(5 * time.Second)
+	if n := len(kit.Published(events.TypeMeterReadingEstimated)); n != 1 {
+		t.Fatalf("estimates = %d, want 1", n)
+	}
+	sendReading(kit, "MTR-1", gap.Add(keepDays*24*time.Hour+time.Hour)) // days later
+	sendReading(kit, "MTR-1", gap)                                      // the actual read, too late for a true-up
+	if n := len(kit.Published(events.TypeMeterReadingAdjusted)); n != 0 {
+		t.Fatalf("true-ups = %d, want 0: the slot was forgotten", n)
+	}
+}
