@@ -335,6 +335,14 @@ func Members(opts DevOptions) ([]Member, error) {
 	configure(billingestimator.Name, billingEstimatorConfig(billingEstimatorV1))
 	member(billingEstimatorV2Member())
 	configure(billingestimator.Name+"-v2", billingEstimatorConfig(billingEstimatorV2))
+	for i := range members { // the versions their heartbeats report, in dev's table too
+		switch members[i].Name {
+		case billingestimator.Name:
+			members[i].Version = billingEstimatorV1
+		case billingestimator.Name + "-v2":
+			members[i].Version = billingEstimatorV2
+		}
+	}
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
