@@ -285,6 +285,9 @@ func Members(opts DevOptions) ([]Member, error) {
 	})
 	member(demandtracker.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := demandtracker.ConfigFromEnv()
+		if _, set := os.LookupEnv("DEMAND_ESSENTIAL"); !set {
+			cfg.Essential = append(cfg.Essential, billingEssential...)
+		}
 		return func(svc *rivers.Service) error { return demandtracker.Register(svc, cfg) }, err
 	})
 	member(clockwatch.Name, func() (func(*rivers.Service) error, error) {

@@ -18,6 +18,12 @@ const (
 	billingEstimatorV2 = "v2-profile"
 )
 
+// billingEssential are the estimator's types meant for people and the pond
+// (nothing subscribes to them actively): the demand tracker of dev never
+// retires them unless DEMAND_ESSENTIAL says otherwise. Compose and the
+// chart set the same list.
+var billingEssential = []string{"meter.reading.estimated.v1", "meter.reading.adjusted.v1", "billing.period.v1"}
+
 // billingEstimatorMember is billing-estimator v1 in `watershed dev`.
 func billingEstimatorMember() (string, func() (func(*rivers.Service) error, error)) {
 	return billingestimator.Name, billingEstimatorLoad(billingestimator.MethodInterpolation, true)
