@@ -14,7 +14,7 @@ import (
 // TestAccuracyAgainstSimulator measures both methods against the
 // simulator's ground truth: a fleet's true registers every 15 minutes for
 // four weeks; each meter's profile learnt from the first three; gaps of
-// 1, 4, 16 and 96 missing reads injected in the fourth at fixed places,
+// 1, 2, 3, 4, 16 and 96 missing reads injected in the fourth at fixed places,
 // estimated bracketed (the read after the gap known) and silent (not
 // yet). It is deterministic (seeded fleet, fixed gap places) and writes
 // its table to the log (and to $BILLING_ACCURACY_OUT when set), the table
@@ -101,7 +101,7 @@ func TestAccuracyAgainstSimulator(t *testing.T) {
 		a.conf += e.Confidence
 		a.n++
 	}
-	sizes := []int{1, 4, 16, 96}
+	sizes := []int{1, 2, 3, 4, 16, 96}
 	week := 7 * 96
 	for i := range meters {
 		for _, L := range sizes {
