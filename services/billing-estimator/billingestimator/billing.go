@@ -126,7 +126,7 @@ func (s *service) publishDay(ctx context.Context, pub rivers.Publisher, m *meter
 		}
 	}
 	id := events.ReadingID(m.id+"\nbilling.period.day\n"+itoa(p.Revision), d.start)
-	if err := publish(ctx, pub, events.TypeBillingPeriod, contracts.Identified{ID: id, Data: p}, rivers.WithTime(p.End)); err != nil {
+	if err := publish(ctx, pub, events.TypeBillingPeriod, contracts.Identified{ID: id, Data: p}); err != nil {
 		return err
 	}
 	d.revision, d.last = p.Revision, p

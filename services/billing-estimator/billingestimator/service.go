@@ -245,7 +245,7 @@ func (s *service) actual(ctx context.Context, pub rivers.Publisher, r *events.Me
 				MeterID: m.id, ReadAt: read.At, EstimatedEnergyKWhTotal: sl.est.EnergyKWhTotal, ActualEnergyKWhTotal: read.KWh,
 				DeltaKWh: round3(read.KWh - sl.est.EnergyKWhTotal), Method: sl.est.Method, NeedID: sl.est.NeedID,
 				Solver: sl.est.Solver, SolverVersion: sl.est.SolverVersion,
-			}, rivers.WithTime(read.At)); err != nil {
+			}); err != nil {
 				return err
 			}
 			delete(m.slots, read.At)
@@ -391,7 +391,7 @@ func (s *service) decided(ctx context.Context, d rivers.Decision[events.Estimate
 		Method: b.Method, Confidence: b.Confidence, NeedID: d.Need.ID, Solver: d.Best.Solver,
 		SolverVersion: d.Best.SolverVersion, Candidates: len(d.Solutions)}
 	id := events.ReadingID(m.id+"\nmeter.reading.estimated", sl.at)
-	if err := publish(ctx, pub, events.TypeMeterReadingEstimated, contracts.Identified{ID: id, Data: est}, rivers.WithTime(sl.at)); err != nil {
+	if err := publish(ctx, pub, events.TypeMeterReadingEstimated, contracts.Identified{ID: id, Data: est}); err != nil {
 		return err
 	}
 	if err := s.setRegister(ctx, pub, m, sl.at, b.EnergyKWhTotal, true); err != nil {
