@@ -51,7 +51,8 @@ const (
 const (
 	// MetricNeedsAsked counts needs published by an asker.
 	MetricNeedsAsked = "watershed_needs_asked_total"
-	// MetricNeedsDecided counts needs decided, outcome solved or unsolved.
+	// MetricNeedsDecided counts needs decided, outcome solved, unsolved or
+	// failed (Decided failed permanently).
 	MetricNeedsDecided = "watershed_needs_decided_total"
 	// MetricSolutions counts solutions an asker received: outcome
 	// collected, late (after its decision), unknown (not a pending need of
@@ -212,8 +213,9 @@ type AskerConfig[S any] struct {
 	Tick time.Duration
 	// Decided receives each decision, once per need, from the solution
 	// handler (Enough reached; pub derives from the last solution) or from
-	// a timer (deadline; pub publishes origin events). An error is
-	// retried as a handler's; the need stays decided.
+	// a timer (deadline; pub publishes origin events). After an error the
+	// need is pending again and decided at the next tick; a permanent error
+	// at the deadline drops it (counted failed, logged).
 	Decided func(ctx context.Context, d Decision[S], pub Publisher) error
 }
 
@@ -366,11 +368,26 @@ func (a *Asker[S]) expire(ctx context.Context, now time.Time, pub Publisher) err
 		}
 	}
 	a.mu.Unlock()
-	var errs []error
+	// Each decision stands alone: a failed one must not discard the
+	// others' publications (a timer's failed attempt publishes nothing), so
+	// it is not returned. A transient failure is decided again at the next
+	// tick (decide put it back); a permanent one is dropped and counted.
 	for _, p := range due {
-		errs = append(errs, a.decide(ctx, p, pub))
+		err := a.decide(ctx, p, pub)
+		if err == nil {
+			continue
+		}
+		if IsPermanent(err) {
+			a.mu.Lock()
+			a.decideLocked(p, now)
+			a.mu.Unlock()
+			a.c.decided.Add(ctx, 1, metric.WithAttributes(attribute.String("type", a.cfg.Need), attribute.String("outcome", "failed")))
+			Logger(ctx).ErrorContext(ctx, "need decision failed for good", "need", a.cfg.Need, "need_id", p.meta.ID, "error", err)
+			continue
+		}
+		Logger(ctx).WarnContext(ctx, "need decision failed, deciding again at the next tick", "need", a.cfg.Need, "need_id", p.meta.ID, "error", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // decideLocked moves p from pending to decided.

@@ -3,6 +3,7 @@ package rivers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -324,5 +325,70 @@ func TestKafkaNeedSolution(t *testing.T) {
 				t.Fatalf("estimates = %+v, want version 2.0.0's of 2 candidates", est)
 			}
 		})
+	}
+}
+
+// A decision that fails at the deadline does not cost the others their
+// publications: it is decided again at the next tick; a permanent failure
+// is dropped and counted.
+func TestAskerDecisionFailuresStandAlone(t *testing.T) {
+	svc, err := rivers.NewService(testConfig("billing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := map[string]error{}
+	asker, err := rivers.NewAsker(svc, rivers.AskerConfig[events.EstimateSolution]{
+		Need: events.TypeEstimateNeeded, Solution: events.TypeEstimateSolution,
+		River: rivers.NewRiver(events.TypeEstimateSolution).Interested(solutionKeys...),
+		Wait:  time.Second,
+		Decided: func(ctx context.Context, d rivers.Decision[events.EstimateSolution], pub rivers.Publisher) error {
+			if err := fail[d.Need.ID]; err != nil {
+				delete(fail, d.Need.ID) // fails once
+				return err
+			}
+			return pub.Publish(ctx, events.TypeMeterReadingEstimated, events.MeterReadingEstimated{
+				MeterID: d.Need.ID, TransformerID: "TX-1", FeederID: "FDR-1", ReadAt: riverstest.Start, IntervalSeconds: 900,
+				Method: "profile", NeedID: d.Need.ID, Solver: "-", SolverVersion: "-", Candidates: 1})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Publishes(events.TypeMeterReadingEstimated)
+	ask := func(id string) func(ctx context.Context, now time.Time, pub rivers.Publisher) error {
+		return func(ctx context.Context, now time.Time, pub rivers.Publisher) error {
+			_, err := asker.Ask(ctx, pub, id, func(n rivers.NeedMeta) any {
+				return events.EstimateNeeded{NeedID: n.ID, Asker: n.Asker, Deadline: n.Deadline, MeterID: id,
+					TransformerID: "TX-1", FeederID: "FDR-1", ExpectedAt: riverstest.Start, IntervalSeconds: 900}
+			})
+			return err
+		}
+	}
+	for _, id := range []string{"ok", "transient", "permanent"} {
+		svc.After(0, "ask "+id, ask(id))
+	}
+	fail["transient"] = errors.New("broker hiccup")
+	fail["permanent"] = rivers.Permanent(errors.New("bug"))
+	kit := riverstest.New(t, svc)
+	kit.Advance(time.Second) // the deadline: ok decided, transient fails, permanent dropped
+	ids := func() []string {
+		var out []string
+		for _, e := range kit.Published(events.TypeMeterReadingEstimated) {
+			out = append(out, decode[events.MeterReadingEstimated](t, e).NeedID)
+		}
+		return out
+	}
+	if got := ids(); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf("estimates after the deadline = %v, want [ok]", got)
+	}
+	kit.Advance(100 * time.Millisecond) // the next tick
+	if got := ids(); len(got) != 2 || got[1] != "transient" {
+		t.Fatalf("estimates after the next tick = %v, want [ok transient]", got)
+	}
+	if n := kit.Metric(rivers.MetricNeedsDecided, "outcome", "failed"); n != 1 {
+		t.Errorf("failed = %v, want 1", n)
+	}
+	if asker.Pending() != 0 {
+		t.Errorf("pending = %d, want 0", asker.Pending())
 	}
 }
