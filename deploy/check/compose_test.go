@@ -171,7 +171,11 @@ func TestComposeServicesBuildFromOneDockerfile(t *testing.T) {
 
 func TestComposeServicesHardened(t *testing.T) {
 	p := composeProject(t)
-	for _, name := range services {
+	names := slices.Clone(services)
+	for v := range variants {
+		names = append(names, v)
+	}
+	for _, name := range names {
 		s := p.Services[name]
 		t.Run(name, func(t *testing.T) {
 			if !s.ReadOnly {
