@@ -158,7 +158,7 @@ fi
 kafka_services=(meter-simulator mqtt-gateway reading-validator gap-detector
   usage-aggregator feeder-aggregator outage-detector hot-pond raw-archiver
   river-archiver heartbeat-monitor registry demand-tracker clock-watch
-  dlq-replayer command-dispatcher alert-router console usage-insights load-forecaster)
+  dlq-replayer command-dispatcher alert-router console usage-insights load-forecaster billing-estimator)
 kafka_ok=true
 for f in kafka_jaas kafka-admin.properties kafka-users kafka-cli.env; do have "$f" || kafka_ok=false; done
 for s in "${kafka_services[@]}"; do have "kafka-$s.env" || kafka_ok=false; done

@@ -81,6 +81,16 @@
 // retired for this service (system.retirement.v1) is withheld:
 // Publish returns [ErrRetired].
 //
+// # Needs and solutions
+//
+// A service asks the ecosystem with an [Asker] ([NewAsker], [Asker.Ask]):
+// it publishes a need (need_id = its ce_id, asker, deadline = its use-by),
+// collects the solutions solvers publish with [Solve] and
+// [Answerer.Answer] until the deadline (or [AskerConfig].Enough of them),
+// and receives the best by its own rule ([AskerConfig].Better) in
+// [AskerConfig].Decided. Several versions of a solver may answer the same
+// need; each solution names its solver and version.
+//
 // # Heartbeats and lifecycle
 //
 // A service publishes system.service.started.v1 when it starts,

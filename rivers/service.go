@@ -55,6 +55,9 @@ type Service struct {
 	ends      atomic.Pointer[endsSnapshot] // for AtEnd
 	deadTotal atomic.Int64
 	expTotal  atomic.Int64
+
+	needOnce sync.Once
+	needs    needCounters // need/solution counters (need.go), made on first use
 }
 
 type riverEntry struct {

@@ -19,7 +19,7 @@ cd "$root"
 # bare metal and edge hosts, not in a container).
 all=(meter-simulator mqtt-gateway reading-validator gap-detector usage-aggregator
   feeder-aggregator outage-detector hot-pond raw-archiver river-archiver
-  heartbeat-monitor registry demand-tracker clock-watch dlq-replayer command-dispatcher alert-router console usage-insights load-forecaster)
+  heartbeat-monitor registry demand-tracker clock-watch dlq-replayer command-dispatcher alert-router console usage-insights load-forecaster billing-estimator)
 
 die() { echo "build-images: $*" >&2; exit 1; }
 

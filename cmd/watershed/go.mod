@@ -9,6 +9,7 @@ require (
 	github.com/watershed-grid/watershed/contracts v0.0.0
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0
+	github.com/watershed-grid/watershed/services/billing-estimator v0.0.0
 	github.com/watershed-grid/watershed/services/dlq-replayer v0.0.0
 	github.com/watershed-grid/watershed/services/load-forecaster v0.0.0
 	github.com/watershed-grid/watershed/services/registry v0.0.0
@@ -95,7 +96,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/go-chi/chi/v5 v5.5.0 // indirect
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -201,3 +202,4 @@ replace github.com/watershed-grid/watershed/services/console => ../../services/c
 replace github.com/watershed-grid/watershed/services/usage-insights => ../../services/usage-insights
 
 replace github.com/watershed-grid/watershed/services/load-forecaster => ../../services/load-forecaster
+replace github.com/watershed-grid/watershed/services/billing-estimator => ../../services/billing-estimator

@@ -760,3 +760,87 @@ type CommandParameters struct {
 	// more, e.g. a missed one). Absent: the meter's latest read.
 	ReadAt time.Time `json:"read_at,omitzero"`
 }
+
+// EstimateNeeded is the payload of estimate.needed.v1: a need for the estimate of one missed
+// read (rivers need/solution convention).
+type EstimateNeeded struct {
+	NeedID          string    `json:"need_id"`
+	Asker           string    `json:"asker"`
+	Deadline        time.Time `json:"deadline"`
+	MeterID         string    `json:"meter_id"`
+	TransformerID   string    `json:"transformer_id"`
+	FeederID        string    `json:"feeder_id"`
+	ExpectedAt      time.Time `json:"expected_at"`
+	IntervalSeconds int       `json:"interval_s"`
+	// Length of the gap in intervals; 0: not given.
+	GapIntervals int `json:"gap_intervals,omitempty"`
+	// The last actual read before the gap; zero time: unknown.
+	BeforeReadAt         time.Time `json:"before_read_at,omitzero"`
+	BeforeEnergyKWhTotal *float64  `json:"before_energy_kwh_total,omitempty"`
+	// The first actual read after the gap; zero time: the meter is still silent.
+	AfterReadAt         time.Time `json:"after_read_at,omitzero"`
+	AfterEnergyKWhTotal *float64  `json:"after_energy_kwh_total,omitempty"`
+}
+
+// EstimateSolution is the payload of estimate.solution.v1: one estimator's answer to an
+// estimate.needed.v1.
+type EstimateSolution struct {
+	NeedID         string    `json:"need_id"`
+	Asker          string    `json:"asker"`
+	Solver         string    `json:"solver"`
+	SolverVersion  string    `json:"solver_version"`
+	AskedAt        time.Time `json:"asked_at"`
+	MeterID        string    `json:"meter_id"`
+	ExpectedAt     time.Time `json:"expected_at"`
+	Method         string    `json:"method"`
+	EnergyKWhTotal float64   `json:"energy_kwh_total"`
+	EnergyKWh      float64   `json:"energy_kwh"`
+	Confidence     float64   `json:"confidence"`
+}
+
+// MeterReadingEstimated is the payload of meter.reading.estimated.v1: the billing estimate of a
+// missed read.
+type MeterReadingEstimated struct {
+	MeterID         string    `json:"meter_id"`
+	TransformerID   string    `json:"transformer_id"`
+	FeederID        string    `json:"feeder_id"`
+	ReadAt          time.Time `json:"read_at"`
+	IntervalSeconds int       `json:"interval_s"`
+	EnergyKWhTotal  float64   `json:"energy_kwh_total"`
+	EnergyKWh       float64   `json:"energy_kwh"`
+	Method          string    `json:"method"`
+	Confidence      float64   `json:"confidence"`
+	NeedID          string    `json:"need_id"`
+	Solver          string    `json:"solver"`
+	SolverVersion   string    `json:"solver_version"`
+	Candidates      int       `json:"candidates"`
+}
+
+// MeterReadingAdjusted is the payload of meter.reading.adjusted.v1: the true-up of an estimated
+// read whose actual read arrived.
+type MeterReadingAdjusted struct {
+	MeterID                 string    `json:"meter_id"`
+	ReadAt                  time.Time `json:"read_at"`
+	EstimatedEnergyKWhTotal float64   `json:"estimated_energy_kwh_total"`
+	ActualEnergyKWhTotal    float64   `json:"actual_energy_kwh_total"`
+	DeltaKWh                float64   `json:"delta_kwh"`
+	Method                  string    `json:"method"`
+	NeedID                  string    `json:"need_id"`
+	Solver                  string    `json:"solver"`
+	SolverVersion           string    `json:"solver_version"`
+}
+
+// BillingPeriod is the payload of billing.period.v1: one meter's energy in one billing period,
+// measured and estimated. Keep the latest revision per (meter_id, period, start).
+type BillingPeriod struct {
+	MeterID            string    `json:"meter_id"`
+	Period             string    `json:"period"`
+	Start              time.Time `json:"start"`
+	End                time.Time `json:"end"`
+	TotalKWh           float64   `json:"total_kwh"`
+	MeasuredKWh        float64   `json:"measured_kwh"`
+	EstimatedKWh       float64   `json:"estimated_kwh"`
+	MeasuredIntervals  int       `json:"measured_intervals"`
+	EstimatedIntervals int       `json:"estimated_intervals"`
+	Revision           int       `json:"revision"`
+}

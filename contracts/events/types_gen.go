@@ -6,13 +6,18 @@ package events
 // the ce_type header and to the name of the schema file
 // (contracts/schemas/<type>.json).
 const (
+	TypeBillingPeriod         = "billing.period.v1"           // Billing period
+	TypeEstimateNeeded        = "estimate.needed.v1"          // Estimate needed
+	TypeEstimateSolution      = "estimate.solution.v1"        // Estimate solution
 	TypeFeederLoadForecast    = "feeder.load.forecast.v1"     // Feeder load forecast
 	TypeFeederLoad            = "feeder.load.v1"              // Transformer or feeder load
 	TypeMeterCommandAck       = "meter.command.ack.v1"        // Meter command acknowledgement
 	TypeMeterCommandOutcome   = "meter.command.outcome.v1"    // Meter command outcome
 	TypeMeterCommandRequested = "meter.command.requested.v1"  // Meter command requested
 	TypeMeterCommand          = "meter.command.v1"            // Meter command
+	TypeMeterReadingAdjusted  = "meter.reading.adjusted.v1"   // Meter reading true-up
 	TypeMeterReadingAnomalous = "meter.reading.anomalous.v1"  // Anomalous meter reading
+	TypeMeterReadingEstimated = "meter.reading.estimated.v1"  // Estimated meter reading
 	TypeMeterReadingLate      = "meter.reading.late.v1"       // Late meter reading
 	TypeMeterReadingMissed    = "meter.reading.missed.v1"     // Missed meter reading
 	TypeMeterReadingRejected  = "meter.reading.rejected.v1"   // Rejected meter reading
@@ -36,13 +41,18 @@ const (
 // on every call.
 func Types() []string {
 	return []string{
+		TypeBillingPeriod,
+		TypeEstimateNeeded,
+		TypeEstimateSolution,
 		TypeFeederLoadForecast,
 		TypeFeederLoad,
 		TypeMeterCommandAck,
 		TypeMeterCommandOutcome,
 		TypeMeterCommandRequested,
 		TypeMeterCommand,
+		TypeMeterReadingAdjusted,
 		TypeMeterReadingAnomalous,
+		TypeMeterReadingEstimated,
 		TypeMeterReadingLate,
 		TypeMeterReadingMissed,
 		TypeMeterReadingRejected,
@@ -67,6 +77,12 @@ func Types() []string {
 // json.Unmarshal, and false for a type outside the catalog.
 func NewPayload(eventType string) (any, bool) {
 	switch eventType {
+	case TypeBillingPeriod:
+		return new(BillingPeriod), true
+	case TypeEstimateNeeded:
+		return new(EstimateNeeded), true
+	case TypeEstimateSolution:
+		return new(EstimateSolution), true
 	case TypeFeederLoadForecast:
 		return new(FeederLoadForecast), true
 	case TypeFeederLoad:
@@ -79,8 +95,12 @@ func NewPayload(eventType string) (any, bool) {
 		return new(MeterCommandRequested), true
 	case TypeMeterCommand:
 		return new(MeterCommand), true
+	case TypeMeterReadingAdjusted:
+		return new(MeterReadingAdjusted), true
 	case TypeMeterReadingAnomalous:
 		return new(MeterReadingAnomalous), true
+	case TypeMeterReadingEstimated:
+		return new(MeterReadingEstimated), true
 	case TypeMeterReadingLate:
 		return new(MeterReadingLate), true
 	case TypeMeterReadingMissed:

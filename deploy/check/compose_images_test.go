@@ -61,6 +61,12 @@ func TestComposeImagesPinned(t *testing.T) {
 		if s.Build != nil {
 			continue // built from this repository (scripts/build-images.sh)
 		}
+		if base, ok := variants[name]; ok {
+			if s.Image != p.Services[base].Image {
+				t.Errorf("%s: image %s, want %s's %s (a version of it side by side)", name, s.Image, base, p.Services[base].Image)
+			}
+			continue
+		}
 		if !pinnedImage.MatchString(s.Image) {
 			t.Errorf("%s: image %q: want name:tag or name:tag@sha256:<digest>", name, s.Image)
 			continue

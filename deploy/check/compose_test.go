@@ -171,7 +171,11 @@ func TestComposeServicesBuildFromOneDockerfile(t *testing.T) {
 
 func TestComposeServicesHardened(t *testing.T) {
 	p := composeProject(t)
-	for _, name := range services {
+	names := slices.Clone(services)
+	for v := range variants {
+		names = append(names, v)
+	}
+	for _, name := range names {
 		s := p.Services[name]
 		t.Run(name, func(t *testing.T) {
 			if !s.ReadOnly {
@@ -389,7 +393,12 @@ func TestComposeTopicsAndMetricsCoverEverything(t *testing.T) {
 			t.Errorf("deploy/otel/collector.yaml does not scrape %s:8080", name)
 		}
 	}
-	if len(targets) != len(services) {
-		t.Errorf("collector scrapes %d targets, compose runs %d services", len(targets), len(services))
+	for name := range variants {
+		if !targets[name+":8080"] {
+			t.Errorf("deploy/otel/collector.yaml does not scrape %s:8080", name)
+		}
+	}
+	if len(targets) != len(services)+len(variants) {
+		t.Errorf("collector scrapes %d targets, compose runs %d services", len(targets), len(services)+len(variants))
 	}
 }

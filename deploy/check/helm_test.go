@@ -268,9 +268,9 @@ func TestHelmDeploymentsRestricted(t *testing.T) {
 			deployments++
 			t.Run(set+"/"+d.Name, func(t *testing.T) { checkDeployment(t, d) })
 		}
-		want := len(services) - 2 // meter-simulator and console are off by default
+		want := len(services) + len(variants) - 2 // meter-simulator and console are off by default
 		if set == "ci" {
-			want = len(services)
+			want = len(services) + len(variants)
 		}
 		if deployments != want {
 			t.Errorf("%s values: %d Deployments, want %d", set, deployments, want)
@@ -471,8 +471,8 @@ func TestHelmCIValuesRenderEverything(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"Deployment", "Service", "ServiceAccount"} {
-		if count[k] != len(services) {
-			t.Errorf("%d %ss, want %d", count[k], k, len(services))
+		if count[k] != len(services)+len(variants) {
+			t.Errorf("%d %ss, want %d", count[k], k, len(services)+len(variants))
 		}
 	}
 	slices.Sort(pdbs)

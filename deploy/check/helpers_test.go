@@ -19,6 +19,13 @@ var services = []string{
 	"demand-tracker", "clock-watch", "dlq-replayer", "command-dispatcher", "alert-router", "console",
 	"usage-insights",
 	"load-forecaster",
+	"billing-estimator",
+}
+
+// variants are compose services that run another version of a service
+// above from its image (versions side by side), by the name they run as.
+var variants = map[string]string{
+	"billing-estimator-v2": "billing-estimator",
 }
 
 // repoRoot is the repository root: this package lives in deploy/check.

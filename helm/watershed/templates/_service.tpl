@@ -21,6 +21,7 @@ Call: include "watershed.service" (dict "root" $ "name" "<service>").
 {{- $strimziUsers := $v.kafka.strimzi.users -}}
 {{- $ctx := dict "root" $root "name" $name -}}
 {{- $tag := $v.image.tag | default $root.Chart.AppVersion -}}
+{{- $image := (get $svc "image") | default $name -}}
 {{- if not (or $strimziUsers $v.kafka.sasl.mechanism $v.kafka.allowUnauthenticated) -}}
 {{- fail "Kafka authentication is off: set kafka.strimzi.users=true (a KafkaUser per service) or kafka.sasl.mechanism and kafka.sasl.existingSecret, or kafka.allowUnauthenticated=true to run without (helm/README.md)" -}}
 {{- end -}}
@@ -116,7 +117,7 @@ spec:
           type: RuntimeDefault
       containers:
         - name: {{ $name }}
-          image: {{ printf "%s/%s:%s" $v.image.registry $name $tag | quote }}
+          image: {{ printf "%s/%s:%s" $v.image.registry $image $tag | quote }}
           imagePullPolicy: {{ $v.image.pullPolicy }}
           ports:
             - name: http

@@ -11,6 +11,16 @@
 //	GET /v1/services/{name}   one service, 404 when unknown
 //	GET /v1/types             {"types": [...]}
 //	GET /v1/graph             {"nodes", "edges", "types"}
+//	GET /v1/compare/{service} its versions side by side: answers, chosen,
+//	                          accuracy against later actual reads, latency
+//
+// The comparison ([Comparison]) reads estimate.solution.v1 (every
+// version's answers to a need), meter.reading.estimated.v1 (the answer the
+// asker chose) and meter.reading.adjusted.v1 (the actual read that came
+// later) on passive rivers, and scores every answer to a need once its
+// true-up arrives: mean absolute and mean signed error of the register,
+// kWh. It remembers the answers of the last 100,000 needs awaiting a
+// true-up.
 //
 // [Register] builds the service: passive rivers of system.heartbeat.v1 and
 // system.service.stopping.v1 ([Watch], also used by the demand tracker)

@@ -90,14 +90,19 @@ func (c Config) Validate() error {
 
 // Register adds the registry to svc: it is built from heartbeats (see
 // [Watch]) and its JSON API ([Registry.Routes]) is mounted at /v1/ on the
-// service's HTTP server.
+// service's HTTP server, with the comparison of versions side by side
+// (GET /v1/compare/{service}, see [Comparison]).
 func Register(svc *rivers.Service, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	reg := New(cfg.InstanceTTL)
 	Watch(svc, reg, WatchConfig{ExpireEvery: cfg.ExpireInterval, Lag: lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle}}, nil)
-	svc.HandleHTTP("/v1/*", reg.Routes())
+	routes := reg.Routes()
+	c := NewComparison(0)
+	WatchComparison(svc, c)
+	MountCompare(routes, reg, c)
+	svc.HandleHTTP("/v1/*", routes)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/alert-router/alertrouter"
+	"github.com/watershed-grid/watershed/services/billing-estimator/billingestimator"
 	"github.com/watershed-grid/watershed/services/clock-watch/clockwatch"
 	"github.com/watershed-grid/watershed/services/command-dispatcher/dispatcher"
 	"github.com/watershed-grid/watershed/services/console/console"
@@ -284,6 +285,9 @@ func Members(opts DevOptions) ([]Member, error) {
 	})
 	member(demandtracker.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := demandtracker.ConfigFromEnv()
+		if _, set := os.LookupEnv("DEMAND_ESSENTIAL"); !set {
+			cfg.Essential = append(cfg.Essential, billingEssential...)
+		}
 		return func(svc *rivers.Service) error { return demandtracker.Register(svc, cfg) }, err
 	})
 	member(clockwatch.Name, func() (func(*rivers.Service) error, error) {
@@ -339,6 +343,18 @@ func Members(opts DevOptions) ([]Member, error) {
 	}
 	// Services made by `watershed new service`: it adds one line each here
 	// and writes the member in members_<name>.go.
+	member(billingEstimatorMember())
+	configure(billingestimator.Name, billingEstimatorConfig(billingEstimatorV1))
+	member(billingEstimatorV2Member())
+	configure(billingestimator.Name+"-v2", billingEstimatorConfig(billingEstimatorV2))
+	for i := range members { // the versions their heartbeats report, in dev's table too
+		switch members[i].Name {
+		case billingestimator.Name:
+			members[i].Version = billingEstimatorV1
+		case billingestimator.Name + "-v2":
+			members[i].Version = billingEstimatorV2
+		}
+	}
 	if len(errs) > 0 {
 		return nil, joinConfigErrors(errs)
 	}
