@@ -9,12 +9,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 	"github.com/watershed-grid/watershed/services/registry/registry"
 )
 
 func TestCompareTable(t *testing.T) {
-	reg := registry.New(time.Minute)
-	reg.Observe(registry.FromEvent(events.Heartbeat{Service: "billing-estimator", Version: "v1-interpolation", Instance: "b1"}), time.Now())
+	reg := landscape.New(time.Minute)
+	reg.Observe(landscape.FromEvent(events.Heartbeat{Service: "billing-estimator", Version: "v1-interpolation", Instance: "b1"}), time.Now())
 	c := registry.NewComparison(0)
 	now := time.Now()
 	c.Answered("n1", "billing-estimator", "v1-interpolation", "interpolation", 10.0, 20*time.Millisecond, now)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/watershed-grid/watershed/contracts/events"
-	"github.com/watershed-grid/watershed/services/registry/registry"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 )
 
 // envRegistry names the variable holding the registry's base URL.
@@ -65,7 +65,7 @@ endpoints.json), else http://127.0.0.1:8080.`,
 				return err
 			}
 			var resp struct {
-				Services []registry.Service `json:"services"`
+				Services []landscape.Service `json:"services"`
 			}
 			if err := json.Unmarshal(body, &resp); err != nil {
 				return fmt.Errorf("registry at %s: unexpected answer: %w", url, err)
@@ -101,7 +101,7 @@ func fetchServices(ctx context.Context, base string) ([]byte, error) {
 }
 
 // printServices writes the table: one row per service version.
-func printServices(w io.Writer, services []registry.Service) error {
+func printServices(w io.Writer, services []landscape.Service) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tVERSION\tINSTANCES\tPUBLISHES\tCONSUMES")
 	for _, s := range services {
@@ -131,7 +131,7 @@ func printServices(w io.Writer, services []registry.Service) error {
 
 // consumes describes a version's rivers: active types, then passive ones.
 // The SDK's retirement river, which every service has, is left out.
-func consumes(rivers []registry.River) string {
+func consumes(rivers []landscape.River) string {
 	var active, passive []string
 	for _, r := range rivers {
 		if len(r.Types) == 1 && r.Types[0] == events.TypeRetirement && !r.Passive {

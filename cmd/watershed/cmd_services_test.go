@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/watershed-grid/watershed/contracts/events"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 	"github.com/watershed-grid/watershed/services/registry/registry"
 )
 
@@ -24,19 +25,19 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 }
 
 func TestServicesTableAndJSON(t *testing.T) {
-	reg := registry.New(time.Minute)
+	reg := landscape.New(time.Minute)
 	now := time.Now()
-	reg.Observe(registry.FromEvent(events.Heartbeat{Service: "usage-aggregator", Version: "1.2.0", Instance: "ua-1",
+	reg.Observe(landscape.FromEvent(events.Heartbeat{Service: "usage-aggregator", Version: "1.2.0", Instance: "ua-1",
 		Publishes: []string{events.TypeUsageInterval},
 		Subscribes: []events.Subscription{
 			{Types: []string{events.TypeMeterReading}, Topic: "rapids"},
 			{Types: []string{events.TypeRetirement}, Topic: "rivers"},
 		}}), now)
-	reg.Observe(registry.FromEvent(events.Heartbeat{Service: "usage-aggregator", Version: "1.2.0", Instance: "ua-2",
+	reg.Observe(landscape.FromEvent(events.Heartbeat{Service: "usage-aggregator", Version: "1.2.0", Instance: "ua-2",
 		Publishes: []string{events.TypeUsageInterval}}), now)
-	reg.Observe(registry.FromEvent(events.Heartbeat{Service: "archiver", Version: "0.9.0", Instance: "ar-1",
+	reg.Observe(landscape.FromEvent(events.Heartbeat{Service: "archiver", Version: "0.9.0", Instance: "ar-1",
 		Subscribes: []events.Subscription{{Types: []string{events.TypeUsageInterval}, Topic: "rivers", Passive: true}}}), now)
-	srv := httptest.NewServer(reg.Routes())
+	srv := httptest.NewServer(registry.Routes(reg))
 	defer srv.Close()
 
 	out, err := runCLI(t, "services", "--registry", srv.URL)
@@ -68,7 +69,7 @@ func TestServicesTableAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var resp struct{ Services []registry.Service }
+	var resp struct{ Services []landscape.Service }
 	if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp.Services) != 2 {
 		t.Fatalf("--json: %v\n%s", err, out)
 	}
@@ -86,13 +87,13 @@ func TestServicesRegistryDown(t *testing.T) {
 // A version under a retirement notice, or with a retired type, gets a line
 // saying so under the table.
 func TestServicesRetirementNotices(t *testing.T) {
-	reg := registry.New(time.Minute)
+	reg := landscape.New(time.Minute)
 	at := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
-	reg.Observe(registry.FromEvent(events.Heartbeat{Service: "usage-alerts", Version: "0.1.0", Instance: "ua-1",
+	reg.Observe(landscape.FromEvent(events.Heartbeat{Service: "usage-alerts", Version: "0.1.0", Instance: "ua-1",
 		Publishes: []string{"usage.alert.v1"},
 		Retiring:  []events.RetirementNotice{{Type: "usage.alert.v1", EffectiveAt: at, Reason: "no active subscriber"}},
 		Retired:   []string{events.TypeMeterReadingLate}}), time.Now())
-	srv := httptest.NewServer(reg.Routes())
+	srv := httptest.NewServer(registry.Routes(reg))
 	defer srv.Close()
 	out, err := runCLI(t, "services", "--registry", srv.URL)
 	if err != nil {

@@ -6,14 +6,12 @@ replace (
 	github.com/watershed-grid/watershed/contracts => ../../contracts
 	github.com/watershed-grid/watershed/rapids => ../../rapids
 	github.com/watershed-grid/watershed/rivers => ../../rivers
-	github.com/watershed-grid/watershed/services/registry => ../registry
 )
 
 require (
 	github.com/watershed-grid/watershed/contracts v0.0.0
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0-00010101000000-000000000000
-	github.com/watershed-grid/watershed/services/registry v0.0.0-00010101000000-000000000000
 )
 
 require (

@@ -21,7 +21,7 @@
 // publishes the decisions, the passive volume river, and GET /v1/demand.
 //
 // Lag never retires a type: instances expire on the tracker's position in
-// the stream, not the wall clock (registry.Watch), and while the tracker is
+// the stream, not the wall clock (landscape.Watch), and while the tracker is
 // behind it decides nothing and publishes system.monitor.lagging.v1 (then
 // recovered, after DEMAND_LAG_SETTLE caught up). The volume river reads
 // the envelope only, never the payload.

@@ -10,7 +10,7 @@ import (
 	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/rivers/lagwatch"
-	"github.com/watershed-grid/watershed/services/registry/registry"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 )
 
 // RiverVolume is the passive river of every event type on the rivers
@@ -27,22 +27,22 @@ type Report struct {
 }
 
 // Register adds the demand tracker to svc: the demand graph from
-// heartbeats (passive rivers, see registry.Watch), a timer every
+// heartbeats (passive rivers, see landscape.Watch), a timer every
 // cfg.Evaluate that publishes the decisions as system.retirement.v1 (keyed
 // by the producing service), when cfg.CountVolume a passive river of every
 // type counting volume and consumption, and GET /v1/demand on the
 // service's HTTP server.
 //
-// While the tracker is behind in the rivers (see registry.Watch and package
+// While the tracker is behind in the rivers (see landscape.Watch and package
 // rivers/lagwatch) it decides nothing: a subscriber whose heartbeats it has
 // not read yet is not gone. It says so with system.monitor.lagging.v1.
 func Register(svc *rivers.Service, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	d := &demand{reg: registry.New(cfg.InstanceTTL), tracker: NewTracker(cfg.TrackerConfig()), volume: NewVolume(0)}
+	d := &demand{reg: landscape.New(cfg.InstanceTTL), tracker: NewTracker(cfg.TrackerConfig()), volume: NewVolume(0)}
 	svc.Publishes(events.TypeRetirement)
-	d.lag = registry.Watch(svc, d.reg, registry.WatchConfig{ExpireEvery: cfg.Evaluate,
+	d.lag = landscape.Watch(svc, d.reg, landscape.WatchConfig{ExpireEvery: cfg.Evaluate,
 		Lag: lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle}}, nil)
 	svc.Every(cfg.Evaluate, "evaluate", d.evaluate)
 	if cfg.CountVolume {
@@ -65,7 +65,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 }
 
 type demand struct {
-	reg    *registry.Registry
+	reg    *landscape.Registry
 	volume *Volume
 	lag    *lagwatch.Watch
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/watershed-grid/watershed/services/registry/registry"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 )
 
 // Phase is a retirement phase, as in system.retirement.v1.
@@ -131,7 +131,7 @@ func (t *Tracker) IsEssential(typ string) bool {
 // Evaluate judges every type of the graph at now and returns the decisions
 // to publish, ordered by type then service. Call it after heartbeats changed
 // the graph, and on a timer.
-func (t *Tracker) Evaluate(g registry.Graph, now time.Time) []Decision {
+func (t *Tracker) Evaluate(g landscape.Graph, now time.Time) []Decision {
 	var out []Decision
 	seen := map[string]bool{}
 	for _, ty := range g.Types {
@@ -149,7 +149,7 @@ func (t *Tracker) Evaluate(g registry.Graph, now time.Time) []Decision {
 		var services []string
 		for _, p := range ty.Producers {
 			services = append(services, p.Service)
-			st.versions = append(st.versions, registry.ID(p.Service, p.Version))
+			st.versions = append(st.versions, landscape.ID(p.Service, p.Version))
 		}
 		for _, id := range ty.RetiredBy {
 			svc, _, _ := strings.Cut(id, "@")
@@ -177,7 +177,7 @@ func (t *Tracker) Evaluate(g registry.Graph, now time.Time) []Decision {
 	return out
 }
 
-func (t *Tracker) step(ty registry.Type, st *typeState, now time.Time) []Decision {
+func (t *Tracker) step(ty landscape.Type, st *typeState, now time.Time) []Decision {
 	decide := func(phase Phase, services []string, reason string) []Decision {
 		var out []Decision
 		for _, svc := range services {

@@ -4,20 +4,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/watershed-grid/watershed/services/registry/registry"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 )
 
 type world struct {
-	reg *registry.Registry
+	reg *landscape.Registry
 	now time.Time
 }
 
 func newWorld() *world {
-	return &world{reg: registry.New(time.Hour), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return &world{reg: landscape.New(time.Hour), now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
-func (w *world) beat(svc, version, instance string, publishes, retired []string, rivers ...registry.River) {
-	w.reg.Observe(registry.Heartbeat{Service: svc, Version: version, Instance: instance,
+func (w *world) beat(svc, version, instance string, publishes, retired []string, rivers ...landscape.River) {
+	w.reg.Observe(landscape.Heartbeat{Service: svc, Version: version, Instance: instance,
 		Publishes: publishes, Retired: retired, Rivers: rivers}, w.now)
 }
 
@@ -46,7 +46,7 @@ func TestUnwantedTypeIsNoticedThenRetiredThenReinstated(t *testing.T) {
 	w := newWorld()
 	tr := NewTracker(TrackerConfig{Idle: time.Minute, Grace: 2 * time.Minute, Resend: time.Hour})
 	pub := []string{"usage.interval.v1", "system.heartbeat.v1"}
-	archiver := registry.River{Topic: "rivers", Types: []string{"*"}, Passive: true}
+	archiver := landscape.River{Topic: "rivers", Types: []string{"*"}, Passive: true}
 	w.beat("usage-aggregator", "1.0.0", "ua", pub, nil)
 	w.beat("raw-archiver", "1.0.0", "ra", nil, nil, archiver)
 	expect(t, tr.Evaluate(w.reg.Graph(), w.now))
@@ -75,7 +75,7 @@ func TestUnwantedTypeIsNoticedThenRetiredThenReinstated(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 	// a subscriber appears
-	w.beat("billing-estimator", "0.1.0", "be", nil, nil, registry.River{Topic: "rivers", Types: []string{"usage.interval.v1"}})
+	w.beat("billing-estimator", "0.1.0", "be", nil, nil, landscape.River{Topic: "rivers", Types: []string{"usage.interval.v1"}})
 	w.now = w.now.Add(time.Second)
 	ds = tr.Evaluate(w.reg.Graph(), w.now)
 	expect(t, ds, "usage-aggregator:usage.interval.v1:reinstated")
@@ -93,7 +93,7 @@ func TestDemandResetsIdleClock(t *testing.T) {
 	w.beat("p", "1.0.0", "p1", []string{"a.b.v1"}, nil)
 	tr.Evaluate(w.reg.Graph(), w.now)
 	w.now = w.now.Add(50 * time.Second)
-	w.beat("c", "1.0.0", "c1", nil, nil, registry.River{Topic: "rivers", Types: []string{"a.b.v1"}})
+	w.beat("c", "1.0.0", "c1", nil, nil, landscape.River{Topic: "rivers", Types: []string{"a.b.v1"}})
 	expect(t, tr.Evaluate(w.reg.Graph(), w.now))
 	w.reg.Remove("c1")
 	w.now = w.now.Add(50 * time.Second)
@@ -103,7 +103,7 @@ func TestDemandResetsIdleClock(t *testing.T) {
 	w.now = w.now.Add(10 * time.Second)
 	expect(t, tr.Evaluate(w.reg.Graph(), w.now), "p:a.b.v1:notice")
 	// demand during the notice cancels it
-	w.beat("c", "1.0.0", "c2", nil, nil, registry.River{Topic: "rivers", Types: []string{"a.*"}})
+	w.beat("c", "1.0.0", "c2", nil, nil, landscape.River{Topic: "rivers", Types: []string{"a.*"}})
 	w.now = w.now.Add(10 * time.Second)
 	expect(t, tr.Evaluate(w.reg.Graph(), w.now), "p:a.b.v1:reinstated")
 }
@@ -144,7 +144,7 @@ func TestRetirementFromBeforeStartIsAdopted(t *testing.T) {
 	if st := tr.Status(); len(st) != 1 || st[0].State != Gone {
 		t.Fatalf("status = %+v", st)
 	}
-	w.beat("c", "1.0.0", "c1", nil, nil, registry.River{Topic: "rivers", Types: []string{"x.y.v1"}})
+	w.beat("c", "1.0.0", "c1", nil, nil, landscape.River{Topic: "rivers", Types: []string{"x.y.v1"}})
 	w.now = w.now.Add(time.Second)
 	expect(t, tr.Evaluate(w.reg.Graph(), w.now), "p:x.y.v1:reinstated")
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"cmp"
 	"context"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 	"math"
 	"net/http"
 	"slices"
@@ -264,7 +265,7 @@ func WatchComparison(svc *rivers.Service, c *Comparison) {
 
 // MountCompare serves GET /v1/compare/{service}: 404 when no version of
 // the service answered a need.
-func MountCompare(m chi.Router, r *Registry, c *Comparison) {
+func MountCompare(m chi.Router, r *landscape.Registry, c *Comparison) {
 	m.Get("/v1/compare/{service}", func(w http.ResponseWriter, req *http.Request) {
 		name := chi.URLParam(req, "service")
 		live, _ := r.Service(name)

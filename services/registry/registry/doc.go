@@ -1,11 +1,9 @@
-// Package registry is the discovery service, built only from
-// system.heartbeat.v1: services, their versions side by side, instances,
-// what each publishes and the river contracts each subscribes with. It
-// derives the demand graph: for each event type its producers
-// (service@version) and consumers (active or passive; a "*" or "prefix.*"
-// river consumes every matching published type).
+// Package registry is the discovery service: the landscape of services
+// that package rivers/landscape builds from system.heartbeat.v1 (services,
+// their versions side by side, instances, what each publishes, the river
+// contracts each subscribes with, the demand graph), served over HTTP.
 //
-// [Registry.Routes] serves it as JSON:
+// [Routes] serves it as JSON:
 //
 //	GET /v1/services          {"services": [...]}
 //	GET /v1/services/{name}   one service, 404 when unknown
@@ -23,7 +21,7 @@
 // true-up.
 //
 // [Register] builds the service: passive rivers of system.heartbeat.v1 and
-// system.service.stopping.v1 ([Watch], also used by the demand tracker)
+// system.service.stopping.v1 ([landscape.Watch], also used by the demand tracker)
 // and the routes mounted on the rivers service's HTTP server (HTTP_ADDR,
 // next to /healthz, /readyz and /metrics).
 //

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -13,7 +14,7 @@ import (
 //	GET /v1/services/{name}   one service (404 when unknown)
 //	GET /v1/types             every event type with producers and consumers
 //	GET /v1/graph             nodes (service@version), edges, types
-func (r *Registry) Routes() chi.Router {
+func Routes(r *landscape.Registry) chi.Router {
 	m := chi.NewRouter()
 	m.Get("/v1/services", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"services": nonNil(r.Services())})
@@ -35,9 +36,9 @@ func (r *Registry) Routes() chi.Router {
 	return m
 }
 
-func nonNil(s []Service) []Service {
+func nonNil(s []landscape.Service) []landscape.Service {
 	if s == nil {
-		return []Service{}
+		return []landscape.Service{}
 	}
 	return s
 }

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/watershed-grid/watershed/rivers/landscape"
 	"net/http/httptest"
 	"slices"
 	"testing"
@@ -55,7 +56,7 @@ func TestRegistryServiceOnBroker(t *testing.T) {
 				}
 				return rec.Code
 			}
-			var svc registry.Service
+			var svc landscape.Service
 			deadline := time.Now().Add(30 * time.Second)
 			for get("/v1/services/usage-aggregator", &svc) != 200 || len(svc.Versions) < 2 {
 				if time.Now().After(deadline) {
@@ -64,16 +65,16 @@ func TestRegistryServiceOnBroker(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			for _, v := range svc.Versions {
-				reads := slices.ContainsFunc(v.Subscribes, func(r registry.River) bool {
+				reads := slices.ContainsFunc(v.Subscribes, func(r landscape.River) bool {
 					return slices.Contains(r.Types, events.TypeMeterReading) && r.Topic == k.Kafka.Topics.Rapids && !r.Passive
 				})
 				if len(v.Instances) != 1 || !slices.Contains(v.Publishes, events.TypeUsageInterval) || !reads {
 					t.Fatalf("version %s: %+v", v.Version, v)
 				}
 			}
-			var types struct{ Types []registry.Type }
+			var types struct{ Types []landscape.Type }
 			get("/v1/types", &types)
-			i := slices.IndexFunc(types.Types, func(ty registry.Type) bool { return ty.Type == events.TypeMeterReading })
+			i := slices.IndexFunc(types.Types, func(ty landscape.Type) bool { return ty.Type == events.TypeMeterReading })
 			// The two usage-aggregators read it on the rapids (the registry's
 			// own passive "*" river on the rivers, which follows its read
 			// progress, is listed too: a wildcard consumes every known type).

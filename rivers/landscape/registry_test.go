@@ -1,9 +1,6 @@
-package registry
+package landscape
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -83,50 +80,6 @@ func TestExpireAndRemove(t *testing.T) {
 	r.Remove("ua-1")
 	if _, ok := r.Service("usage-aggregator"); ok {
 		t.Fatal("removed instance still listed")
-	}
-}
-
-func TestHTTP(t *testing.T) {
-	srv := httptest.NewServer(fixture(time.Now()).Routes())
-	defer srv.Close()
-	get := func(path string, want int, into any) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != want || resp.Header.Get("Content-Type") != "application/json" {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var svcs struct{ Services []Service }
-	get("/v1/services", 200, &svcs)
-	if len(svcs.Services) != 3 || svcs.Services[0].Name != "raw-archiver" {
-		t.Fatalf("services = %+v", svcs)
-	}
-	var one Service
-	get("/v1/services/usage-aggregator", 200, &one)
-	if one.Name != "usage-aggregator" || one.Versions[0].Subscribes[0].Types[0] != "meter.reading.validated.v1" {
-		t.Fatalf("service = %+v", one)
-	}
-	var e map[string]string
-	get("/v1/services/unknown", 404, &e)
-	if e["error"] == "" {
-		t.Fatal("404 without error message")
-	}
-	var types struct{ Types []Type }
-	get("/v1/types", 200, &types)
-	if len(types.Types) != 3 {
-		t.Fatalf("types = %+v", types)
-	}
-	var g Graph
-	get("/v1/graph", 200, &g)
-	if len(g.Edges) == 0 || len(g.Nodes) != 4 {
-		t.Fatalf("graph = %+v", g)
 	}
 }
 
