@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/chromedp/chromedp v0.23.1
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/spf13/cobra v1.10.2
 	github.com/watershed-grid/watershed/contracts v0.0.0
 	github.com/watershed-grid/watershed/rapids v0.0.0
@@ -74,7 +75,6 @@ require (
 	github.com/parquet-go/parquet-go v0.32.0 // indirect
 	github.com/pkg/browser v0.0.0-20240102092130-5ac0b6a4141c // indirect
 	github.com/planetscale/vtprotobuf v0.6.1-0.20240319094008-0393e58bdf10 // indirect
-	github.com/redis/go-redis/v9 v9.23.0 // indirect
 	github.com/spiffe/go-spiffe/v2 v2.8.1 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect
 	github.com/yuin/gopher-lua v1.1.1 // indirect
@@ -129,7 +129,6 @@ require (
 	github.com/watershed-grid/watershed/services/meter-simulator v0.0.0
 	github.com/watershed-grid/watershed/services/mqtt-gateway v0.0.0
 	github.com/watershed-grid/watershed/services/outage-detector v0.0.0
-	github.com/watershed-grid/watershed/services/raw-archiver v0.0.0
 	github.com/watershed-grid/watershed/services/reading-validator v0.0.0
 	github.com/watershed-grid/watershed/services/river-archiver v0.0.0
 	github.com/watershed-grid/watershed/services/usage-aggregator v0.0.0
@@ -193,8 +192,6 @@ replace github.com/watershed-grid/watershed/services/usage-aggregator => ../../s
 
 replace github.com/watershed-grid/watershed/services/hot-pond => ../../services/hot-pond
 
-replace github.com/watershed-grid/watershed/services/raw-archiver => ../../services/raw-archiver
-
 replace github.com/watershed-grid/watershed/services/river-archiver => ../../services/river-archiver
 
 replace github.com/watershed-grid/watershed/services/console => ../../services/console
@@ -202,4 +199,5 @@ replace github.com/watershed-grid/watershed/services/console => ../../services/c
 replace github.com/watershed-grid/watershed/services/usage-insights => ../../services/usage-insights
 
 replace github.com/watershed-grid/watershed/services/load-forecaster => ../../services/load-forecaster
+
 replace github.com/watershed-grid/watershed/services/billing-estimator => ../../services/billing-estimator

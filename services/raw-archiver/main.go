@@ -3,8 +3,8 @@
 package main
 
 import (
+	"github.com/watershed-grid/watershed/ponds/archiver"
 	"github.com/watershed-grid/watershed/rivers"
-	"github.com/watershed-grid/watershed/services/raw-archiver/archiver"
 )
 
 func main() {

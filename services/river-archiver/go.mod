@@ -7,7 +7,6 @@ replace (
 	github.com/watershed-grid/watershed/ponds => ../../ponds
 	github.com/watershed-grid/watershed/rapids => ../../rapids
 	github.com/watershed-grid/watershed/rivers => ../../rivers
-	github.com/watershed-grid/watershed/services/raw-archiver => ../raw-archiver
 )
 
 require (
@@ -15,7 +14,6 @@ require (
 	github.com/watershed-grid/watershed/ponds v0.0.0-00010101000000-000000000000
 	github.com/watershed-grid/watershed/rapids v0.0.0
 	github.com/watershed-grid/watershed/rivers v0.0.0
-	github.com/watershed-grid/watershed/services/raw-archiver v0.0.0-00010101000000-000000000000
 )
 
 require (

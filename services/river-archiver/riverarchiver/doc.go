@@ -1,5 +1,5 @@
 // Package riverarchiver is the river-archiver service: the archiver of
-// package services/raw-archiver/archiver pointed at the rivers topic. It
+// package ponds/archiver pointed at the rivers topic. It
 // writes every business and system event, of every type, into the pond as
 // Parquet (<root>/rivers/ce_type=<ce_type>/date=YYYY-MM-DD/rivers+<partition>+<first offset>.parquet),
 // commits offsets only once the objects are durable, and dead-letters

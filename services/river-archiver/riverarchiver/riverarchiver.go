@@ -3,8 +3,8 @@ package riverarchiver
 import (
 	"os"
 
+	"github.com/watershed-grid/watershed/ponds/archiver"
 	"github.com/watershed-grid/watershed/rivers"
-	"github.com/watershed-grid/watershed/services/raw-archiver/archiver"
 )
 
 // Name is the river archiver's service name.

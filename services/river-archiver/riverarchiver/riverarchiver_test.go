@@ -8,11 +8,11 @@ import (
 
 	"github.com/watershed-grid/watershed/contracts"
 	"github.com/watershed-grid/watershed/ponds/archive"
+	"github.com/watershed-grid/watershed/ponds/archiver"
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rapids/embedded"
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/rivers/riverstest"
-	"github.com/watershed-grid/watershed/services/raw-archiver/archiver"
 )
 
 func TestDefaultConfigArchivesRivers(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/watershed-grid/watershed/ponds/archiver"
 	"github.com/watershed-grid/watershed/rivers"
 	"github.com/watershed-grid/watershed/services/alert-router/alertrouter"
 	"github.com/watershed-grid/watershed/services/billing-estimator/billingestimator"
@@ -22,7 +23,6 @@ import (
 	"github.com/watershed-grid/watershed/services/meter-simulator/simulator"
 	"github.com/watershed-grid/watershed/services/mqtt-gateway/gateway"
 	"github.com/watershed-grid/watershed/services/outage-detector/outage"
-	"github.com/watershed-grid/watershed/services/raw-archiver/archiver"
 	"github.com/watershed-grid/watershed/services/reading-validator/validator"
 	"github.com/watershed-grid/watershed/services/registry/registry"
 	"github.com/watershed-grid/watershed/services/river-archiver/riverarchiver"

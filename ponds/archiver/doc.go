@@ -1,5 +1,6 @@
-// Package archiver is the raw-archiver service (and, configured for the
-// rivers topic, the river-archiver's): it writes every event of one topic
+// Package archiver is the archiving service as a library: the
+// raw-archiver runs it on the rapids, the river-archiver on the rivers. It
+// writes every event of one topic
 // into the object-store pond as Hive-partitioned Parquet
 // (<root>/<topic>/ce_type=<ce_type>/date=YYYY-MM-DD/<topic>+<partition>+<first offset>.parquet,
 // see package ponds/archive) and commits a Kafka offset only once the

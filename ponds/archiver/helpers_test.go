@@ -322,7 +322,7 @@ func duckdb(t *testing.T, root string) (distinct int, kwh float64) {
 		}
 		t.Skip(msg)
 	}
-	out, err := exec.Command(py, "../../../ponds/analysts/duckdb_recipe.py", root, "--topic", "rapids").Output()
+	out, err := exec.Command(py, "../analysts/duckdb_recipe.py", root, "--topic", "rapids").Output()
 	if err != nil {
 		t.Fatalf("recipe: %v %s", err, out)
 	}
