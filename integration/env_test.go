@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/riverstest"
 	"log/slog"
 	"os"
 	"strings"
@@ -20,15 +21,7 @@ import (
 // provides the servers: there it fails.
 func requireEnv(t testing.TB, name, what string) string {
 	t.Helper()
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-		return v
-	}
-	msg := name + " not set: no " + what + " (run scripts/testenv/up.sh and source scripts/testenv/.state/env)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return riverstest.RequireServer(t, name, what)
 }
 
 // kafka is the Apache Kafka under test: the testenv broker, or a container

@@ -1,7 +1,6 @@
 package rivers_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,7 +29,7 @@ func retirement(kit *riverstest.Kit, service, typ, phase string, grace time.Dura
 }
 
 func TestRetirementWithholdsAndResumes(t *testing.T) {
-	var logs syncBuffer
+	var logs riverstest.Buffer
 	svc, _ := newVoltageWatch(t, testConfig("voltage-watch"), rivers.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	kit := riverstest.New(t, svc)
 	anomalies := func() int { return len(kit.Published(events.TypeMeterReadingAnomalous)) }
@@ -316,25 +314,6 @@ func TestShutdownDeadlineBoundsAStuckHandler(t *testing.T) {
 	if c := bus.Committed("stuck", "rapids"); c != 0 {
 		t.Errorf("committed offset %d: the stuck event must be redelivered", c)
 	}
-}
-
-// syncBuffer is a log sink the service's goroutines write to while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -3,34 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/watershed-grid/watershed/rivers/riverstest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a watershed command running in the background.
 type running struct {
-	out, err *syncBuffer
+	out, err *riverstest.Buffer
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -39,7 +20,7 @@ type running struct {
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{out: &syncBuffer{}, err: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{out: &riverstest.Buffer{}, err: &riverstest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	cmd := newRootCmd()
 	cmd.SetArgs(args)
 	cmd.SetOut(r.out)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/riverstest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -26,15 +27,7 @@ import (
 // is unset, Fatal when it is unset and CI=true (CI provides the servers).
 func requireEnv(t testing.TB, name string) string {
 	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	msg := name + " not set: no real server (run scripts/testenv/up.sh)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return riverstest.RequireServer(t, name, "real server")
 }
 
 // startBroker starts an embedded Kafka broker with two partitions a topic.

@@ -19,15 +19,7 @@ import (
 // missing (fails it under CI=true, where the servers must be there).
 func require(t *testing.T, name, what string) string {
 	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	reason := name + " not set: no " + what + " (run scripts/testenv/up.sh and source its env file)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(reason)
-	}
-	t.Skip(reason)
-	return ""
+	return riverstest.RequireServer(t, name, what)
 }
 
 func randomHex(n int) string {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,15 +22,7 @@ import (
 // is unset, Fatal when it is unset and CI=true (CI provides the servers).
 func requireEnv(t testing.TB, name string) string {
 	t.Helper()
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	msg := name + " not set: no real Redis (run scripts/testenv/up.sh)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return riverstest.RequireServer(t, name, "real Redis")
 }
 
 func randomHex(n int) string {

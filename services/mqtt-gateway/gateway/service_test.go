@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,15 +19,7 @@ import (
 // always provides the servers).
 func requireEnv(t *testing.T, name string) string {
 	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		msg := name + " not set: no real MQTT broker (run scripts/testenv/up.sh)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return v
+	return riverstest.RequireServer(t, name, "real MQTT broker")
 }
 
 // newKit serves a gateway whose MQTT side is fed by the test (or by a real

@@ -1,9 +1,9 @@
 package ecosystem
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/riverstest"
 	"log/slog"
 	"os"
 	"slices"
@@ -53,7 +53,7 @@ func testKafka(tb testing.TB, log *slog.Logger) rapids.Config {
 // testLogger returns a logger of warnings and errors kept in memory and
 // printed when the test fails: the services' own account of what went wrong.
 func testLogger(tb testing.TB) *slog.Logger {
-	buf := &syncBuffer{}
+	buf := &riverstest.Buffer{}
 	tb.Cleanup(func() {
 		if tb.Failed() {
 			out := buf.String()
@@ -64,23 +64,6 @@ func testLogger(tb testing.TB) *slog.Logger {
 		}
 	})
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // only returns the members named, failing when one is missing.
