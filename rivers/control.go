@@ -86,8 +86,8 @@ func newControlAuth(cfg Config, v Validator) *controlAuth {
 			a.trust[k.ID] = k
 		}
 	}
-	tl, ok1 := v.(typeLister)
-	ti, ok2 := v.(typeInfo)
+	tl, ok1 := v.(TypeLister)
+	ti, ok2 := v.(TypeDescriber)
 	if ok1 && ok2 {
 		for _, t := range tl.Types() {
 			if info, err := ti.Info(t); err == nil && info.Control {

@@ -61,7 +61,7 @@ func (s *Service) Subscriptions() []events.Subscription {
 	entries := slices.Clone(s.rivers)
 	s.mu.Unlock()
 	var known []string
-	if tl, ok := s.validator.(typeLister); ok {
+	if tl, ok := s.validator.(TypeLister); ok {
 		known = tl.Types()
 	}
 	out := make([]events.Subscription, 0, len(entries))

@@ -55,7 +55,7 @@ func (s *Service) readiness(ctx context.Context) (map[string]string, error) {
 		note("service", nil)
 	}
 	if rt := s.runtimeRef(); rt != nil {
-		if r, ok := rt.sub.(readier); ok && rt.sub != nil {
+		if r, ok := rt.sub.(ReadinessChecker); ok && rt.sub != nil {
 			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 			note("consumer", r.Ready(cctx))
 			cancel()

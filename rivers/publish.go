@@ -141,7 +141,7 @@ func (s *Service) build(ctx context.Context, cause *contracts.Event, typ string,
 		ev.ID = o.id
 	}
 	topic := o.topic
-	if ti, ok := s.validator.(typeInfo); ok {
+	if ti, ok := s.validator.(TypeDescriber); ok {
 		if info, ierr := ti.Info(typ); ierr == nil {
 			ev.DataSchema = info.SchemaID
 			if topic == "" && info.Channel != "" {

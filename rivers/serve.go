@@ -124,7 +124,7 @@ func (s *Service) Serve(ctx context.Context, tr Transport, opts ...ServeOption) 
 		rt.sub = sub
 		lag := func() int64 { return lagOf(sub) }
 		s.tel.lag.Store(&lag)
-		if eo, ok := sub.(endOffsetter); ok {
+		if eo, ok := sub.(EndOffsetReporter); ok {
 			go s.watchEnds(ctx, eo)
 		}
 	}
@@ -224,7 +224,7 @@ func (s *Service) chain(h Handler, own []Middleware, internal bool) Handler {
 }
 
 func lagOf(sub Subscription) int64 {
-	if l, ok := sub.(lagger); ok {
+	if l, ok := sub.(LagReporter); ok {
 		return l.Lag()
 	}
 	return 0
@@ -234,7 +234,7 @@ func lagOf(sub Subscription) int64 {
 // a type no schema describes: every such Publish would fail, and every
 // event that leads to one would be dead-lettered. Called with s.mu held.
 func (s *Service) checkDeclaredTypes() error {
-	ti, ok := s.validator.(typeInfo)
+	ti, ok := s.validator.(TypeDescriber)
 	if !ok {
 		return nil
 	}

@@ -352,7 +352,7 @@ func (s *Service) Assigned(topic string) ([]int, bool) {
 	if rt == nil || rt.sub == nil {
 		return nil, false
 	}
-	a, ok := rt.sub.(assigner)
+	a, ok := rt.sub.(AssignmentReporter)
 	if !ok {
 		return nil, false
 	}
@@ -376,7 +376,7 @@ type endsSnapshot struct {
 }
 
 // watchEnds refreshes the end offsets every endCheckEvery until ctx ends.
-func (s *Service) watchEnds(ctx context.Context, eo endOffsetter) {
+func (s *Service) watchEnds(ctx context.Context, eo EndOffsetReporter) {
 	t := time.NewTicker(endCheckEvery)
 	defer t.Stop()
 	for {
@@ -395,7 +395,7 @@ func (s *Service) watchEnds(ctx context.Context, eo endOffsetter) {
 			}
 			continue
 		}
-		if a, ok := eo.(assigner); ok {
+		if a, ok := eo.(AssignmentReporter); ok {
 			// Records before a partition's start offset were handled by
 			// an earlier member: a partition not read since it was
 			// assigned is at its end when nothing came after them.

@@ -64,15 +64,11 @@ type Transport interface {
 // [Transport.Subscribe]. Fetch and Commit may be called from different
 // goroutines.
 //
-// A Subscription may also implement interface{ Lag() int64 } (records
-// behind the end of the assigned partitions, for heartbeats and metrics) and
-// interface{ Ready(context.Context) error } (for /readyz: nil once
-// partitions are assigned and the broker is reachable) and
-// interface{ EndOffsets(context.Context) (map[TopicPartition]int64, error) }
-// (the end offsets of the partitions it has read from, for
-// [Service.AtEnd]) and interface{ Assignment() map[TopicPartition]int64 }
-// (the partitions its group gave it and the offset each started at, for
-// [Service.Assigned]).
+// A Subscription may also implement the optional interfaces below
+// ([LagReporter], [ReadinessChecker], [EndOffsetReporter],
+// [AssignmentReporter]); the Kafka transport implements all four, and a
+// transport without them still works, with less said in heartbeats,
+// /readyz and event-time judgements.
 type Subscription interface {
 	// Fetch blocks until the next record arrives or ctx is done, and then
 	// returns ctx.Err().
@@ -88,23 +84,27 @@ type Subscription interface {
 	Close() error
 }
 
-// lagger, readier and endOffsetter are the optional Subscription
-// interfaces.
-type lagger interface{ Lag() int64 }
+// LagReporter is a Subscription that knows how many records it is behind
+// the end of its assigned partitions: heartbeats (lag_records) and the
+// watershed_consumer_lag metric report it.
+type LagReporter interface{ Lag() int64 }
 
-type readier interface{ Ready(context.Context) error }
+// ReadinessChecker is a Subscription that can tell whether it is ready
+// (partitions assigned, broker reachable): /readyz reports it.
+type ReadinessChecker interface{ Ready(context.Context) error }
 
-// endOffsetter is a Subscription that can ask the broker for the end offset
+// EndOffsetReporter is a Subscription that can ask the broker for the end offset
 // (the offset the next record will get) of the partitions it has read
 // from: with it, [Service.AtEnd] knows whether the service has read
 // everything there is.
-type endOffsetter interface {
+type EndOffsetReporter interface {
 	EndOffsets(context.Context) (map[TopicPartition]int64, error)
 }
 
-// assigner is a Subscription that knows which partitions its consumer
-// group gave it, and the offset each started at (negative: unknown).
-type assigner interface {
+// AssignmentReporter is a Subscription that knows which partitions its
+// consumer group gave it, and the offset each started at (negative:
+// unknown): [Service.Assigned] reports them.
+type AssignmentReporter interface {
 	Assignment() map[TopicPartition]int64
 }
 

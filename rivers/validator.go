@@ -30,15 +30,18 @@ type Validator interface {
 	Validate(typ string, data []byte) error
 }
 
-// typeInfo is what a Validator may also tell about a type: its default
-// topic and key (the catalog's x-watershed), and its schema id.
-type typeInfo interface {
+// TypeDescriber is a Validator that also tells about a type: its default
+// topic and key (the catalog's x-watershed) and its schema id, which
+// Publish uses for the record's topic, key and ce_dataschema. The catalog's
+// validator implements it.
+type TypeDescriber interface {
 	Info(typ string) (catalog.Info, error)
 }
 
-// typeLister is a Validator that can list its types (to expand river
-// patterns such as "system.*" in heartbeats).
-type typeLister interface {
+// TypeLister is a Validator that can list its types: heartbeats expand
+// river patterns such as "system.*" with them, and control-event checks
+// find the catalog's control types. The catalog's validator implements it.
+type TypeLister interface {
 	Types() []string
 }
 
@@ -59,7 +62,7 @@ func (vs validators) Validate(typ string, data []byte) error {
 
 func (vs validators) Info(typ string) (catalog.Info, error) {
 	for _, v := range vs {
-		if ti, ok := v.(typeInfo); ok {
+		if ti, ok := v.(TypeDescriber); ok {
 			if info, err := ti.Info(typ); err == nil {
 				return info, nil
 			}
@@ -71,7 +74,7 @@ func (vs validators) Info(typ string) (catalog.Info, error) {
 func (vs validators) Types() []string {
 	var out []string
 	for _, v := range vs {
-		if tl, ok := v.(typeLister); ok {
+		if tl, ok := v.(TypeLister); ok {
 			out = append(out, tl.Types()...)
 		}
 	}
