@@ -88,6 +88,21 @@ func (r *Reader) Bool(name string, dst *bool) {
 	})
 }
 
+// List sets *dst to the comma-separated values of name (each trimmed,
+// blanks dropped), when set; it replaces the default list.
+func (r *Reader) List(name string, dst *[]string) {
+	v, ok := r.Get(name)
+	if !ok {
+		return
+	}
+	*dst = nil
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*dst = append(*dst, f)
+		}
+	}
+}
+
 // Func calls parse with the value of name, when set; an error it returns is
 // reported as a problem of name (say what is wanted: "want a URL such as
 // redis://host:6379").

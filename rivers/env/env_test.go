@@ -66,3 +66,13 @@ func TestReaderReportsEveryProblemAtOnce(t *testing.T) {
 		t.Errorf("bad values changed the fields: %v %v %v", d, i, b)
 	}
 }
+
+func TestListReplacesTheDefault(t *testing.T) {
+	r := Lookup(lookup(map[string]string{"L": " a, ,b ,c", "BLANK": " "}))
+	l, kept := []string{"default"}, []string{"default"}
+	r.List("L", &l)
+	r.List("BLANK", &kept)
+	if strings.Join(l, "|") != "a|b|c" || strings.Join(kept, "|") != "default" {
+		t.Errorf("List: %q, blank kept %q", l, kept)
+	}
+}

@@ -3,9 +3,7 @@ package clockwatch
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"time"
 
 	"github.com/watershed-grid/watershed/contracts/events"
@@ -54,47 +52,16 @@ func DefaultConfig() Config {
 // ConfigFromEnv reads the CLOCK_* variables over the defaults.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, into *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 30s", name, v))
-			}
-			*into = d
-		}
-	}
-	num := func(name string, into *int) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a whole number", name, v))
-			}
-			*into = n
-		}
-	}
-	dur("CLOCK_THRESHOLD", &c.Threshold)
-	dur("CLOCK_CLEAR_BELOW", &c.ClearBelow)
-	dur("CLOCK_FORGET_AFTER", &c.ForgetAfter)
-	num("CLOCK_WINDOW", &c.Window)
-	num("CLOCK_MIN_SAMPLES", &c.MinSamples)
-	dur("CLOCK_RATE_SPAN", &c.RateSpan)
-	if v, ok := os.LookupEnv("CLOCK_MAX_RATE"); ok && v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("CLOCK_MAX_RATE=%q: want a number such as 2", v))
-		}
-		c.MaxRate = f
-	}
-	if v, ok := os.LookupEnv("CLOCK_TOPICS"); ok && v != "" {
-		c.Topics = nil
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				c.Topics = append(c.Topics, t)
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	r := env.New()
+	r.Duration("CLOCK_THRESHOLD", &c.Threshold)
+	r.Duration("CLOCK_CLEAR_BELOW", &c.ClearBelow)
+	r.Duration("CLOCK_FORGET_AFTER", &c.ForgetAfter)
+	r.Int("CLOCK_WINDOW", &c.Window)
+	r.Int("CLOCK_MIN_SAMPLES", &c.MinSamples)
+	r.Duration("CLOCK_RATE_SPAN", &c.RateSpan)
+	r.Float("CLOCK_MAX_RATE", &c.MaxRate)
+	r.List("CLOCK_TOPICS", &c.Topics)
+	if err := r.Err(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

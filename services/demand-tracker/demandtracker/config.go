@@ -3,7 +3,7 @@ package demandtracker
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"strings"
 	"time"
 
@@ -51,41 +51,29 @@ func DefaultConfig() Config {
 // ConfigFromEnv reads the DEMAND_* variables over the defaults.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, into *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 10m", name, v))
-			}
-			*into = d
-		}
-	}
-	dur("DEMAND_IDLE", &c.Idle)
-	dur("DEMAND_GRACE", &c.Grace)
-	dur("DEMAND_RESEND", &c.Resend)
-	dur("DEMAND_EVALUATE_INTERVAL", &c.Evaluate)
-	dur("DEMAND_INSTANCE_TTL", &c.InstanceTTL)
-	dur("DEMAND_LAG_TOLERANCE", &c.LagTolerance)
-	dur("DEMAND_LAG_SETTLE", &c.LagSettle)
-	if v, ok := os.LookupEnv("DEMAND_ESSENTIAL"); ok && v != "" {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				c.Essential = append(c.Essential, t)
-			}
-		}
-	}
-	if v, ok := os.LookupEnv("DEMAND_COUNT_VOLUME"); ok && v != "" {
+	r := env.New()
+	r.Duration("DEMAND_IDLE", &c.Idle)
+	r.Duration("DEMAND_GRACE", &c.Grace)
+	r.Duration("DEMAND_RESEND", &c.Resend)
+	r.Duration("DEMAND_EVALUATE_INTERVAL", &c.Evaluate)
+	r.Duration("DEMAND_INSTANCE_TTL", &c.InstanceTTL)
+	r.Duration("DEMAND_LAG_TOLERANCE", &c.LagTolerance)
+	r.Duration("DEMAND_LAG_SETTLE", &c.LagSettle)
+	var essential []string
+	r.List("DEMAND_ESSENTIAL", &essential)
+	c.Essential = append(c.Essential, essential...)
+	r.Func("DEMAND_COUNT_VOLUME", func(v string) error {
 		switch strings.ToLower(v) {
 		case "true", "1", "yes":
 			c.CountVolume = true
 		case "false", "0", "no":
 			c.CountVolume = false
 		default:
-			errs = append(errs, fmt.Errorf("DEMAND_COUNT_VOLUME=%q: want true or false", v))
+			return errors.New("want true or false")
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
+		return nil
+	})
+	if err := r.Err(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

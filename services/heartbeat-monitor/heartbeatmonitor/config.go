@@ -3,8 +3,7 @@ package heartbeatmonitor
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"time"
 )
 
@@ -43,29 +42,14 @@ func DefaultConfig() Config {
 // ConfigFromEnv reads the HEARTBEAT_* variables over the defaults.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	if v, ok := os.LookupEnv("HEARTBEAT_MISSES"); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("HEARTBEAT_MISSES=%q: want a whole number such as 3", v))
-		}
-		c.Misses = n
-	}
-	dur := func(name string, into *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 5s", name, v))
-			}
-			*into = d
-		}
-	}
-	dur("HEARTBEAT_DEFAULT_INTERVAL", &c.DefaultInterval)
-	dur("HEARTBEAT_CHECK_INTERVAL", &c.CheckInterval)
-	dur("HEARTBEAT_FORGET_AFTER", &c.ForgetAfter)
-	dur("HEARTBEAT_LAG_TOLERANCE", &c.LagTolerance)
-	dur("HEARTBEAT_LAG_SETTLE", &c.LagSettle)
-	if err := errors.Join(errs...); err != nil {
+	r := env.New()
+	r.Int("HEARTBEAT_MISSES", &c.Misses)
+	r.Duration("HEARTBEAT_DEFAULT_INTERVAL", &c.DefaultInterval)
+	r.Duration("HEARTBEAT_CHECK_INTERVAL", &c.CheckInterval)
+	r.Duration("HEARTBEAT_FORGET_AFTER", &c.ForgetAfter)
+	r.Duration("HEARTBEAT_LAG_TOLERANCE", &c.LagTolerance)
+	r.Duration("HEARTBEAT_LAG_SETTLE", &c.LagSettle)
+	if err := r.Err(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

@@ -3,10 +3,10 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"github.com/watershed-grid/watershed/rivers/lagwatch"
 	"github.com/watershed-grid/watershed/rivers/landscape"
 )
@@ -36,24 +36,16 @@ func DefaultConfig() Config {
 	return Config{InstanceTTL: 30 * time.Second, ExpireInterval: 5 * time.Second, LagTolerance: 2 * time.Second, LagSettle: 5 * time.Second}
 }
 
-// ConfigFromEnv reads the REGISTRY_* variables over the defaults.
+// ConfigFromEnv reads the REGISTRY_* variables over the defaults; the
+// error names every bad variable at once.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, into *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 30s", name, v))
-			}
-			*into = d
-		}
-	}
-	dur("REGISTRY_INSTANCE_TTL", &c.InstanceTTL)
-	dur("REGISTRY_EXPIRE_INTERVAL", &c.ExpireInterval)
-	dur("REGISTRY_LAG_TOLERANCE", &c.LagTolerance)
-	dur("REGISTRY_LAG_SETTLE", &c.LagSettle)
-	if err := errors.Join(errs...); err != nil {
+	r := env.New()
+	r.Duration("REGISTRY_INSTANCE_TTL", &c.InstanceTTL)
+	r.Duration("REGISTRY_EXPIRE_INTERVAL", &c.ExpireInterval)
+	r.Duration("REGISTRY_LAG_TOLERANCE", &c.LagTolerance)
+	r.Duration("REGISTRY_LAG_SETTLE", &c.LagSettle)
+	if err := r.Err(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
