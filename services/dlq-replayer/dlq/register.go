@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,19 +37,13 @@ func DefaultConfig() Config { return Config{ReadIdle: 2 * time.Second} }
 // ConfigFromEnv reads the DLQ_* variables over the defaults.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	if v, ok := os.LookupEnv("DLQ_TOPICS"); ok && v != "" {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				c.Topics = append(c.Topics, t)
-			}
-		}
-	}
-	if v, ok := os.LookupEnv("DLQ_READ_IDLE"); ok && v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("DLQ_READ_IDLE=%q: want a duration such as 2s", v)
-		}
-		c.ReadIdle = d
+	r := env.New()
+	var topics []string
+	r.List("DLQ_TOPICS", &topics)
+	c.Topics = append(c.Topics, topics...)
+	r.Duration("DLQ_READ_IDLE", &c.ReadIdle)
+	if err := r.Err(); err != nil {
+		return Config{}, err
 	}
 	return c, c.Validate()
 }

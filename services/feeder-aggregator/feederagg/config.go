@@ -3,8 +3,8 @@ package feederagg
 import (
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -92,35 +92,19 @@ func (c Config) aggregator() AggregatorConfig {
 // environment variables (see the package documentation), validated.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, dst *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 15m", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	dur("FEEDER_WINDOW", &c.Window)
-	dur("FEEDER_LATENESS", &c.Lateness)
-	dur("FEEDER_EXPECTED_HORIZON", &c.ExpectedHorizon)
-	dur("FEEDER_MAX_CLOCK_SKEW", &c.MaxClockSkew)
-	dur("FEEDER_IDLE_AFTER", &c.IdleAfter)
-	dur("FEEDER_TICK", &c.Tick)
-	if v, ok := os.LookupEnv("FEEDER_CHECKPOINT_DIR"); ok {
+	r := env.New()
+	r.Duration("FEEDER_WINDOW", &c.Window)
+	r.Duration("FEEDER_LATENESS", &c.Lateness)
+	r.Duration("FEEDER_EXPECTED_HORIZON", &c.ExpectedHorizon)
+	r.Duration("FEEDER_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	r.Duration("FEEDER_IDLE_AFTER", &c.IdleAfter)
+	r.Duration("FEEDER_TICK", &c.Tick)
+	if v, ok := os.LookupEnv("FEEDER_CHECKPOINT_DIR"); ok { // set and empty: no checkpoint
 		c.CheckpointDir = v
 	}
-	if v, ok := os.LookupEnv("FEEDER_SKEW_CONFIRM"); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: FEEDER_SKEW_CONFIRM=%q: want an integer", ErrInvalidConfig, v))
-		}
-		c.SkewConfirm = n
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	r.Int("FEEDER_SKEW_CONFIRM", &c.SkewConfirm)
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

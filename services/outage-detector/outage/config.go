@@ -3,8 +3,8 @@ package outage
 import (
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -123,53 +123,23 @@ func (c Config) detector() DetectorConfig {
 // environment variables (see the package documentation), validated.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, dst *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 1h", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	num := func(name string, dst *int) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	share := func(name string, dst *float64) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want a number such as 0.5", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = f
-		}
-	}
-	share("OUTAGE_THRESHOLD", &c.Threshold)
-	share("OUTAGE_RESTORE_SHARE", &c.RestoreShare)
-	num("OUTAGE_MIN_METERS", &c.MinMeters)
-	dur("OUTAGE_WINDOW", &c.Window)
-	dur("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
-	dur("OUTAGE_HISTORY", &c.History)
-	if v, ok := os.LookupEnv("OUTAGE_CHECKPOINT_DIR"); ok {
+	r := env.New()
+	r.Float("OUTAGE_THRESHOLD", &c.Threshold)
+	r.Float("OUTAGE_RESTORE_SHARE", &c.RestoreShare)
+	r.Int("OUTAGE_MIN_METERS", &c.MinMeters)
+	r.Duration("OUTAGE_WINDOW", &c.Window)
+	r.Duration("OUTAGE_POPULATION_HORIZON", &c.PopulationHorizon)
+	r.Duration("OUTAGE_HISTORY", &c.History)
+	if v, ok := os.LookupEnv("OUTAGE_CHECKPOINT_DIR"); ok { // set and empty: no checkpoint
 		c.CheckpointDir = v
 	}
-	dur("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
-	dur("OUTAGE_IDLE_AFTER", &c.IdleAfter)
-	dur("OUTAGE_WARMUP", &c.WarmUp)
-	num("OUTAGE_SKEW_CONFIRM", &c.SkewConfirm)
-	dur("OUTAGE_TICK", &c.Tick)
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	r.Duration("OUTAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	r.Duration("OUTAGE_IDLE_AFTER", &c.IdleAfter)
+	r.Duration("OUTAGE_WARMUP", &c.WarmUp)
+	r.Int("OUTAGE_SKEW_CONFIRM", &c.SkewConfirm)
+	r.Duration("OUTAGE_TICK", &c.Tick)
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
