@@ -12,9 +12,9 @@
 // their Go payload types (package events), validation and the compatibility
 // rule (package catalog), and the contracts-check command. README.md is the
 // contract for integrators in other languages. Its catalog table, the
-// AsyncAPI document asyncapi.yaml and package events' Type* constants,
-// Types and NewPayload are generated from the schemas (go generate
-// ./contracts/..., checked by tests).
+// AsyncAPI document asyncapi.yaml and package events' payload structs,
+// Type* constants, Types and NewPayload are generated from the schemas (go
+// generate ./contracts/..., checked by tests).
 package contracts
 
 //go:generate go run ./cmd/contracts-gen

@@ -58,6 +58,12 @@ func TestCompatibleChanges(t *testing.T) {
 			prop(m, "demand_kw")["examples"] = []any{1.5}
 			m["x-watershed"] = map[string]any{"channel": "rapids", "key": "meter_id", "owner": "grid-team"}
 		}},
+		{"annotate the Go struct (x-go-*)", "meter.reading.v1", func(m map[string]any) {
+			m["x-go-name"] = "Reading"
+			prop(m, "demand_kw")["x-go-name"] = "Demand"
+			prop(m, "flags")["x-go-omit"] = "omitzero"
+			prop(m, "flags")["items"].(map[string]any)["x-go-type"] = "string"
+		}},
 		{"open a closed schema", "meter.reading.v1", func(m map[string]any) { m["additionalProperties"] = true }},
 		{"drop a format", "meter.reading.v1", func(m map[string]any) { delete(prop(m, "read_at"), "format") }},
 		{"follow a local $ref", "meter.reading.v1", func(m map[string]any) {

@@ -42,3 +42,9 @@ const (
 	FlagReverseFlow      = "reverse_flow"
 	FlagRegisterRollover = "register_rollover"
 )
+
+// States of system.monitor.lagging.v1.
+const (
+	MonitorLaggingStateLagging   = "lagging"
+	MonitorLaggingStateRecovered = "recovered"
+)

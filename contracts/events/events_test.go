@@ -256,6 +256,7 @@ func TestEnumConstantsMatchSchemas(t *testing.T) {
 		{events.TypeRetirement, "phase", []string{events.PhaseNotice, events.PhaseRetired, events.PhaseReinstated}},
 		{events.TypeMeterCommand, "command", []string{events.CommandReadNow, events.CommandConnect, events.CommandDisconnect, events.CommandSetInterval, events.CommandDisplayMessage}},
 		{events.TypeMeterCommandAck, "status", []string{events.AckAccepted, events.AckCompleted, events.AckFailed, events.AckRejected}},
+		{events.TypeMonitorLagging, "state", []string{events.MonitorLaggingStateLagging, events.MonitorLaggingStateRecovered}},
 	} {
 		p := schemaOf(t, tc.typ)["properties"].(map[string]any)[tc.prop].(map[string]any)
 		var enum []string

@@ -1,6 +1,7 @@
 // Command contracts-gen rewrites what is generated from the schemas: the
-// catalog table of README.md, the AsyncAPI document asyncapi.yaml, and
-// events/types_gen.go (the Type* constants, Types and NewPayload). Run it
+// catalog table of README.md, the AsyncAPI document asyncapi.yaml,
+// events/payloads_gen.go (the payload structs) and events/types_gen.go
+// (the Type* constants, Types and NewPayload). Run it
 // through go generate from the contracts module (see doc.go); tests fail
 // while a checked-in file differs from what it writes.
 package main
@@ -61,48 +62,57 @@ func writeREADME(c *catalog.Catalog, readme string) error {
 	return os.WriteFile(readme, []byte(out), 0o644)
 }
 
-// writeGoTypes writes types_gen.go into the events package at dir once
-// every type has its payload struct there: a NewPayload naming a missing
-// struct would not compile, and neither would this command.
+// writeGoTypes writes the events package at dir's generated files: the
+// payload structs (payloads_gen.go) and the Type* constants, Types and
+// NewPayload (types_gen.go). Nothing is written while a generated struct is
+// also declared by hand there: the package would not compile, and neither
+// would this command.
 func writeGoTypes(c *catalog.Catalog, dir string) error {
+	payloads, err := catalogdoc.Payloads(c)
+	if err != nil {
+		return err
+	}
+	names, err := catalogdoc.PayloadNames(c)
+	if err != nil {
+		return err
+	}
 	declared, err := declaredTypes(dir)
 	if err != nil {
 		return err
 	}
-	var missing []string
-	for _, typ := range c.Types() {
-		name, err := catalogdoc.GoType(c, typ)
-		if err != nil {
-			return err
-		}
-		if !declared[name] {
-			missing = append(missing, fmt.Sprintf("type %s struct (the payload of %s)", name, typ))
+	var twice []string
+	for _, name := range names {
+		if file, ok := declared[name]; ok {
+			twice = append(twice, fmt.Sprintf("type %s (in %s)", name, file))
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("write the payload structs in events/events.go, then run go generate again "+
-			"(TestGoTypesAgreeWithSchemas checks their fields against the schema; x-go-name in a schema names its struct):\n\t%s",
-			strings.Join(missing, "\n\t"))
+	if len(twice) > 0 {
+		return fmt.Errorf("the payload structs are generated from the schemas into events/%s: delete these hand-written declarations, "+
+			"then run go generate again (the schema's x-go-* annotations make the Go choices, see contracts/README.md):\n\t%s",
+			catalogdoc.PayloadsFile, strings.Join(twice, "\n\t"))
 	}
 	src, err := catalogdoc.GoTypes(c)
 	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, catalogdoc.PayloadsFile), payloads, 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, catalogdoc.GoTypesFile), src, 0o644)
 }
 
 // declaredTypes returns the type names declared in the package at dir,
-// outside the generated file and the tests.
-func declaredTypes(dir string) (map[string]bool, error) {
+// outside the generated files and the tests, with the file of each.
+func declaredTypes(dir string) (map[string]string, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil, err
 	}
 	fset := token.NewFileSet()
-	out := map[string]bool{}
+	out := map[string]string{}
 	for _, name := range names {
 		base := filepath.Base(name)
-		if base == catalogdoc.GoTypesFile || strings.HasSuffix(base, "_test.go") {
+		if base == catalogdoc.GoTypesFile || base == catalogdoc.PayloadsFile || strings.HasSuffix(base, "_test.go") {
 			continue
 		}
 		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
@@ -112,7 +122,7 @@ func declaredTypes(dir string) (map[string]bool, error) {
 		for _, d := range f.Decls {
 			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.TYPE {
 				for _, s := range g.Specs {
-					out[s.(*ast.TypeSpec).Name.Name] = true
+					out[s.(*ast.TypeSpec).Name.Name] = base
 				}
 			}
 		}

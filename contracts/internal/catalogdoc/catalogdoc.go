@@ -2,9 +2,10 @@
 // schemas, so a new event type is one schema file: the catalog table of
 // contracts/README.md (between its markers), the AsyncAPI document
 // contracts/asyncapi.yaml (around the hand-written asyncapi.yaml.tmpl),
-// and package events' Type* constants, Types and NewPayload
-// (events/types_gen.go). cmd/contracts-gen writes them; this package's
-// tests fail while a checked-in file differs.
+// package events' payload structs (events/payloads_gen.go, the Go choices
+// a schema does not make given by its x-go-* annotations) and its Type*
+// constants, Types and NewPayload (events/types_gen.go). cmd/contracts-gen
+// writes them; this package's tests fail while a checked-in file differs.
 package catalogdoc
 
 import (

@@ -45,14 +45,16 @@ func TestRewriteNeedsItsMarkers(t *testing.T) {
 	}
 }
 
-// TestGeneratedFilesAreCurrent fails when asyncapi.yaml or
-// events/types_gen.go is not what the schemas make: run go generate
-// ./contracts/... after changing a schema or the template.
+// TestGeneratedFilesAreCurrent fails when asyncapi.yaml,
+// events/payloads_gen.go or events/types_gen.go is not what the schemas
+// make: run go generate ./contracts/... after changing a schema or the
+// template.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	c := catalog.Default()
 	for file, gen := range map[string]func(*catalog.Catalog) ([]byte, error){
 		"asyncapi.yaml": catalogdoc.AsyncAPI,
-		filepath.Join("events", catalogdoc.GoTypesFile): catalogdoc.GoTypes,
+		filepath.Join("events", catalogdoc.GoTypesFile):  catalogdoc.GoTypes,
+		filepath.Join("events", catalogdoc.PayloadsFile): catalogdoc.Payloads,
 	} {
 		want, err := gen(c)
 		if err != nil {

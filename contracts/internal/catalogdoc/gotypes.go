@@ -47,10 +47,9 @@ func GoType(c *catalog.Catalog, typ string) (string, error) {
 }
 
 // GoTypes is package events' types_gen.go: a Type* constant per schema,
-// Types() and NewPayload. The payload structs stay hand-written in
-// events.go (their field names, pointers and omitempty are choices a
-// schema does not make); TestGoTypesAgreeWithSchemas checks them against
-// the schemas.
+// Types() and NewPayload. The payload structs NewPayload returns are
+// generated too, by Payloads (payloads_gen.go);
+// TestGoTypesAgreeWithSchemas checks them against the schemas.
 func GoTypes(c *catalog.Catalog) ([]byte, error) {
 	type entry struct{ typ, name, title string }
 	var all []entry
