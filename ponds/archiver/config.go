@@ -3,9 +3,9 @@ package archiver
 import (
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,42 +111,29 @@ func ConfigFromEnv() (Config, error) { return FromEnv(DefaultConfig(), os.Lookup
 // result. river-archiver uses it with its own base.
 func FromEnv(base Config, lookup func(string) (string, bool)) (Config, error) {
 	c := base
-	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
-	if v := get(EnvPondsURL); v != "" {
-		c.PondsURL = v
-	} else if d := get(EnvDataDir); d != "" {
-		c.PondsURL = filepath.Join(d, "pond")
-	}
-	var errs []error
-	if v := get(EnvFlushRows); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q is not a positive integer: use e.g. 100000", EnvFlushRows, v))
+	r := env.Lookup(lookup)
+	r.String(EnvPondsURL, &c.PondsURL)
+	if _, set := r.Get(EnvPondsURL); !set {
+		if d, ok := r.Get(EnvDataDir); ok {
+			c.PondsURL = filepath.Join(d, "pond")
 		}
-		c.FlushRows = n
 	}
-	if v := get(EnvFlushBytes); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q is not a positive integer (bytes): use e.g. 33554432", EnvFlushBytes, v))
+	r.Int(EnvFlushRows, &c.FlushRows)
+	r.Int(EnvFlushBytes, &c.FlushBytes)
+	r.Duration(EnvFlushAge, &c.FlushAge)
+	for _, v := range []struct {
+		name string
+		bad  bool
+	}{{EnvFlushRows, c.FlushRows <= 0}, {EnvFlushBytes, c.FlushBytes <= 0}, {EnvFlushAge, c.FlushAge <= 0}} {
+		if _, set := r.Get(v.name); set && v.bad {
+			r.Problem(v.name, "want a positive value (e.g. 100000 rows, 33554432 bytes, 10s)")
 		}
-		c.FlushBytes = n
 	}
-	if v := get(EnvFlushAge); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q is not a positive duration: use e.g. 10s or 1m", EnvFlushAge, v))
-		}
-		c.FlushAge = d
-	}
-	if v := get(EnvGroup); v != "" {
-		c.Group = v
-	}
-	if v := get(EnvCompression); v != "" {
-		c.Compression = strings.ToLower(v)
-	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	r.String(EnvGroup, &c.Group)
+	r.String(EnvCompression, &c.Compression)
+	c.Compression = strings.ToLower(c.Compression)
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -3,6 +3,7 @@ package alertrouter
 import (
 	"errors"
 	"fmt"
+	envreader "github.com/watershed-grid/watershed/rivers/env"
 	"os"
 	"strconv"
 	"strings"
@@ -203,67 +204,37 @@ func (c Config) Validate() error {
 // ConfigFromEnv reads the ALERT_* variables over the defaults and validates.
 func ConfigFromEnv() (Config, error) {
 	var c Config
-	var errs []error
-	str := func(name string, dst *string) {
-		*dst = strings.TrimSpace(os.Getenv(name))
-	}
-	dur := func(name string, dst *time.Duration) {
-		v := strings.TrimSpace(os.Getenv(name))
-		if v == "" {
-			return
+	r := envreader.New()
+	r.String(EnvRulesFile, &c.RulesFile)
+	r.String(EnvWebhookURL, &c.WebhookURL)
+	r.String(EnvStore, &c.Store)
+	r.String(EnvRedisPrefix, &c.RedisPrefix)
+	r.String(EnvSMTPAddr, &c.SMTPAddr)
+	r.String(EnvSMTPFrom, &c.SMTPFrom)
+	r.String(EnvSMTPUsername, &c.SMTPUsername)
+	c.SMTPPassword = os.Getenv(EnvSMTPPassword) // as it is: spaces may be part of it
+	r.Duration(EnvGroupWait, &c.GroupWait)
+	r.Duration(EnvGroupInterval, &c.GroupInterval)
+	r.Duration(EnvRepeatInterval, &c.RepeatInterval)
+	r.Duration(EnvTick, &c.Tick)
+	r.Duration(EnvResolvedRetention, &c.ResolvedRetention)
+	r.Duration(EnvDeliveryBackoff, &c.DeliveryBackoff)
+	r.Duration(EnvDeliveryMaxWait, &c.DeliveryMaxBackoff)
+	r.Duration(EnvDeliveryTimeout, &c.DeliveryTimeout)
+	r.Duration(EnvDLQInterval, &c.DLQInterval)
+	r.Duration(EnvDLQQuiet, &c.DLQQuiet)
+	r.Int(EnvDeliveryAttempts, &c.DeliveryAttempts)
+	r.Int(EnvHistory, &c.History)
+	r.Int(EnvMaxAlerts, &c.MaxAlerts)
+	r.Func(EnvDLQMinGrowth, func(v string) (err error) {
+		if c.DLQMinGrowth, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return errors.New("want an integer")
 		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30s or 5m", name, v))
-			return
-		}
-		*dst = d
-	}
-	num := func(name string, dst *int64) {
-		v := strings.TrimSpace(os.Getenv(name))
-		if v == "" {
-			return
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
-			return
-		}
-		*dst = n
-	}
-	str(EnvRulesFile, &c.RulesFile)
-	str(EnvWebhookURL, &c.WebhookURL)
-	str(EnvStore, &c.Store)
-	str(EnvRedisPrefix, &c.RedisPrefix)
-	str(EnvSMTPAddr, &c.SMTPAddr)
-	str(EnvSMTPFrom, &c.SMTPFrom)
-	str(EnvSMTPUsername, &c.SMTPUsername)
-	c.SMTPPassword = os.Getenv(EnvSMTPPassword)
-	dur(EnvGroupWait, &c.GroupWait)
-	dur(EnvGroupInterval, &c.GroupInterval)
-	dur(EnvRepeatInterval, &c.RepeatInterval)
-	dur(EnvTick, &c.Tick)
-	dur(EnvResolvedRetention, &c.ResolvedRetention)
-	dur(EnvDeliveryBackoff, &c.DeliveryBackoff)
-	dur(EnvDeliveryMaxWait, &c.DeliveryMaxBackoff)
-	dur(EnvDeliveryTimeout, &c.DeliveryTimeout)
-	dur(EnvDLQInterval, &c.DLQInterval)
-	dur(EnvDLQQuiet, &c.DLQQuiet)
-	var attempts, history, maxAlerts int64
-	num(EnvDeliveryAttempts, &attempts)
-	num(EnvHistory, &history)
-	num(EnvMaxAlerts, &maxAlerts)
-	num(EnvDLQMinGrowth, &c.DLQMinGrowth)
-	c.DeliveryAttempts, c.History, c.MaxAlerts = int(attempts), int(history), int(maxAlerts)
-	if v := strings.TrimSpace(os.Getenv(EnvDLQTopics)); v != "" {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				c.DLQTopics = append(c.DLQTopics, t)
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
+		return nil
+	})
+	r.List(EnvDLQTopics, &c.DLQTopics)
+	if err := r.Err(); err != nil {
+		return Config{}, err
 	}
 	c = c.withDefaults()
 	return c, c.Validate()

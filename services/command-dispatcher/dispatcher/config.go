@@ -3,8 +3,7 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"time"
 
 	"github.com/watershed-grid/watershed/ponds/hot"
@@ -136,62 +135,26 @@ func (c Config) Validate() error {
 // REDIS_* environment variables (see the package documentation), validated.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	get := func(name string) (string, bool) {
-		v, ok := os.LookupEnv(name)
-		return v, ok && v != ""
-	}
-	dur := func(name string, dst *time.Duration) {
-		if v, ok := get(name); ok {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 30s", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	num := func(name string, dst *int) {
-		if v, ok := get(name); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	num("DISPATCHER_MAX_ATTEMPTS", &c.MaxAttempts)
-	dur("DISPATCHER_ACK_TIMEOUT", &c.AckTimeout)
-	dur("DISPATCHER_BACKOFF", &c.Backoff)
-	dur("DISPATCHER_BACKOFF_MAX", &c.MaxBackoff)
-	dur("DISPATCHER_TICK", &c.Tick)
-	num("DISPATCHER_BATCH", &c.Batch)
-	num("DISPATCHER_CONCURRENCY", &c.Concurrency)
-	if v, ok := get("DISPATCHER_REREAD"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: DISPATCHER_REREAD=%q: want true or false", ErrInvalidConfig, v))
-		}
-		c.Reread = b
-	}
-	num("DISPATCHER_REREAD_MAX_CONSECUTIVE", &c.RereadMaxConsecutive)
-	num("DISPATCHER_REREAD_ATTEMPTS", &c.RereadAttempts)
-	dur("DISPATCHER_REREAD_ACK_TIMEOUT", &c.RereadAckTimeout)
-	dur("DISPATCHER_RETENTION", &c.Retention)
-	if v, ok := get("DISPATCHER_METER_CHECK"); ok {
-		c.MeterCheck = v
-	}
-	if v, ok := get("DISPATCHER_KEY_PREFIX"); ok {
-		c.KeyPrefix = v
-	}
-	rc, err := hot.ConfigFromEnv()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	c.Redis = rc
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	r := env.New()
+	r.Int("DISPATCHER_MAX_ATTEMPTS", &c.MaxAttempts)
+	r.Duration("DISPATCHER_ACK_TIMEOUT", &c.AckTimeout)
+	r.Duration("DISPATCHER_BACKOFF", &c.Backoff)
+	r.Duration("DISPATCHER_BACKOFF_MAX", &c.MaxBackoff)
+	r.Duration("DISPATCHER_TICK", &c.Tick)
+	r.Int("DISPATCHER_BATCH", &c.Batch)
+	r.Int("DISPATCHER_CONCURRENCY", &c.Concurrency)
+	r.Bool("DISPATCHER_REREAD", &c.Reread)
+	r.Int("DISPATCHER_REREAD_MAX_CONSECUTIVE", &c.RereadMaxConsecutive)
+	r.Int("DISPATCHER_REREAD_ATTEMPTS", &c.RereadAttempts)
+	r.Duration("DISPATCHER_REREAD_ACK_TIMEOUT", &c.RereadAckTimeout)
+	r.Duration("DISPATCHER_RETENTION", &c.Retention)
+	r.String("DISPATCHER_METER_CHECK", &c.MeterCheck)
+	r.String("DISPATCHER_KEY_PREFIX", &c.KeyPrefix)
+	var err error
+	c.Redis, err = hot.ConfigFromEnv()
+	r.Add(err)
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"net/http"
 	"os"
 	"time"
@@ -57,33 +57,25 @@ const EnvWindowRetention = "HOT_POND_WINDOW_RETENTION"
 // ConfigFromEnv reads REDIS_* and HOT_POND_DEDUP over the defaults.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	r, err := hot.ConfigFromEnv()
-	if err != nil {
-		return Config{}, err
+	r := env.New()
+	var err error
+	c.Redis, err = hot.ConfigFromEnv()
+	r.Add(err)
+	r.Bool(EnvDedup, &c.Dedup)
+	r.Duration(EnvWindowRetention, &c.WindowRetention)
+	if c.WindowRetention <= 0 {
+		r.Problem(EnvWindowRetention, "%s: use a positive duration such as 48h", c.WindowRetention)
 	}
-	c.Redis = r
-	if v := os.Getenv(EnvDedup); v != "" {
-		switch v {
-		case "true", "1":
-			c.Dedup = true
-		case "false", "0":
-			c.Dedup = false
-		default:
-			return Config{}, fmt.Errorf("%s=%q: use true or false", EnvDedup, v)
-		}
-	}
-	if v := os.Getenv(EnvWindowRetention); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return Config{}, fmt.Errorf("%s=%q: use a positive duration such as 48h", EnvWindowRetention, v)
-		}
-		c.WindowRetention = d
-	}
+	// Not through the reader: set but empty is a mistake of its own, and
+	// the token is never repeated in an error.
 	if v, set := os.LookupEnv(EnvAPIToken); set {
 		if err := validToken(v); err != nil {
-			return Config{}, err
+			r.Add(err)
 		}
 		c.APIToken = v
+	}
+	if err := r.Err(); err != nil {
+		return Config{}, err
 	}
 	return c, c.Validate()
 }

@@ -3,6 +3,7 @@ package simulator
 import (
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -152,12 +153,8 @@ func ConfigFromEnv() (Config, error) { return configFromLookup(os.LookupEnv, tim
 
 func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config, error) {
 	c := DefaultConfig()
-	get := func(k string) (string, bool) {
-		v, ok := lookup(k)
-		return strings.TrimSpace(v), ok && strings.TrimSpace(v) != ""
-	}
-	var err error
-	ints := []struct {
+	r := env.Lookup(lookup)
+	for _, f := range []struct {
 		env string
 		dst *int
 	}{
@@ -167,85 +164,62 @@ func configFromLookup(lookup func(string) (string, bool), now time.Time) (Config
 		{"SIM_FEEDERS_PER_SUBSTATION", &c.Fleet.FeedersPerSubstation},
 		{"SIM_TRANSFORMERS_PER_COLLECTOR", &c.Fleet.TransformersPerCollector},
 		{"SIM_BATCH", &c.BatchSize},
+	} {
+		r.Int(f.env, f.dst)
 	}
-	for _, f := range ints {
-		if s, ok := get(f.env); ok {
-			if *f.dst, err = strconv.Atoi(s); err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a whole number", ErrConfig, f.env, s)
-			}
+	r.Func("SIM_SEED", func(v string) (err error) {
+		if c.Fleet.Seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return errors.New("want a non-negative whole number")
 		}
-	}
-	if s, ok := get("SIM_SEED"); ok {
-		if c.Fleet.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return c, fmt.Errorf("%w: SIM_SEED=%q: want a non-negative whole number", ErrConfig, s)
+		return nil
+	})
+	r.Float("SIM_SPEED", &c.Speed)
+	r.Float("SIM_NOMINAL_VOLTAGE", &c.Fleet.NominalVoltage)
+	r.Float("SIM_COMMAND_DROP_RATE", &c.CommandDropRate)
+	r.Duration("SIM_INTERVAL", &c.Interval)
+	r.Duration("SIM_MAX_UPLOAD_DELAY", &c.MaxUploadDelay)
+	r.Duration("SIM_READING_TTL", &c.ReadingTTL)
+	r.Duration("SIM_METER_MEMORY", &c.MeterMemory)
+	r.String("SIM_RATE", &c.Rate)
+	r.String("SIM_COMMAND_SOURCE", &c.CommandSource)
+	r.String("SIM_CHECKPOINT", &c.Checkpoint)
+	r.Func("SIM_START", func(v string) (err error) {
+		if c.Start, err = time.Parse(time.RFC3339, v); err != nil {
+			return errors.New("want an RFC 3339 time such as 2026-03-02T00:00:00Z")
 		}
-	}
-	floats := []struct {
-		env string
-		dst *float64
-	}{{"SIM_SPEED", &c.Speed}, {"SIM_NOMINAL_VOLTAGE", &c.Fleet.NominalVoltage}, {"SIM_COMMAND_DROP_RATE", &c.CommandDropRate}}
-	for _, f := range floats {
-		if s, ok := get(f.env); ok {
-			if *f.dst, err = strconv.ParseFloat(s, 64); err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a number", ErrConfig, f.env, s)
-			}
-		}
-	}
-	durs := []struct {
-		env string
-		dst *time.Duration
-	}{{"SIM_INTERVAL", &c.Interval}, {"SIM_MAX_UPLOAD_DELAY", &c.MaxUploadDelay}, {"SIM_READING_TTL", &c.ReadingTTL}, {"SIM_METER_MEMORY", &c.MeterMemory}}
-	for _, d := range durs {
-		if s, ok := get(d.env); ok {
-			if *d.dst, err = time.ParseDuration(s); err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration such as 15m", ErrConfig, d.env, s)
-			}
-		}
-	}
-	if s, ok := get("SIM_RATE"); ok {
-		c.Rate = s
-	}
-	if s, ok := get("SIM_COMMAND_SOURCE"); ok {
-		c.CommandSource = s
-	}
-	if s, ok := get("SIM_CHECKPOINT"); ok {
-		c.Checkpoint = s
-	}
-	if s, ok := get("SIM_START"); ok {
-		if c.Start, err = time.Parse(time.RFC3339, s); err != nil {
-			return c, fmt.Errorf("%w: SIM_START=%q: want an RFC 3339 time such as 2026-03-02T00:00:00Z", ErrConfig, s)
-		}
-	}
+		return nil
+	})
 	start := c.Start
 	if start.IsZero() {
 		start = now
 	}
 	start = start.UTC().Truncate(max(c.Interval, time.Second))
-	if s, ok := get("SIM_END"); ok {
-		if c.End, err = parseWhen(s, start); err != nil {
-			return c, fmt.Errorf("%w: SIM_END=%q: %w", ErrConfig, s, err)
-		}
-	}
+	r.Func("SIM_END", func(v string) (err error) {
+		c.End, err = parseWhen(v, start)
+		return err
+	})
 	for _, rf := range []struct {
 		env  string
 		kind FaultKind
 	}{{"SIM_MISSING_RATE", FaultMissing}, {"SIM_DUPLICATE_RATE", FaultDuplicate}, {"SIM_OUT_OF_ORDER_RATE", FaultOutOfOrder}, {"SIM_MALFORMED_RATE", FaultMalformed}} {
-		if s, ok := get(rf.env); ok {
-			r, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a probability such as 0.01", ErrConfig, rf.env, s)
+		rate := 0.0
+		r.Func(rf.env, func(v string) (err error) {
+			if rate, err = strconv.ParseFloat(v, 64); err != nil {
+				return errors.New("want a probability such as 0.01")
 			}
-			if r != 0 {
-				c.Faults = append(c.Faults, Fault{Kind: rf.kind, Rate: r})
-			}
+			return nil
+		})
+		if rate != 0 {
+			c.Faults = append(c.Faults, Fault{Kind: rf.kind, Rate: rate})
 		}
 	}
-	if s, ok := get("SIM_FAULTS"); ok {
-		fs, err := ParseFaults(s, start)
-		if err != nil {
-			return c, fmt.Errorf("%w: SIM_FAULTS: %w", ErrConfig, err)
-		}
+	r.Func("SIM_FAULTS", func(v string) error {
+		fs, err := ParseFaults(v, start)
 		c.Faults = append(c.Faults, fs...)
+		return err
+	})
+	if err := r.Err(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return c, c.Validate()
 }

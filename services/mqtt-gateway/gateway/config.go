@@ -5,9 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -165,67 +165,33 @@ func ConfigFromEnv() (Config, error) { return configFromLookup(os.LookupEnv) }
 
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c := DefaultConfig()
-	get := func(k string) (string, bool) {
-		v, ok := lookup(k)
-		return v, ok && v != ""
-	}
-	strs := []struct {
+	r := env.Lookup(lookup)
+	for _, s := range []struct {
 		env string
 		dst *string
 	}{
 		{"MQTT_URL", &c.URL}, {"MQTT_TOPIC", &c.Topic}, {"MQTT_CLIENT_ID", &c.ClientID},
-		{"MQTT_USERNAME", &c.Username}, {"MQTT_PASSWORD", &c.Password},
+		{"MQTT_USERNAME", &c.Username},
 		{"MQTT_TLS_CA_FILE", &c.CAFile}, {"MQTT_TLS_CERT_FILE", &c.CertFile}, {"MQTT_TLS_KEY_FILE", &c.KeyFile},
 		{"MQTT_TLS_SERVER_NAME", &c.ServerName},
 		{"MQTT_COMMAND_TOPIC", &c.CommandTopic}, {"MQTT_ACK_TOPIC", &c.AckTopic}, {"GATEWAY_COMMAND_SOURCE", &c.CommandSource},
+	} {
+		r.String(s.env, s.dst)
 	}
-	for _, s := range strs {
-		if v, ok := get(s.env); ok {
-			*s.dst = v
-		}
+	// A password is taken as it is: spaces may be part of it.
+	if v, ok := lookup("MQTT_PASSWORD"); ok && v != "" {
+		c.Password = v
 	}
-	ints := []struct {
-		env string
-		dst *int
-	}{{"MQTT_QOS", &c.QoS}, {"GATEWAY_MAX_IN_FLIGHT", &c.MaxInFlight}}
-	for _, i := range ints {
-		if v, ok := get(i.env); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a whole number", ErrConfig, i.env, v)
-			}
-			*i.dst = n
-		}
-	}
-	durs := []struct {
-		env string
-		dst *time.Duration
-	}{
-		{"MQTT_SESSION_EXPIRY", &c.SessionExpiry}, {"MQTT_KEEPALIVE", &c.KeepAlive},
-		{"MQTT_RECONNECT_BACKOFF", &c.ReconnectBackoff}, {"GATEWAY_LEASE_TIMEOUT", &c.LeaseTimeout},
-	}
-	for _, d := range durs {
-		if v, ok := get(d.env); ok {
-			x, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration such as 30s", ErrConfig, d.env, v)
-			}
-			*d.dst = x
-		}
-	}
-	if v, ok := get("GATEWAY_DOWNLINK"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("%w: GATEWAY_DOWNLINK=%q: want true or false", ErrConfig, v)
-		}
-		c.Downlink = b
-	}
-	if v, ok := get("MQTT_TLS_INSECURE_SKIP_VERIFY"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("%w: MQTT_TLS_INSECURE_SKIP_VERIFY=%q: want true or false", ErrConfig, v)
-		}
-		c.InsecureSkipVerify = b
+	r.Int("MQTT_QOS", &c.QoS)
+	r.Int("GATEWAY_MAX_IN_FLIGHT", &c.MaxInFlight)
+	r.Duration("MQTT_SESSION_EXPIRY", &c.SessionExpiry)
+	r.Duration("MQTT_KEEPALIVE", &c.KeepAlive)
+	r.Duration("MQTT_RECONNECT_BACKOFF", &c.ReconnectBackoff)
+	r.Duration("GATEWAY_LEASE_TIMEOUT", &c.LeaseTimeout)
+	r.Bool("GATEWAY_DOWNLINK", &c.Downlink)
+	r.Bool("MQTT_TLS_INSECURE_SKIP_VERIFY", &c.InsecureSkipVerify)
+	if err := r.Err(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return c, c.Validate()
 }

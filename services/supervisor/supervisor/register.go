@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"time"
 
 	"github.com/watershed-grid/watershed/contracts/events"
@@ -26,7 +26,12 @@ type Config struct {
 
 // ConfigFromEnv reads SUPERVISOR_MANIFEST.
 func ConfigFromEnv() (Config, error) {
-	c := Config{Manifest: os.Getenv(EnvManifest)}
+	var c Config
+	r := env.New()
+	r.String(EnvManifest, &c.Manifest)
+	if err := r.Err(); err != nil {
+		return Config{}, err
+	}
 	return c, c.Validate()
 }
 
