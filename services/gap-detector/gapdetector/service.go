@@ -48,9 +48,12 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 	if d.store == nil && cfg.CheckpointDir != "" {
 		d.store = FileCheckpoints{Dir: cfg.CheckpointDir}
 	}
-	if err := d.restore(context.Background()); err != nil {
-		return nil, err
-	}
+	// The state of each rapids partition is rebuilt from the partition's
+	// own history when the group assigns it (rivers.PartitionState), at
+	// the start too: a checkpoint is not restored, so it can never bring
+	// back meters of partitions another instance holds now.
+	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: cfg.History,
+		Assigned: d.dropPartition, Revoked: d.dropPartition})
 	m := svc.Meter()
 	var errs [3]error
 	d.reads, errs[0] = m.Int64Counter("watershed_gap_reads_total", metric.WithDescription("Readings seen, by outcome."))
@@ -80,6 +83,12 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 		})
 	}
 	return d, nil
+}
+
+func (d *Detector) dropPartition(p int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tr.DropPartition(p)
 }
 
 func (d *Detector) count(outcome string) {
@@ -132,7 +141,8 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 		d.reads.Add(ctx, clockInvalid, metric.WithAttributes(attribute.String("outcome", "clock_invalid")))
 	}
 	for _, l := range lates {
-		if err := b.Publisher(l.i).Publish(ctx, events.TypeMeterReadingLate, LatePayload(l.l), rivers.WithTime(l.l.ReadAt)); err != nil && !errors.Is(err, rivers.ErrRetired) {
+		if err := b.Publisher(l.i).Publish(ctx, events.TypeMeterReadingLate, LatePayload(l.l), rivers.WithTime(l.l.ReadAt),
+			rivers.WithID(rivers.DerivedID(events.TypeMeterReadingLate, l.l.MeterID, l.l.ReadAt.UTC().Format(time.RFC3339)))); err != nil && !errors.Is(err, rivers.ErrRetired) {
 			// The slot is judged already: retrying would not find it late again.
 			d.log.ErrorContext(ctx, "late read not published", "meter_id", l.l.MeterID, "read_at", l.l.ReadAt, "err", err)
 			continue
@@ -154,7 +164,11 @@ func (d *Detector) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) 
 	// The slots are judged already: a publication that fails is logged and
 	// skipped, never retried (a retry would not find them due again).
 	for _, m := range due {
-		if err := pub.Publish(ctx, events.TypeMeterReadingMissed, MissedPayload(m, d.cfg.Grace), rivers.WithTime(m.ExpectedAt)); err != nil {
+		// The id is the slot's: an instance that took the meter's
+		// partition over and declares the slot again publishes the same
+		// event, which consumers de-duplicate.
+		id := rivers.DerivedID(events.TypeMeterReadingMissed, m.MeterID, m.ExpectedAt.UTC().Format(time.RFC3339))
+		if err := pub.Publish(ctx, events.TypeMeterReadingMissed, MissedPayload(m, d.cfg.Grace), rivers.WithTime(m.ExpectedAt), rivers.WithID(id)); err != nil {
 			if !errors.Is(err, rivers.ErrRetired) {
 				d.log.ErrorContext(ctx, "missed read not published", "meter_id", m.MeterID, "expected_at", m.ExpectedAt, "err", err)
 			}
