@@ -504,6 +504,26 @@ func (c *Consumer) Lag() int64 {
 	return n
 }
 
+// CloseWithoutCommit closes the consumer as a crash would leave the
+// group's offsets: the offsets committed since the last background commit
+// are dropped, not sent (a batch the background loop is sending as it is
+// called may still land). It then leaves the group, so the partitions move
+// at once (a crashed process leaves only when its session times out). For
+// tests that kill a member mid-stream.
+func (c *Consumer) CloseWithoutCommit() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.mu.Lock()
+	clear(c.pending)
+	c.mu.Unlock()
+	close(c.stop)
+	c.flushing.Wait()
+	err := c.r.Close()
+	c.conn.close()
+	return err
+}
+
 // Close commits the offsets still pending, leaves the group (so its
 // partitions move to other members at once) and closes the connections.
 // Records fetched but not committed are delivered again. It returns the

@@ -89,6 +89,11 @@ func (s *kafkaSubscription) Assignment() map[TopicPartition]int64 {
 	return out
 }
 
+// CloseWithoutCommit leaves the group without sending the offsets not
+// committed yet, as a crash would (rapids.Consumer.CloseWithoutCommit):
+// tests kill a member with it.
+func (s *kafkaSubscription) CloseWithoutCommit() error { return kafkaErr(s.c.CloseWithoutCommit()) }
+
 // Rebalanced receives after each new assignment of the group.
 func (s *kafkaSubscription) Rebalanced() <-chan struct{} { return s.c.Rebalanced() }
 
