@@ -363,3 +363,91 @@ func TestDerivedID(t *testing.T) {
 		t.Errorf("published %v, want one event with id %s", got, a)
 	}
 }
+
+// Timers wait while a replay is in progress: a timer never judges with a
+// partition half rebuilt.
+func TestPartitionStateTimersWaitForReplay(t *testing.T) {
+	bus := riverstest.NewBus()
+	clock := riverstest.NewClock(riverstest.Start)
+	type watch struct {
+		mu      sync.Mutex
+		meters  map[string]bool
+		runs    []int // state size at each timer run
+		blocked chan struct{}
+		release chan struct{}
+		once    sync.Once
+	}
+	newSvc := func(name string, w *watch) *rivers.Service {
+		cfg := testConfig(name)
+		cfg.Group = "part-timers"
+		svc, err := rivers.NewService(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.meters = map[string]bool{}
+		rivers.HandleBatch(svc, readingRiver(), func(_ context.Context, b *rivers.Batch[events.MeterReading]) error {
+			for i := range b.Len() {
+				if b.Delivery(i).Replay && w.release != nil {
+					w.once.Do(func() { // the first replayed record waits
+						w.blocked <- struct{}{}
+						<-w.release
+					})
+				}
+				w.mu.Lock()
+				w.meters[b.Value(i).MeterID] = true
+				w.mu.Unlock()
+			}
+			return nil
+		})
+		svc.Every(time.Minute, "judge", func(context.Context, time.Time, rivers.Publisher) error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.runs = append(w.runs, len(w.meters))
+			return nil
+		})
+		svc.KeepPartitionState(rivers.PartitionState{Assigned: func(int) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			clear(w.meters)
+		}})
+		return svc
+	}
+	var a watch
+	ka := riverstest.New(t, newSvc("timers-a", &a), riverstest.WithBus(bus), riverstest.WithClock(clock))
+	for i, m := range []string{"MTR-0", "MTR-1", "MTR-2"} {
+		ka.Send(ka.Event(events.TypeMeterReading, reading(m, 230, riverstest.Start.Add(time.Duration(i)*time.Minute))), riverstest.OnTopic(rivers.Rapids))
+	}
+	b := watch{blocked: make(chan struct{}), release: make(chan struct{})}
+	kb := riverstest.New(t, newSvc("timers-b", &b), riverstest.WithBus(bus), riverstest.WithClock(clock))
+	select {
+	case <-b.blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("instance b did not replay the partition's history")
+	}
+	kb.Advance(time.Minute)
+	b.mu.Lock()
+	runs := slices.Clone(b.runs)
+	b.mu.Unlock()
+	if len(runs) != 0 {
+		t.Errorf("instance b's timer ran %d times during the replay (state sizes %v), want none", len(runs), runs)
+	}
+	close(b.release)
+	waitCond(t, "the replay done", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.meters) == 3
+	})
+	// The replay's end marker is handled right after its last record: wait
+	// for a timer run rather than assume it.
+	waitCond(t, "instance b's timer to run after the replay", func() bool {
+		kb.Advance(time.Minute)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.runs) > 0
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.runs[0] != 3 {
+		t.Errorf("instance b's timer first ran with %d meters, want the 3 the replay rebuilt", b.runs[0])
+	}
+}
