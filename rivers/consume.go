@@ -213,13 +213,7 @@ func (s *Service) fetchLoop(rt *runtime, ctx context.Context, queues []*handoff)
 		}
 		if parts != nil && rec.Topic == parts.topic {
 			st, ok := s.admit(rt, ctx, &rec, queues)
-			if !ok {
-				return
-			}
-			if st == nil || !q.putPrepared(ctx, prepared{rec: rec, route: route, typed: typed, dedup: st}) {
-				if st == nil {
-					continue
-				}
+			if !ok || !q.putPrepared(ctx, prepared{rec: rec, route: route, typed: typed, dedup: st}) {
 				return
 			}
 			continue

@@ -288,20 +288,26 @@ func (s *Service) replay(rt *runtime, ctx context.Context, q *handoff, tp TopicP
 // admit is the fetching goroutine's check of a record of the stateful
 // topic: it must come from a held partition. A record of a partition not
 // held yet (kafka-go starts reading a new assignment just before it
-// signals it) waits for the assignment to be handled; one whose
-// partition is still not held is dropped (not committed). It returns the
-// record's de-dup store, nil to drop it, and false when ctx ended.
+// signals it) waits until the assignment is handled; it is never dropped
+// (a later record's commit would skip it), so a record the assignment
+// never names holds the fetching until the service stops, with a warning
+// every few seconds. It returns the record's de-dup store, and false when
+// ctx ended.
 func (s *Service) admit(rt *runtime, ctx context.Context, rec *Record, queues []*handoff) (DedupStore, bool) {
 	p := rt.parts
 	if st := p.store(rec.Partition); st != nil {
 		return st, true
 	}
-	for range 50 {
+	for i := 1; ; i++ {
 		if !s.rebalance(rt, ctx, queues) {
 			return nil, false
 		}
 		if st := p.store(rec.Partition); st != nil {
 			return st, true
+		}
+		if i%50 == 0 {
+			s.log.Warn("a record of a partition not assigned to this instance: waiting for the assignment",
+				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
 		}
 		select {
 		case <-p.kick:
@@ -310,8 +316,6 @@ func (s *Service) admit(rt *runtime, ctx context.Context, rec *Record, queues []
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	s.log.Warn("record of a partition not assigned to this instance dropped", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
-	return nil, true
 }
 
 // handleMarker runs a marker on a worker.
