@@ -37,6 +37,13 @@ import (
 //     and a shared [DedupStore] cannot hide from a new owner records its
 //     previous owner handled but did not commit.
 //
+// A partition without a committed offset has no history to replay: the
+// group starts it at its first record (or its last, with a Latest start
+// offset, and then the state starts empty). A replay reads up to the
+// committed offset, offset by offset; on a topic written by transactional
+// producers (control records) it could wait for the next record: the
+// rapids and rivers are not.
+//
 // Replay costs a read of the history at every assignment (at the start of
 // every instance, and for the partitions a rebalance moves): History bounds
 // it. Replays hold the fetching of every partition until done. The steady
