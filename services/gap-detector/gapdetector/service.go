@@ -26,6 +26,10 @@ type Detector struct {
 
 	mu sync.Mutex
 	tr *Tracker
+	// pending are slots judged missed by the handler, published by the
+	// next tick; judged is the watermark of the handler's last judgement.
+	pending []Missed
+	judged  time.Time
 
 	reads, missed, late metric.Int64Counter
 }
@@ -89,6 +93,11 @@ func (d *Detector) dropPartition(p int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.tr.DropPartition(p)
+	// The watermark may move back (Forget): judge again from there. Slots
+	// judged and not yet published stay pending: they are this instance's
+	// conclusions about the partitions it keeps, or the next owner's to
+	// judge again (the ids are the slots', a repeat is the same event).
+	d.judged = time.Time{}
 }
 
 func (d *Detector) count(outcome string) {
@@ -108,6 +117,7 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 	var lates []late
 	failed, failure := -1, error(nil)
 	d.mu.Lock()
+	replay := b.Len() > 0 && b.Delivery(b.Len()-1).Replay
 	for i := range b.Len() {
 		r, dl := b.Value(i), b.Delivery(i)
 		if slices.Contains(r.Flags, events.FlagClockInvalid) {
@@ -130,6 +140,9 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 		if obs.Late != nil {
 			lates = append(lates, late{i, *obs.Late})
 		}
+	}
+	if !replay {
+		d.judge()
 	}
 	d.mu.Unlock()
 	for o, n := range counts {
@@ -156,9 +169,33 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 	return nil
 }
 
+// judgeEvery is how far the watermark moves between the judgements the
+// handler makes (judge).
+const judgeEvery = 15 * time.Minute
+
+// judge declares the due slots when the watermark moved judgeEvery since
+// the last judgement, keeping them for the next tick to publish. The
+// tracker remembers 64 slots per meter: judged only on the timer, a
+// backlog read faster than the timer runs (after a replay, a pause, a
+// restart) could carry a meter's newest read more than 64 slots past its
+// last judged slot, and the slots in between would never be judged.
+// Judging as the reads come keeps up with any pace; publishing stays the
+// timer's. Not during a replay: the slots a replay could judge are the
+// previous owner's to publish, and suppressed they would be lost. Call
+// with d.mu held.
+func (d *Detector) judge() {
+	wm := d.tr.LowWatermark()
+	if wm.IsZero() || wm.Sub(d.judged) < judgeEvery {
+		return
+	}
+	d.judged = wm
+	d.tr.Advance(func(m Missed) { d.pending = append(d.pending, m) })
+}
+
 func (d *Detector) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) error {
 	d.mu.Lock()
-	var due []Missed
+	due := d.pending
+	d.pending = nil
 	d.tr.Advance(func(m Missed) { due = append(due, m) })
 	d.mu.Unlock()
 	// The slots are judged already: a publication that fails is logged and
