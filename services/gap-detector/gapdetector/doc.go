@@ -23,8 +23,10 @@
 // time) from the other partitions. A partition with records still to read
 // is never idle, however far behind: lag makes a missed read late, never
 // false. A slot expected at E is declared missed once
-// watermark ≥ E + Grace; the timer (Tick, wall clock) only decides how
-// often that is checked. Grace covers the lateness within a partition. A read
+// watermark ≥ E + Grace; slots are judged as the reads come, each time
+// the watermark moved 15 minutes, and on the timer (Tick, wall clock),
+// which publishes what was judged: a backlog read at any pace never
+// carries a meter past the 64 slots it remembers unjudged. Grace covers the lateness within a partition. A read
 // more than MaxClockSkew ahead of the watermark (a meter with a wrong
 // clock) neither moves it nor is tracked, unless SkewConfirm such reads
 // in a row show the whole stream moved. Reads flagged clock_invalid are
