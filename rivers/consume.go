@@ -66,9 +66,6 @@ func (h *handoff) put(ctx context.Context, rec *Record, route *typeRoute, typed 
 	}
 }
 
-// take returns every queued record, waiting for one; false once ctx is
-// done or the handoff is closed and empty. The chunk is the caller's: the
-// queue starts a new one.
 // putMarker queues a marker for partition of topic.
 func (h *handoff) putMarker(ctx context.Context, mark uint8, topic string, partition int) bool {
 	return h.putPrepared(ctx, prepared{rec: Record{Topic: topic, Partition: partition}, mark: mark})
@@ -105,6 +102,9 @@ func (h *handoff) putPrepared(ctx context.Context, p prepared) bool {
 	}
 }
 
+// take returns every queued record, waiting for one; false once ctx is
+// done or the handoff is closed and empty. The chunk is the caller's: the
+// queue starts a new one.
 func (h *handoff) take(ctx context.Context) ([]prepared, bool) {
 	for {
 		h.mu.Lock()

@@ -117,7 +117,6 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 	var lates []late
 	failed, failure := -1, error(nil)
 	d.mu.Lock()
-	replay := b.Len() > 0 && b.Delivery(b.Len()-1).Replay
 	for i := range b.Len() {
 		r, dl := b.Value(i), b.Delivery(i)
 		if slices.Contains(r.Flags, events.FlagClockInvalid) {
@@ -141,9 +140,7 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 			lates = append(lates, late{i, *obs.Late})
 		}
 	}
-	if !replay {
-		d.judge()
-	}
+	d.judge()
 	d.mu.Unlock()
 	for o, n := range counts {
 		if n > 0 {
@@ -179,10 +176,11 @@ const judgeEvery = 15 * time.Minute
 // backlog read faster than the timer runs (after a replay, a pause, a
 // restart) could carry a meter's newest read more than 64 slots past its
 // last judged slot, and the slots in between would never be judged.
-// Judging as the reads come keeps up with any pace; publishing stays the
-// timer's. Not during a replay: the slots a replay could judge are the
-// previous owner's to publish, and suppressed they would be lost. Call
-// with d.mu held.
+// Judging as the reads come keeps up with any pace, a replay's included
+// (a partition's history is longer than 64 slots); publishing stays the
+// timer's, so what a replay judges is published too, after it (timers wait
+// for replays): a slot the previous owner declared is declared again with
+// the same id, one it had not judged yet is not lost. Call with d.mu held.
 func (d *Detector) judge() {
 	wm := d.tr.LowWatermark()
 	if wm.IsZero() || wm.Sub(d.judged) < judgeEvery {
