@@ -56,7 +56,9 @@
 // detector declares its state per partition (rivers.PartitionState): an
 // instance assigned a partition replays the partition's last History of
 // records (GAP_HISTORY) up to the committed offset to rebuild its meters,
-// publishing nothing, before it reads on; a partition taken away is
+// publishing nothing from the replayed records themselves (the slots the
+// replay judges are published by the timer once it is done), before it
+// reads on; a partition taken away is
 // dropped (Tracker.DropPartition, which also lets the partition's
 // watermark go). Missed and late events have ids derived from meter and
 // slot (rivers.DerivedID), so a slot declared again by a new owner is the
