@@ -150,6 +150,7 @@ type Consumer struct {
 	assignedOnce sync.Once
 	assignedCh   chan struct{}
 	partitions   atomic.Int64
+	rebalanced   chan struct{} // signalled after each new assignment
 
 	mu      sync.Mutex
 	pending map[partitionKey]int64 // highest committed record offset not yet sent
@@ -204,6 +205,7 @@ func NewConsumer(cfg Config, group string, topics []string, opts ...ConsumerOpti
 		opts:       o,
 		log:        cfg.Logger.With("group", group),
 		assignedCh: make(chan struct{}),
+		rebalanced: make(chan struct{}, 1),
 		pending:    make(map[partitionKey]int64),
 		lag:        make(map[partitionKey]int64),
 		stop:       make(chan struct{}),
@@ -300,7 +302,18 @@ func (c *Consumer) assign(assigned map[TopicPartition]int64) {
 	clear(c.pending)
 	c.mu.Unlock()
 	c.assignedOnce.Do(func() { close(c.assignedCh) })
+	select {
+	case c.rebalanced <- struct{}{}:
+	default:
+	}
 }
+
+// Rebalanced returns a channel that receives after each group generation
+// assigned the consumer its partitions (Assignment then returns them):
+// once per generation, coalesced when the receiver is slow. kafka-go
+// starts reading the new partitions just before it signals, so a record of
+// a newly assigned partition may be fetched before the signal arrives.
+func (c *Consumer) Rebalanced() <-chan struct{} { return c.rebalanced }
 
 // Assigned reports whether the consumer has joined its group and received
 // its partitions: the readiness of a service. It stays true across
@@ -489,6 +502,26 @@ func (c *Consumer) Lag() int64 {
 		n += l
 	}
 	return n
+}
+
+// CloseWithoutCommit closes the consumer as a crash would leave the
+// group's offsets: the offsets committed since the last background commit
+// are dropped, not sent (a batch the background loop is sending as it is
+// called may still land). It then leaves the group, so the partitions move
+// at once (a crashed process leaves only when its session times out). For
+// tests that kill a member mid-stream.
+func (c *Consumer) CloseWithoutCommit() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.mu.Lock()
+	clear(c.pending)
+	c.mu.Unlock()
+	close(c.stop)
+	c.flushing.Wait()
+	err := c.r.Close()
+	c.conn.close()
+	return err
 }
 
 // Close commits the offsets still pending, leaves the group (so its

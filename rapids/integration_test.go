@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -395,5 +396,58 @@ func TestEnsureTopics(t *testing.T) {
 	err = rapids.EnsureTopics(short, rapids.Config{Brokers: []string{"127.0.0.1:1"}, Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("unreachable broker: %v", err)
+	}
+}
+
+// ReadPartition reads a partition's history outside the group; Rebalanced
+// signals the assignment; CloseWithoutCommit drops the offsets not sent.
+func TestConsumerHistoryAndCrash(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := testCtx(t)
+	cfg := testConfig(b)
+	createTopic(t, ctx, cfg, rapids.TopicSpec{Name: "hist", Partitions: 1})
+	if err := newProducer(t, cfg).Publish(ctx, values("hist", 5)...); err != nil {
+		t.Fatal(err)
+	}
+	c := newConsumer(t, ctx, cfg, "hist-group", "hist", rapids.WithCommitInterval(time.Hour))
+	select {
+	case <-c.Rebalanced():
+	case <-ctx.Done():
+		t.Fatal("no rebalance signal after the assignment")
+	}
+	tp := rapids.TopicPartition{Topic: "hist", Partition: 0}
+	var got []int64
+	if err := c.ReadPartition(ctx, tp, time.Time{}, 4, func(r rapids.Record) error {
+		got = append(got, r.Offset)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int64{0, 1, 2, 3}) {
+		t.Errorf("ReadPartition up to 4 read offsets %v, want 0..3", got)
+	}
+	got = nil
+	if err := c.ReadPartition(ctx, tp, time.Now().Add(time.Hour), 5, func(r rapids.Record) error {
+		got = append(got, r.Offset)
+		return nil
+	}); err != nil || len(got) != 0 {
+		t.Errorf("ReadPartition from an hour ahead: %v, %v; want nothing", got, err)
+	}
+	var recs []rapids.Record
+	for range 3 {
+		r, err := c.Fetch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := c.Commit(ctx, recs[2]); err != nil { // pending: the interval is an hour
+		t.Fatal(err)
+	}
+	if err := c.CloseWithoutCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if off := committedOffset(t, ctx, b.Addr(), "hist-group", "hist"); off >= 3 {
+		t.Errorf("committed offset %d after CloseWithoutCommit, want the pending 3 dropped", off)
 	}
 }

@@ -64,7 +64,7 @@ func (b *Batch[T]) Delivery(i int) Delivery {
 	p := b.run.recs[b.lo+i]
 	return Delivery{Service: b.run.service, River: b.run.river.Name(), Type: p.env.Type,
 		Topic: p.rec.Topic, Partition: p.rec.Partition, Offset: p.rec.Offset, Attempt: b.run.attempt,
-		RecordTime: p.rec.Time, Behind: p.rec.Behind()}
+		RecordTime: p.rec.Time, Behind: p.rec.Behind(), Replay: p.replay}
 }
 
 // BatchError is what a [BatchHandler] returns to say that event Index of
@@ -226,7 +226,7 @@ func (s *Service) runBatch(rt *runtime, b *batchRun) bool {
 		p := b.recs[i]
 		s.deadLetter(b.its[i], &p.rec, p.route.typ, e.river.Name(), class, err, attempts)
 		if p.key != "" {
-			s.forget(p.key)
+			s.forgetIn(p.store(s), p.key)
 			p.key = ""
 		}
 	}

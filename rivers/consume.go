@@ -66,6 +66,42 @@ func (h *handoff) put(ctx context.Context, rec *Record, route *typeRoute, typed 
 	}
 }
 
+// putMarker queues a marker for partition of topic.
+func (h *handoff) putMarker(ctx context.Context, mark uint8, topic string, partition int) bool {
+	return h.putPrepared(ctx, prepared{rec: Record{Topic: topic, Partition: partition}, mark: mark})
+}
+
+// putReplay queues a record of a partition's history.
+func (h *handoff) putReplay(ctx context.Context, rec *Record, route *typeRoute, typed bool, st DedupStore) bool {
+	return h.putPrepared(ctx, prepared{rec: *rec, route: route, typed: typed, replay: true, dedup: st})
+}
+
+// putPrepared is put for an item made by the caller.
+func (h *handoff) putPrepared(ctx context.Context, p prepared) bool {
+	for {
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return false
+		}
+		if len(h.items) < h.max {
+			h.items = append(h.items, p)
+			first := len(h.items) == 1
+			h.mu.Unlock()
+			if first {
+				notify(h.ready)
+			}
+			return true
+		}
+		h.mu.Unlock()
+		select {
+		case <-h.space:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
 // take returns every queued record, waiting for one; false once ctx is
 // done or the handoff is closed and empty. The chunk is the caller's: the
 // queue starts a new one.
@@ -135,11 +171,27 @@ func (s *Service) consume(rt *runtime) {
 // partition until ctx ends.
 func (s *Service) fetchLoop(rt *runtime, ctx context.Context, queues []*handoff) {
 	wait := 100 * time.Millisecond
+	parts := rt.parts
+	fctx, cancelFetch := ctx, context.CancelFunc(func() {})
+	if parts != nil {
+		fctx, cancelFetch = parts.fetchContext(ctx)
+	}
+	defer func() { cancelFetch() }()
 	for {
-		rec, err := rt.sub.Fetch(ctx)
+		if parts != nil && parts.dirty.Load() {
+			if !s.rebalance(rt, ctx, queues) {
+				return
+			}
+		}
+		rec, err := rt.sub.Fetch(fctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if parts != nil && fctx.Err() != nil { // a rebalance signal
+				cancelFetch()
+				fctx, cancelFetch = parts.fetchContext(ctx)
+				continue
 			}
 			s.log.Warn("fetch failed, retrying", "error", err, "wait", wait)
 			if (SystemClock{}).Sleep(ctx, wait) != nil {
@@ -158,6 +210,13 @@ func (s *Service) fetchLoop(rt *runtime, ctx context.Context, queues []*handoff)
 		q := queues[0]
 		if len(queues) > 1 {
 			q = queues[rec.Partition%len(queues)]
+		}
+		if parts != nil && rec.Topic == parts.topic {
+			st, ok := s.admit(rt, ctx, &rec, queues)
+			if !ok || !q.putPrepared(ctx, prepared{rec: rec, route: route, typed: typed, dedup: st}) {
+				return
+			}
+			continue
 		}
 		if !q.put(ctx, &rec, route, typed) {
 			return

@@ -20,6 +20,20 @@ type prepared struct {
 	data  *payload // see payload()
 	key   string   // de-duplication key, once recorded in the store
 	valid bool     // its payload passed its type's schema (not merely tolerated)
+	// Partition state (see PartitionState): replay marks a record of a
+	// partition's history, rebuilt, not published nor committed; mark a
+	// marker, not a record; dedup the partition's de-dup store.
+	replay bool
+	mark   uint8
+	dedup  DedupStore
+}
+
+// store returns the record's de-dup store.
+func (p *prepared) store(s *Service) DedupStore {
+	if p.dedup != nil {
+		return p.dedup
+	}
+	return s.dedup
 }
 
 // payload returns the record's payload for key lookups, made on first use:
@@ -40,6 +54,9 @@ func (p *prepared) payload() *payload {
 // the service starts to stop, the records not yet begun are left for the
 // next owner of their partitions.
 func (s *Service) handleChunk(rt *runtime, chunk []prepared) bool {
+	if rt.parts != nil {
+		return s.handleSegments(rt, chunk)
+	}
 	items, ok := s.processChunk(rt, chunk)
 	return ok && rt.send.enqueueChunk(items) == nil
 }
@@ -87,7 +104,7 @@ func (s *Service) processChunk(rt *runtime, chunk []prepared) ([]item, bool) {
 func (s *Service) forgetChunk(chunk []prepared) {
 	for i := range chunk {
 		if chunk[i].key != "" {
-			s.forget(chunk[i].key)
+			s.forgetIn(chunk[i].store(s), chunk[i].key)
 		}
 	}
 }
@@ -134,7 +151,7 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 		}
 	}
 	key := env.Source + "\x00" + env.ID
-	seen, err := s.dedup.Seen(ctx, key)
+	seen, err := p.store(s).Seen(ctx, key)
 	if err != nil {
 		s.tel.dedupErrs.Add(context.Background(), 1)
 		s.log.Warn("de-duplication store failed; processing the event", "error", err)
@@ -152,13 +169,13 @@ func (s *Service) prepare(rt *runtime, p *prepared, it *item) bool {
 	err = s.validator.Validate(env.Type, env.Data)
 	refused := err != nil && !tolerable(err) // unknown types included
 	if refused && !json.Valid(env.Data) {    // not even JSON
-		s.forget(key)
+		s.forgetIn(p.store(s), key)
 		p.key = ""
 		s.deadLetterAll(it, rec, entries, typName, ClassMalformed, contracts.InvalidData())
 		return false
 	}
 	if refused && !errors.Is(err, ErrUnknownType) {
-		s.forget(key)
+		s.forgetIn(p.store(s), key)
 		p.key = ""
 		s.deadLetterAll(it, rec, entries, typName, ClassSchema, err)
 		return false
@@ -188,7 +205,7 @@ func (s *Service) handleRecord(rt *runtime, p *prepared, it *item) bool {
 		}
 		d := &delivery{
 			Delivery: Delivery{Service: s.cfg.Name, River: e.river.Name(), Type: env.Type,
-				Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Attempt: 1, RecordTime: rec.Time, Behind: rec.Behind()},
+				Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Attempt: 1, RecordTime: rec.Time, Behind: rec.Behind(), Replay: p.replay},
 			eventID: env.ID, clock: s.clock, log: s.log, drain: rt.drain,
 			out: &collector{s: s, cause: env}, metrics: route.metrics[i],
 		}
@@ -207,7 +224,7 @@ func (s *Service) handleRecord(rt *runtime, p *prepared, it *item) bool {
 		}
 	}
 	if failed {
-		s.forget(p.key)
+		s.forgetIn(p.store(s), p.key)
 		p.key = ""
 	}
 	return true
@@ -241,8 +258,10 @@ func classOf(err error) string {
 	return ClassRetriesExhausted
 }
 
-func (s *Service) forget(key string) {
-	if err := s.dedup.Forget(context.Background(), key); err != nil {
+func (s *Service) forget(key string) { s.forgetIn(s.dedup, key) }
+
+func (s *Service) forgetIn(d DedupStore, key string) {
+	if err := d.Forget(context.Background(), key); err != nil {
 		s.tel.dedupErrs.Add(context.Background(), 1)
 		s.log.Warn("de-duplication store failed to forget a key", "error", err)
 	}

@@ -57,6 +57,11 @@ type Delivery struct {
 	// Monitors use it to tell "nothing came" from "I have not read it yet".
 	// Zero for timers and on transports that do not know the end offset.
 	Behind int64
+	// Replay is true for a record of a partition's history replayed to
+	// rebuild the state of a partition the instance was just assigned
+	// (see [PartitionState]): the handler updates its state as for any
+	// record; what it publishes is discarded and nothing is committed.
+	Replay bool
 }
 
 // DeliveryFrom returns the delivery ctx belongs to, if any.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/watershed-grid/watershed/rapids"
 )
@@ -86,6 +87,19 @@ func (s *kafkaSubscription) Assignment() map[TopicPartition]int64 {
 		out[TopicPartition(k)] = v
 	}
 	return out
+}
+
+// CloseWithoutCommit leaves the group without sending the offsets not
+// committed yet, as a crash would (rapids.Consumer.CloseWithoutCommit):
+// tests kill a member with it.
+func (s *kafkaSubscription) CloseWithoutCommit() error { return kafkaErr(s.c.CloseWithoutCommit()) }
+
+// Rebalanced receives after each new assignment of the group.
+func (s *kafkaSubscription) Rebalanced() <-chan struct{} { return s.c.Rebalanced() }
+
+// ReadPartition reads a partition's history outside the group.
+func (s *kafkaSubscription) ReadPartition(ctx context.Context, tp TopicPartition, since time.Time, end int64, fn func(Record) error) error {
+	return kafkaErr(s.c.ReadPartition(ctx, rapids.TopicPartition(tp), since, end, func(r rapids.Record) error { return fn(Record(r)) }))
 }
 
 // Lag returns the records behind the end of the assigned partitions.

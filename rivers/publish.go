@@ -3,6 +3,7 @@ package rivers
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,30 @@ type publishOptions struct {
 	expiry  time.Time
 	at      time.Time
 	topic   Topic
+	id      string
+}
+
+// WithID sets ce_id. Default: a new UUIDv7. A conclusion that another
+// instance may reach again (a missed read, a closed window: see
+// [PartitionState]) takes an id derived from what it is about, so that a
+// re-declaration is the same event to every consumer's de-duplication.
+// [DerivedID] makes one.
+func WithID(id string) PublishOption { return func(o *publishOptions) { o.id = id } }
+
+// DerivedID returns a stable event id for parts: a UUID (version 8, per
+// RFC 9562) made of the SHA-256 of the parts, so equal parts always give
+// the same id and different parts, in practice, different ids.
+func DerivedID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x80 // version 8
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 // WithKey sets the Kafka record key (the partition key: the entity the
@@ -131,6 +156,9 @@ func (s *Service) build(ctx context.Context, cause *contracts.Event, typ string,
 	}
 	if err := s.validator.Validate(typ, ev.Data); err != nil {
 		return Record{}, Permanent(fmt.Errorf("rivers: publish %s: %w: %w", typ, ErrInvalidEvent, err))
+	}
+	if o.id != "" {
+		ev.ID = o.id
 	}
 	ev.Time = now.UTC()
 	if !o.at.IsZero() {

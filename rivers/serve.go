@@ -29,6 +29,7 @@ type runtime struct {
 	hard  context.Context // handlers and the sender; cancelled at the shutdown deadline
 	drain context.Context // the caller's: done when the shutdown starts
 	index []*topicIndex
+	parts *partitions // nil unless the service keeps state per partition
 
 	timerMu sync.Mutex
 	stopped bool
@@ -127,6 +128,9 @@ func (s *Service) Serve(ctx context.Context, tr Transport, opts ...ServeOption) 
 		if eo, ok := sub.(EndOffsetReporter); ok {
 			go s.watchEnds(ctx, eo)
 		}
+	}
+	if rt.parts = newPartitions(s, rt); rt.parts != nil {
+		go rt.parts.watch(ctx)
 	}
 	rt.send = newSender(s, tr, rt.sub, hard)
 	go rt.send.run()

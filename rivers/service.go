@@ -45,6 +45,7 @@ type Service struct {
 	mws       []Middleware
 	checks    []readinessCheck
 	declared  map[string]struct{}
+	partState *PartitionState
 	observed  map[string]struct{}
 	startedAt time.Time
 

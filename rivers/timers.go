@@ -112,6 +112,9 @@ func (s *Service) startTimer(rt *runtime, t *timerEntry) {
 
 // runTimer runs a timer's handler and waits for its publications.
 func (s *Service) runTimer(rt *runtime, t *timerEntry) {
+	if rt.parts != nil && rt.parts.settling() {
+		return // a rebalance is being handled: see PartitionState
+	}
 	d := &delivery{
 		Delivery: Delivery{Service: s.cfg.Name, Timer: t.name, Attempt: 1},
 		clock:    s.clock, log: s.log, drain: rt.drain,

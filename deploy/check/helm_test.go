@@ -476,7 +476,7 @@ func TestHelmCIValuesRenderEverything(t *testing.T) {
 		}
 	}
 	slices.Sort(pdbs)
-	want := []string{releaseName + "-hot-pond", releaseName + "-reading-validator", releaseName + "-usage-aggregator"}
+	want := []string{releaseName + "-gap-detector", releaseName + "-hot-pond", releaseName + "-reading-validator", releaseName + "-usage-aggregator"}
 	if !slices.Equal(pdbs, want) {
 		t.Errorf("PodDisruptionBudgets %v, want %v (the services with replicas > 1)", pdbs, want)
 	}
@@ -506,6 +506,38 @@ func TestHelmSchemaIsStrict(t *testing.T) {
 	if _, err := render(t, map[string]any{"kafka": map[string]any{"strimzi": map[string]any{"users": false}, "sasl": map[string]any{"mechanism": "SCRAM-SHA-512"}}}); err == nil ||
 		!strings.Contains(err.Error(), "kafka.sasl.existingSecret") {
 		t.Fatalf("SASL without a Secret: err %v, want one naming kafka.sasl.existingSecret", err)
+	}
+}
+
+// The stateful services scale up to the rapids' partition count; the two
+// that correlate meters across partitions run one replica.
+func TestHelmReplicaCeilings(t *testing.T) {
+	svc := func(name string, replicas int) map[string]any {
+		return map[string]any{"kafka": map[string]any{"allowUnauthenticated": true, "strimzi": map[string]any{"users": false}},
+			"services": map[string]any{name: map[string]any{"enabled": true, "replicas": replicas}}}
+	}
+	for _, c := range []struct {
+		name     string
+		replicas int
+		refused  string // "" when it renders
+	}{
+		{"gap-detector", 6, ""},
+		{"usage-aggregator", 3, ""},
+		{"reading-validator", 6, ""},
+		{"gap-detector", 7, "more than the rapids' 6 partitions"},
+		{"usage-aggregator", 7, "more than the rapids' 6 partitions"},
+		{"feeder-aggregator", 2, "run one replica"},
+		{"outage-detector", 2, "run one replica"},
+	} {
+		t.Run(fmt.Sprintf("%s=%d", c.name, c.replicas), func(t *testing.T) {
+			_, err := render(t, svc(c.name, c.replicas))
+			switch {
+			case c.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.refused != "" && (err == nil || !strings.Contains(err.Error(), c.refused)):
+				t.Fatalf("err %v, want it refused: %q", err, c.refused)
+			}
+		})
 	}
 }
 

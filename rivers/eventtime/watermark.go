@@ -287,6 +287,30 @@ func (w *Watermark) Value() time.Time {
 	return fromUnix(w.value)
 }
 
+// Forget drops what the watermark knows of partition p: call it when the
+// partition's state moves to another instance, and before its history is
+// replayed into this one (rivers.PartitionState). The low watermark is then
+// computed again from the partitions held and may move back once: a
+// partition rebuilt from its history holds it at its own position, never
+// behind a value computed without it (the instance may be far ahead on its
+// other partitions). Judgements already made stay made.
+func (w *Watermark) Forget(p int) {
+	if p >= 0 && p < len(w.parts) {
+		if w.parts[p].restored {
+			w.restoring = max(w.restoring-1, 0)
+		}
+		w.parts[p], w.seen[p] = part{}, false
+	}
+	delete(w.waiting, p)
+	w.value = 0
+	w.max = 0
+	for i := range w.parts {
+		if w.seen[i] {
+			w.max = max(w.max, w.parts[i].last)
+		}
+	}
+}
+
 // Max returns the latest plausible event time read (zero before the
 // first): the newest the stream has shown, whatever the partitions.
 func (w *Watermark) Max() time.Time { return fromUnix(w.max) }

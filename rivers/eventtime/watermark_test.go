@@ -335,3 +335,31 @@ func TestARestoredPartitionWithABacklogHolds(t *testing.T) {
 		t.Fatalf("value %v once partition 1 is at its end, want %v", v, ev(135))
 	}
 }
+
+// Forget lets a partition rebuilt from its history hold the watermark at
+// its own position, even behind the value computed without it.
+func TestForgetLetsARebuiltPartitionHoldTheWatermark(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	assigned := []int{0}
+	w := New(Config{Assigned: func() ([]int, bool) { return assigned, true }, IdleAfter: -1})
+	w.Observe(0, t0.Add(3*time.Hour), 0, t0)
+	if got := w.Value(); !got.Equal(t0.Add(3 * time.Hour)) {
+		t.Fatalf("value %v, want 03:00", got)
+	}
+	// Partition 1 is assigned and its history replayed up to 01:00.
+	assigned = []int{0, 1}
+	w.Forget(1)
+	w.Observe(1, t0.Add(time.Hour), 0, t0)
+	if got := w.Value(); !got.Equal(t0.Add(time.Hour)) {
+		t.Errorf("value %v after partition 1 was rebuilt to 01:00, want 01:00", got)
+	}
+	// Partition 1 moves away again: its state goes.
+	assigned = []int{0}
+	w.Forget(1)
+	if got := w.Value(); !got.Equal(t0.Add(3 * time.Hour)) {
+		t.Errorf("value %v after partition 1 left, want 03:00", got)
+	}
+	if ps := w.Partitions(); len(ps) != 1 || ps[0].Partition != 0 {
+		t.Errorf("partitions %+v, want only 0", ps)
+	}
+}

@@ -14,7 +14,12 @@ import (
 // Bus is an in-memory [rivers.Transport]: one partition per topic, consumer
 // groups with committed offsets, and at-least-once delivery like Kafka's —
 // a record not committed before a subscription closes is delivered again to
-// the next member of its group. Several services can share one Bus to test
+// the next member of its group. A group has one member at a time: a new
+// subscription takes the group's partitions over, and the one it replaced
+// sees them revoked (its Assignment empties, Rebalanced fires, its Fetch
+// waits). Subscriptions read a partition's history outside the group
+// (ReadPartition), so services that keep state per partition
+// (rivers.PartitionState) rebuild it on the Bus as on Kafka. Several services can share one Bus to test
 // how they talk to each other.
 //
 // It is safe for concurrent use.
@@ -23,6 +28,7 @@ type Bus struct {
 	changed   chan struct{} // closed and replaced on every change
 	topics    map[string][]rivers.Record
 	committed map[string]map[string]int64 // group → topic → next offset
+	members   map[string]*subscription    // group → its current member
 	failures  []error                     // returned by the next Publish calls
 	closed    bool
 	now       func() time.Time
@@ -34,6 +40,7 @@ func NewBus() *Bus {
 		changed:   make(chan struct{}),
 		topics:    map[string][]rivers.Record{},
 		committed: map[string]map[string]int64{},
+		members:   map[string]*subscription{},
 		now:       time.Now,
 	}
 }
@@ -166,10 +173,19 @@ func (b *Bus) Subscribe(_ context.Context, group string, topics []string) (river
 	if b.committed[group] == nil {
 		b.committed[group] = map[string]int64{}
 	}
-	s := &subscription{b: b, group: group, topics: slices.Clone(topics), pos: map[string]int64{}}
+	s := &subscription{b: b, group: group, topics: slices.Clone(topics), pos: map[string]int64{},
+		rebalanced: make(chan struct{}, 1), assigned: map[rivers.TopicPartition]int64{}}
 	for _, t := range topics {
 		s.pos[t] = b.committed[group][t]
+		s.assigned[rivers.TopicPartition{Topic: t}] = s.pos[t]
 	}
+	if old := b.members[group]; old != nil && !old.closed {
+		old.assigned = map[rivers.TopicPartition]int64{}
+		old.signal()
+	}
+	b.members[group] = s
+	s.signal()
+	b.broadcast()
 	return s, nil
 }
 
@@ -191,6 +207,61 @@ type subscription struct {
 	pos    map[string]int64 // next offset to deliver, per topic
 	next   int              // round-robin start
 	closed bool
+
+	rebalanced chan struct{}
+	assigned   map[rivers.TopicPartition]int64 // empty once another member took over
+}
+
+func (s *subscription) signal() {
+	select {
+	case s.rebalanced <- struct{}{}:
+	default:
+	}
+}
+
+// Rebalanced receives after the subscription got its partitions and after
+// another member of its group took them over.
+func (s *subscription) Rebalanced() <-chan struct{} { return s.rebalanced }
+
+// Assignment returns the partitions the subscription holds, each with the
+// group's committed offset when it got it; empty once another member of
+// the group took over.
+func (s *subscription) Assignment() map[rivers.TopicPartition]int64 {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	out := make(map[rivers.TopicPartition]int64, len(s.assigned))
+	for k, v := range s.assigned {
+		out[k] = v
+	}
+	return out
+}
+
+// ReadPartition calls fn with the records of tp whose time is at or after
+// since, up to offset end, outside the group.
+func (s *subscription) ReadPartition(ctx context.Context, tp rivers.TopicPartition, since time.Time, end int64, fn func(rivers.Record) error) error {
+	s.b.mu.Lock()
+	var recs []rivers.Record
+	if tp.Partition == 0 {
+		for _, r := range s.b.topics[tp.Topic] {
+			if r.Offset >= end {
+				break
+			}
+			if !r.Time.Before(since) {
+				recs = append(recs, clone(r))
+			}
+		}
+	}
+	s.b.mu.Unlock()
+	for _, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.HighWaterMark = end
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *subscription) Fetch(ctx context.Context) (rivers.Record, error) {
@@ -201,6 +272,9 @@ func (s *subscription) Fetch(ctx context.Context) (rivers.Record, error) {
 			return rivers.Record{}, ErrBusClosed
 		}
 		for i := range s.topics {
+			if len(s.assigned) == 0 {
+				break // another member took the group's partitions over
+			}
 			t := s.topics[(s.next+i)%len(s.topics)]
 			if p := s.pos[t]; p < int64(len(s.b.topics[t])) {
 				s.pos[t] = p + 1

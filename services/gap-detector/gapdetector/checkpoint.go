@@ -143,8 +143,11 @@ func (t *Tracker) MarshalBinary() ([]byte, error) {
 		str(tr.id)
 		str(tr.feeder)
 	}
-	uv(uint64(len(t.states)))
+	uv(uint64(len(t.states) - t.gone))
 	for i, m := range t.states {
+		if m.ivIx == dropped { // its partition moved away: not kept
+			continue
+		}
 		b := t.meters.bytesOf(uint32(i))
 		uv(uint64(len(b)))
 		buf.Write(b)
@@ -281,6 +284,7 @@ func (t *Tracker) UnmarshalBinary(data []byte) (err error) {
 	if err != nil {
 		return fail("decode", err)
 	}
+	n.part = make([]int32, len(n.states)) // unknown: set again by the next read
 	*t = *n
 	return nil
 }

@@ -60,6 +60,13 @@ type Config struct {
 	// CheckpointName is the name the state is saved under. Default
 	// "gap-detector". GAP_CHECKPOINT_NAME.
 	CheckpointName string
+	// History is how much record time of a rapids partition an instance
+	// replays when the group assigns it the partition (its start, a
+	// rebalance): enough for the warm-up, the grace and the longest run of
+	// silence it reports (MaxConsecutive × the cadence): 26h covers 96
+	// slots of 15 minutes. 0 replays everything the partition retains.
+	// GAP_HISTORY.
+	History time.Duration
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -74,6 +81,7 @@ func DefaultConfig() Config {
 		Tick:            time.Second,
 		CheckpointEvery: 30 * time.Second,
 		CheckpointName:  Name,
+		History:         26 * time.Hour,
 	}
 }
 
@@ -96,6 +104,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: GAP_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
 	case c.CheckpointEvery < 0:
 		return fmt.Errorf("%w: GAP_CHECKPOINT_EVERY %v: want >= 0", ErrInvalidConfig, c.CheckpointEvery)
+	case c.History < 0:
+		return fmt.Errorf("%w: GAP_HISTORY %v: want >= 0 (0: all the partition retains)", ErrInvalidConfig, c.History)
 	case c.CheckpointName == "":
 		return fmt.Errorf("%w: GAP_CHECKPOINT_NAME is empty: set a name or unset the variable", ErrInvalidConfig)
 	}
@@ -104,7 +114,7 @@ func (c Config) Validate() error {
 
 func (c Config) tracker() TrackerConfig {
 	return TrackerConfig{Grace: c.Grace, MaxConsecutive: c.MaxConsecutive, WarmUp: c.WarmUp,
-		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm, IdleAfter: c.IdleAfter}
+		MaxClockSkew: c.MaxClockSkew, SkewConfirm: c.SkewConfirm, IdleAfter: c.IdleAfter, PartitionWarmUp: true}
 }
 
 // ConfigFromEnv returns DefaultConfig overridden by the GAP_* environment
@@ -140,6 +150,7 @@ func ConfigFromEnv() (Config, error) {
 	dur("GAP_IDLE_AFTER", &c.IdleAfter)
 	dur("GAP_TICK", &c.Tick)
 	dur("GAP_CHECKPOINT_EVERY", &c.CheckpointEvery)
+	dur("GAP_HISTORY", &c.History)
 	if v, ok := os.LookupEnv("GAP_CHECKPOINT_DIR"); ok && v != "" {
 		c.CheckpointDir = v
 	}

@@ -23,8 +23,10 @@
 // time) from the other partitions. A partition with records still to read
 // is never idle, however far behind: lag makes a missed read late, never
 // false. A slot expected at E is declared missed once
-// watermark ≥ E + Grace; the timer (Tick, wall clock) only decides how
-// often that is checked. Grace covers the lateness within a partition. A read
+// watermark ≥ E + Grace; slots are judged as the reads come, each time
+// the watermark moved 15 minutes, and on the timer (Tick, wall clock),
+// which publishes what was judged: a backlog read at any pace never
+// carries a meter past the 64 slots it remembers unjudged. Grace covers the lateness within a partition. A read
 // more than MaxClockSkew ahead of the watermark (a meter with a wrong
 // clock) neither moves it nor is tracked, unless SkewConfirm such reads
 // in a row show the whole stream moved. Reads flagged clock_invalid are
@@ -44,20 +46,25 @@
 // meters. A read more than 64 slots older than the meter's newest is
 // ignored (too old): its slot is never declared missed either.
 //
-// State is checkpointed every CheckpointEvery through a CheckpointStore
-// (ponds/hot's Redis store when REDIS_URL is set, files under
-// CheckpointDir, else memory). After a start, no missed read is published
-// for slots expected before the first read's read_at + WarmUp: a stale
-// checkpoint, or offsets committed after it, cannot flood the rivers with
-// false misses. The checkpoint keeps the watermark per partition; after a
-// restore, a partition not read again holds the watermark at its last read
-// time until it is read, or until IdleAfter of record time was read from
-// the others without it. Missed events are at least once: a crash between a
-// publication and the next checkpoint may repeat a few after the warm-up.
-// A clean stop saves a final checkpoint after the consumer has committed
-// everything it handled (Detector.Stopped, called by main and by
-// `watershed dev`): that state is exact, and the next start restores it
-// without a warm-up, so a restart concludes what an uninterrupted run does.
+// The warm-up counts from each input partition's first read: no missed
+// read is published for slots expected before it plus WarmUp.
+//
+// # Scaling out
+//
+// N instances share the rapids in one consumer group, N at most the
+// rapids' partition count; each owns the meters of its partitions. The
+// detector declares its state per partition (rivers.PartitionState): an
+// instance assigned a partition replays the partition's last History of
+// records (GAP_HISTORY) up to the committed offset to rebuild its meters,
+// publishing nothing from the replayed records themselves (the slots the
+// replay judges are published by the timer once it is done), before it
+// reads on; a partition taken away is
+// dropped (Tracker.DropPartition, which also lets the partition's
+// watermark go). Missed and late events have ids derived from meter and
+// slot (rivers.DerivedID), so a slot declared again by a new owner is the
+// same event. Checkpoints (CheckpointEvery, through a CheckpointStore) are
+// still saved but not restored: the replay is exact, and a checkpoint
+// shared by instances could resurrect meters another instance owns.
 //
 // # Environment
 //
@@ -71,6 +78,7 @@
 //	GAP_CHECKPOINT_EVERY  30s   wall-clock period of checkpoints (0: off)
 //	GAP_CHECKPOINT_DIR    ""    directory of file checkpoints (main: unless REDIS_URL)
 //	GAP_CHECKPOINT_NAME   gap-detector
+//	GAP_HISTORY           26h   record time of a partition replayed when it is assigned (0: all)
 //	REDIS_URL             unset (main only) Redis checkpoints through ponds/hot
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).

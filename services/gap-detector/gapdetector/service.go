@@ -26,6 +26,10 @@ type Detector struct {
 
 	mu sync.Mutex
 	tr *Tracker
+	// pending are slots judged missed by the handler, published by the
+	// next tick; judged is the watermark of the handler's last judgement.
+	pending []Missed
+	judged  time.Time
 
 	reads, missed, late metric.Int64Counter
 }
@@ -48,9 +52,12 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 	if d.store == nil && cfg.CheckpointDir != "" {
 		d.store = FileCheckpoints{Dir: cfg.CheckpointDir}
 	}
-	if err := d.restore(context.Background()); err != nil {
-		return nil, err
-	}
+	// The state of each rapids partition is rebuilt from the partition's
+	// own history when the group assigns it (rivers.PartitionState), at
+	// the start too: a checkpoint is not restored, so it can never bring
+	// back meters of partitions another instance holds now.
+	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: cfg.History,
+		Assigned: d.dropPartition, Revoked: d.dropPartition})
 	m := svc.Meter()
 	var errs [3]error
 	d.reads, errs[0] = m.Int64Counter("watershed_gap_reads_total", metric.WithDescription("Readings seen, by outcome."))
@@ -80,6 +87,17 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 		})
 	}
 	return d, nil
+}
+
+func (d *Detector) dropPartition(p int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tr.DropPartition(p)
+	// The watermark may move back (Forget): judge again from there. Slots
+	// judged and not yet published stay pending: they are this instance's
+	// conclusions about the partitions it keeps, or the next owner's to
+	// judge again (the ids are the slots', a repeat is the same event).
+	d.judged = time.Time{}
 }
 
 func (d *Detector) count(outcome string) {
@@ -122,6 +140,7 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 			lates = append(lates, late{i, *obs.Late})
 		}
 	}
+	d.judge()
 	d.mu.Unlock()
 	for o, n := range counts {
 		if n > 0 {
@@ -132,7 +151,8 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 		d.reads.Add(ctx, clockInvalid, metric.WithAttributes(attribute.String("outcome", "clock_invalid")))
 	}
 	for _, l := range lates {
-		if err := b.Publisher(l.i).Publish(ctx, events.TypeMeterReadingLate, LatePayload(l.l), rivers.WithTime(l.l.ReadAt)); err != nil && !errors.Is(err, rivers.ErrRetired) {
+		if err := b.Publisher(l.i).Publish(ctx, events.TypeMeterReadingLate, LatePayload(l.l), rivers.WithTime(l.l.ReadAt),
+			rivers.WithID(rivers.DerivedID(events.TypeMeterReadingLate, l.l.MeterID, l.l.ReadAt.UTC().Format(time.RFC3339)))); err != nil && !errors.Is(err, rivers.ErrRetired) {
 			// The slot is judged already: retrying would not find it late again.
 			d.log.ErrorContext(ctx, "late read not published", "meter_id", l.l.MeterID, "read_at", l.l.ReadAt, "err", err)
 			continue
@@ -146,15 +166,44 @@ func (d *Detector) handle(ctx context.Context, b *rivers.Batch[events.MeterReadi
 	return nil
 }
 
+// judgeEvery is how far the watermark moves between the judgements the
+// handler makes (judge).
+const judgeEvery = 15 * time.Minute
+
+// judge declares the due slots when the watermark moved judgeEvery since
+// the last judgement, keeping them for the next tick to publish. The
+// tracker remembers 64 slots per meter: judged only on the timer, a
+// backlog read faster than the timer runs (after a replay, a pause, a
+// restart) could carry a meter's newest read more than 64 slots past its
+// last judged slot, and the slots in between would never be judged.
+// Judging as the reads come keeps up with any pace, a replay's included
+// (a partition's history is longer than 64 slots); publishing stays the
+// timer's, so what a replay judges is published too, after it (timers wait
+// for replays): a slot the previous owner declared is declared again with
+// the same id, one it had not judged yet is not lost. Call with d.mu held.
+func (d *Detector) judge() {
+	wm := d.tr.LowWatermark()
+	if wm.IsZero() || wm.Sub(d.judged) < judgeEvery {
+		return
+	}
+	d.judged = wm
+	d.tr.Advance(func(m Missed) { d.pending = append(d.pending, m) })
+}
+
 func (d *Detector) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) error {
 	d.mu.Lock()
-	var due []Missed
+	due := d.pending
+	d.pending = nil
 	d.tr.Advance(func(m Missed) { due = append(due, m) })
 	d.mu.Unlock()
 	// The slots are judged already: a publication that fails is logged and
 	// skipped, never retried (a retry would not find them due again).
 	for _, m := range due {
-		if err := pub.Publish(ctx, events.TypeMeterReadingMissed, MissedPayload(m, d.cfg.Grace), rivers.WithTime(m.ExpectedAt)); err != nil {
+		// The id is the slot's: an instance that took the meter's
+		// partition over and declares the slot again publishes the same
+		// event, which consumers de-duplicate.
+		id := rivers.DerivedID(events.TypeMeterReadingMissed, m.MeterID, m.ExpectedAt.UTC().Format(time.RFC3339))
+		if err := pub.Publish(ctx, events.TypeMeterReadingMissed, MissedPayload(m, d.cfg.Grace), rivers.WithTime(m.ExpectedAt), rivers.WithID(id)); err != nil {
 			if !errors.Is(err, rivers.ErrRetired) {
 				d.log.ErrorContext(ctx, "missed read not published", "meter_id", m.MeterID, "expected_at", m.ExpectedAt, "err", err)
 			}

@@ -140,7 +140,16 @@ type TrackerConfig struct {
 	MaxClockSkew   time.Duration
 	SkewConfirm    int
 	IdleAfter      time.Duration
+	// PartitionWarmUp times the warm-up per input partition (from that
+	// partition's first read) instead of from the tracker's first read: a
+	// meter is then judged the same whichever instance holds its
+	// partition (rivers.PartitionState). Checkpoints do not keep it.
+	PartitionWarmUp bool
 }
+
+// dropped marks the state of a meter whose partition was dropped
+// (meterState.ivIx): it is not judged, and its next read starts it afresh.
+const dropped = 0xFFFF
 
 // noWh marks an unknown register in meterState.lastWh.
 const noWh = ^uint32(0)
@@ -184,6 +193,11 @@ type Tracker struct {
 	// intervals are the distinct cadences, in seconds.
 	intervals []int64
 	ivIx      map[int64]uint16
+	// part is each meter's input partition (by meter index); warmPart the
+	// end of each partition's warm-up (PartitionWarmUp).
+	part     []int32
+	warmPart map[int]int64
+	gone     int // meters dropped
 
 	// Warm-up: after a start, slots expected before suppressBefore are
 	// judged without publishing.
@@ -256,7 +270,7 @@ func (t *Tracker) intervalIndex(iv int64) (uint16, bool) {
 	if i, ok := t.ivIx[iv]; ok {
 		return i, true
 	}
-	if len(t.intervals) > 0xFFFF {
+	if len(t.intervals) >= dropped {
 		return 0, false
 	}
 	i := uint16(len(t.intervals))
@@ -277,7 +291,31 @@ func whOf(kwh float64) uint32 {
 const maxConsecutiveLimit = 30000
 
 // Meters returns how many meters are tracked.
-func (t *Tracker) Meters() int { return len(t.states) }
+func (t *Tracker) Meters() int { return len(t.states) - t.gone }
+
+// DropPartition forgets the meters of an input partition and the
+// partition's watermark: the partition moved to another instance, or its
+// history is about to be replayed (rivers.PartitionState).
+func (t *Tracker) DropPartition(p int) {
+	for i := range t.states {
+		if i < len(t.part) && int(t.part[i]) == p && t.states[i].ivIx != dropped {
+			t.states[i] = meterState{ivIx: dropped}
+			t.gone++
+		}
+	}
+	delete(t.warmPart, p)
+	t.wm.Forget(p)
+}
+
+// suppressed reports whether slot time at (unix seconds) of a meter of
+// partition p falls in the warm-up.
+func (t *Tracker) suppressed(p int32, at int64) bool {
+	if !t.cfg.PartitionWarmUp {
+		return at < t.suppressBefore
+	}
+	before, ok := t.warmPart[int(p)]
+	return !ok || at < before
+}
 
 // Watermark returns the event-time watermark (zero before the first read).
 func (t *Tracker) Watermark() time.Time {
@@ -330,13 +368,27 @@ func (t *Tracker) Observe(r Read) (Observation, error) {
 		t.warm = warmActive
 		t.suppressBefore = at + int64(t.cfg.WarmUp/time.Second)
 	}
+	if t.cfg.PartitionWarmUp {
+		if _, ok := t.warmPart[r.Partition]; !ok {
+			if t.warmPart == nil {
+				t.warmPart = map[int]int64{}
+			}
+			t.warmPart[r.Partition] = at + int64(t.cfg.WarmUp/time.Second)
+		}
+	}
 	slot := slotOf(at, iv)
 	tr := t.trafoIndex(r.TransformerID, r.FeederID)
 	idx, added := t.meters.intern(r.MeterID)
 	if added {
 		t.states = append(t.states, meterState{})
+		t.part = append(t.part, int32(r.Partition))
 	}
+	t.part[idx] = int32(r.Partition)
 	m := &t.states[idx]
+	if m.ivIx == dropped {
+		t.gone--
+		added = true
+	}
 	if added || m.ivIx != ivIx {
 		*m = meterState{head: uint32(slot), bitsLo: 1, trafo: tr, ivIx: ivIx, lastWh: whOf(r.EnergyKWh)}
 		return Observation{Outcome: Fresh}, nil
@@ -354,7 +406,7 @@ func (t *Tracker) Observe(r Read) (Observation, error) {
 				Missed: int(declAbs - head), Interval: r.Interval,
 			}
 		}
-		if slot <= declAbs && slot*iv >= t.suppressBefore {
+		if slot <= declAbs && !t.suppressed(t.part[idx], slot*iv) {
 			obs.Outcome = LateRead
 			obs.Late = t.late(r, slot, iv)
 		}
@@ -378,7 +430,7 @@ func (t *Tracker) Observe(r Read) (Observation, error) {
 		return Observation{Outcome: Duplicate}, nil
 	}
 	m.setBits(b | 1<<uint(k))
-	if slot <= declAbs && slot*iv >= t.suppressBefore {
+	if slot <= declAbs && !t.suppressed(t.part[idx], slot*iv) {
 		return Observation{Outcome: LateRead, Late: t.late(r, slot, iv)}, nil
 	}
 	return Observation{Outcome: OutOfOrder}, nil
@@ -410,6 +462,9 @@ func (t *Tracker) Advance(emit func(Missed)) int {
 	n := 0
 	for i := range t.states {
 		m := &t.states[i]
+		if m.ivIx == dropped {
+			continue
+		}
 		iv := t.intervals[m.ivIx]
 		limit := limitT / iv // the last slot whose expected time + grace ≤ watermark
 		head := int64(m.head)
@@ -429,7 +484,7 @@ func (t *Tracker) Advance(emit func(Missed)) int {
 			if run <= 0 && b&(1<<uint(-run)) != 0 {
 				continue
 			}
-			if s*iv < t.suppressBefore {
+			if t.suppressed(t.part[i], s*iv) {
 				t.Suppressed++
 				continue
 			}

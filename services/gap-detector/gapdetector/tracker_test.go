@@ -515,3 +515,54 @@ func TestResumeKeepsTheFirstWarmUp(t *testing.T) {
 		t.Errorf("without the saved warm-up: declared %v, want a@15 among them", oldMissed)
 	}
 }
+
+// A partition dropped (moved to another instance) is neither judged nor
+// held; replayed again, its meters are judged as if never dropped, with
+// the warm-up of the partition's own first read.
+func TestTrackerDropPartition(t *testing.T) {
+	tr := NewTracker(TrackerConfig{WarmUp: 30 * time.Minute, PartitionWarmUp: true, IdleAfter: -1})
+	obs := func(meter string, p, min int) {
+		r := read(meter, min)
+		r.Partition = p
+		if _, err := tr.Observe(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missed := func() []string {
+		var out []string
+		tr.Advance(func(m Missed) {
+			out = append(out, fmt.Sprintf("%s@%d", m.MeterID, int(m.ExpectedAt.Sub(t0)/time.Minute)))
+		})
+		return out
+	}
+	// b (partition 1) starts an hour after a (partition 0): its own
+	// warm-up keeps its first 30 minutes quiet (b@75).
+	for m := 0; m <= 180; m += 15 {
+		obs("a", 0, m)
+	}
+	obs("b", 1, 60)
+	obs("b", 1, 180)
+	want := []string{"b@90", "b@105", "b@120", "b@135", "b@150"}
+	if got := missed(); !slices.Equal(got, want) {
+		t.Fatalf("missed %v, want %v", got, want)
+	}
+	tr.DropPartition(1)
+	if tr.Meters() != 1 {
+		t.Errorf("meters %d after the drop, want 1", tr.Meters())
+	}
+	for m := 195; m <= 300; m += 15 {
+		obs("a", 0, m)
+	}
+	if got := missed(); len(got) != 0 {
+		t.Errorf("missed %v with partition 1 dropped, want nothing of b", got)
+	}
+	// Partition 1 comes back: its history is replayed, then b reports on.
+	obs("b", 1, 60)
+	obs("b", 1, 180)
+	obs("b", 1, 300)
+	got := missed()
+	want = []string{"b@90", "b@105", "b@120", "b@135", "b@150", "b@165", "b@195", "b@210", "b@225", "b@240", "b@255", "b@270"}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the replay: missed %v, want %v (the declarations of the first owner again, and the new ones)", got, want)
+	}
+}

@@ -16,9 +16,21 @@
 // collector or gateway sent it), so an accelerated simulation is judged on
 // its own clock; VALIDATOR_REFERENCE=wall uses this process's clock.
 //
-// Memory: 24 bytes of state per meter plus its 8-byte hash key in a map
-// (≈ 84 bytes per meter measured at 1 M meters), bounded by
-// VALIDATOR_MAX_METERS.
+// Memory: 32 bytes of state per meter (24 before it remembered the
+// partition) plus its 8-byte hash key in a map (≈ 84 bytes per meter
+// measured at 1 M meters before that), bounded by VALIDATOR_MAX_METERS.
+//
+// # Scaling out
+//
+// N instances share the rapids in one consumer group, N at most the
+// rapids' partition count; each judges the meters of its partitions. The
+// state is per partition (rivers.PartitionState): an instance assigned a
+// partition replays its last 24 hours of records (more than the 64
+// intervals remembered per meter at 15 minutes) up to the committed
+// offset, publishing nothing, before it reads on; a partition taken away is
+// dropped (Validator.DropPartition). Findings have ids derived from the
+// reading and the rule, so a reading judged again by a new owner yields the
+// same events.
 //
 // # Environment
 //

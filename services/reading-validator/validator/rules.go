@@ -203,13 +203,15 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// meterState is what the validator remembers per meter: 24 bytes, plus
-// the 8-byte key (a 64-bit hash of the meter id) in the map.
+// meterState is what the validator remembers per meter: 32 bytes (24 and
+// the input partition, padded), plus the 8-byte key (a 64-bit hash of the
+// meter id) in the map.
 type meterState struct {
 	regMilli int64  // register of the latest read in Wh (kWh × 1000, rounded)
 	seen     uint64 // bit j: a read at last − j·interval has been seen
 	last     uint32 // read_at of the latest read, seconds since epoch2000
 	interval uint32 // seconds
+	part     int32  // the input partition of its reads (DropPartition)
 }
 
 // epoch2000 is the origin of meterState.last; reads before it or past
@@ -268,6 +270,28 @@ func (v *Validator) Meters() int {
 // A read with a Rejected finding carries no other findings and does not
 // change the meter's state; otherwise the state advances.
 func (v *Validator) Check(dst []Finding, r *events.MeterReading, ref time.Time) []Finding {
+	return v.CheckFrom(dst, r, ref, 0)
+}
+
+// DropPartition forgets the meters whose reads came from input partition
+// p: the partition moved to another instance, or its history is about to
+// be replayed (rivers.PartitionState).
+func (v *Validator) DropPartition(p int) {
+	for i := range v.shards {
+		sh := &v.shards[i]
+		sh.mu.Lock()
+		for k, st := range sh.meters {
+			if int(st.part) == p {
+				delete(sh.meters, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// CheckFrom is Check for a read of input partition part: the meter's state
+// remembers it, for DropPartition.
+func (v *Validator) CheckFrom(dst []Finding, r *events.MeterReading, ref time.Time, part int) []Finding {
 	c := &v.cfg
 	// Hard limits first: nothing of an impossible read is remembered.
 	if r.VoltageVolts > c.MaxVoltageV {
@@ -344,6 +368,7 @@ func (v *Validator) Check(dst []Finding, r *events.MeterReading, ref time.Time) 
 			break
 		}
 	}
+	st.part = int32(part)
 	sh.meters[key] = st
 	sh.mu.Unlock()
 

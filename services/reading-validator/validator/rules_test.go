@@ -184,3 +184,22 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// A partition dropped forgets its meters only: replayed again, its reads
+// are judged as the first time, not as duplicates.
+func TestDropPartition(t *testing.T) {
+	v := newValidator(t, Config{})
+	a, b := reading("A", t0, 100), reading("B", t0, 100)
+	v.CheckFrom(nil, &a, t0, 0)
+	v.CheckFrom(nil, &b, t0, 1)
+	v.DropPartition(1)
+	if v.Meters() != 1 {
+		t.Fatalf("meters %d after the drop, want 1", v.Meters())
+	}
+	if got := rules(v.CheckFrom(nil, &b, t0, 1)); len(got) != 0 {
+		t.Errorf("B replayed after the drop: %v, want no finding", got)
+	}
+	if got := rules(v.CheckFrom(nil, &a, t0, 0)); len(got) != 1 || got[0] != "rejected:"+RuleDuplicate {
+		t.Errorf("A again: %v, want duplicate (its partition was kept)", got)
+	}
+}

@@ -24,6 +24,11 @@ func Register(svc *rivers.Service, cfg Config) error {
 	return err
 }
 
+// history is how much record time of a rapids partition an instance
+// replays when assigned it: the validator remembers 64 intervals per
+// meter (16 hours at 15 minutes); a day covers them.
+const history = 24 * time.Hour
+
 // handler is the validator's river handler with its counters.
 type handler struct {
 	v        *Validator
@@ -50,6 +55,11 @@ func register(svc *rivers.Service, v *Validator) (*handler, error) {
 		Require("meter_id", "transformer_id", "feeder_id", "read_at", "interval_s", "energy_kwh_total", "demand_kw", "voltage_v").
 		Interested("flags")
 	rivers.HandleBatch(svc, river, h.handleBatch)
+	// The meters' state per rapids partition is rebuilt from the
+	// partition's history when the group assigns it, and dropped when a
+	// rebalance takes it away: N instances judge as one.
+	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: history,
+		Assigned: v.DropPartition, Revoked: v.DropPartition})
 	svc.Publishes(events.TypeMeterReadingRejected, events.TypeMeterReadingAnomalous)
 	return h, nil
 }
@@ -58,7 +68,7 @@ func register(svc *rivers.Service, v *Validator) (*handler, error) {
 func (h *handler) handleBatch(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
 	h.checked.Add(ctx, int64(b.Len()))
 	for i := range b.Len() {
-		if err := h.check(ctx, b.Event(i), b.Value(i), b.Publisher(i)); err != nil {
+		if err := h.check(ctx, b.Event(i), b.Value(i), b.Delivery(i).Partition, b.Publisher(i)); err != nil {
 			return &rivers.BatchError{Index: i, Err: err}
 		}
 	}
@@ -66,13 +76,13 @@ func (h *handler) handleBatch(ctx context.Context, b *rivers.Batch[events.MeterR
 }
 
 // check runs the rules on one reading and publishes its findings.
-func (h *handler) check(ctx context.Context, ev rivers.Event, r *events.MeterReading, pub rivers.Publisher) error {
+func (h *handler) check(ctx context.Context, ev rivers.Event, r *events.MeterReading, part int, pub rivers.Publisher) error {
 	ref := ev.OccurredAt()
 	if h.v.cfg.Reference == ReferenceWall || ref.IsZero() {
 		ref = h.wall()
 	}
 	var buf [4]Finding
-	fs := h.v.Check(buf[:0], r, ref)
+	fs := h.v.CheckFrom(buf[:0], r, ref, part)
 	if len(fs) == 0 {
 		return nil
 	}
@@ -84,7 +94,7 @@ func (h *handler) check(ctx context.Context, ev rivers.Event, r *events.MeterRea
 			err := pub.Publish(ctx, events.TypeMeterReadingRejected, events.MeterReadingRejected{
 				MeterID: r.MeterID, ReadingEventID: env.ID, ReadingSource: env.Source,
 				Reading: json.RawMessage(env.Data), Rule: f.Rule, Reason: f.Reason, RejectedAt: now,
-			}, rivers.WithKey(r.MeterID), rivers.WithTime(now))
+			}, rivers.WithKey(r.MeterID), rivers.WithTime(now), findingID(events.TypeMeterReadingRejected, ev, f))
 			if err != nil && !errors.Is(err, rivers.ErrRetired) {
 				return err
 			}
@@ -98,9 +108,17 @@ func (h *handler) check(ctx context.Context, ev rivers.Event, r *events.MeterRea
 			val, th := f.Value, f.Threshold
 			a.Value, a.Threshold = &val, &th
 		}
-		if err := pub.Publish(ctx, events.TypeMeterReadingAnomalous, a, rivers.WithKey(r.MeterID), rivers.WithTime(now)); err != nil && !errors.Is(err, rivers.ErrRetired) {
+		if err := pub.Publish(ctx, events.TypeMeterReadingAnomalous, a, rivers.WithKey(r.MeterID), rivers.WithTime(now), findingID(events.TypeMeterReadingAnomalous, ev, f)); err != nil && !errors.Is(err, rivers.ErrRetired) {
 			return err
 		}
 	}
 	return nil
+}
+
+// findingID is the id of a finding's event: derived from the reading and
+// the rule, so an instance that took the reading's partition over and
+// judges it again publishes the same event.
+func findingID(typ string, ev rivers.Event, f Finding) rivers.PublishOption {
+	env := ev.Envelope()
+	return rivers.WithID(rivers.DerivedID(typ, env.Source, env.ID, f.Rule))
 }

@@ -129,6 +129,7 @@ type meter struct {
 	hourClosed        int64  // hours ending at or before are closed
 	dayClosed         int64  // days ending at or before are closed
 	pub               map[pubKey]published
+	part              int // the input partition of its reads
 }
 
 // Aggregator computes each meter's energy per hour and per day from its
@@ -171,6 +172,18 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd, Assigned: cfg.Assigned}),
 		meters: make(map[string]*meter),
 	}
+}
+
+// DropPartition forgets the meters of an input partition and the
+// partition's watermark: the partition moved to another instance, or its
+// history is about to be replayed (rivers.PartitionState).
+func (a *Aggregator) DropPartition(p int) {
+	for id, m := range a.meters {
+		if m.part == p {
+			delete(a.meters, id)
+		}
+	}
+	a.wm.Forget(p)
 }
 
 // Meters returns how many meters have state.
@@ -242,7 +255,7 @@ func (a *Aggregator) Observe(r Read) (Outcome, []Interval, error) {
 			a.nextClose = he
 		}
 	}
-	m.trafo, m.feeder, m.iv = r.TransformerID, r.FeederID, iv
+	m.trafo, m.feeder, m.iv, m.part = r.TransformerID, r.FeederID, iv, r.Partition
 	i, found := slices.BinarySearchFunc(m.reads, t, func(x read, t int64) int { return cmpInt(x.t, t) })
 	if found {
 		if m.reads[i].wh == wh {

@@ -5,21 +5,12 @@ import (
 	"context"
 	"encoding/gob"
 	"fmt"
-	"path/filepath"
 	"sort"
-
-	"github.com/watershed-grid/watershed/rivers/finalstate"
 )
 
-// The final checkpoint: the aggregator's whole state, saved once the
-// service stopped cleanly (Service.Stopped) and restored, once, by the next
-// start. After a clean stop every read the aggregator observed is committed
-// and none committed is missing from it, so the restored aggregator
-// publishes what an uninterrupted one would have: no period lost for want
-// of a baseline read, none published twice. The file is removed when it
-// is restored: after a crash the next start begins empty, as before.
-
-const checkpointFile = Name + ".final"
+// The aggregator's whole state as bytes (MarshalBinary, UnmarshalBinary),
+// for tools and tests. The service no longer saves or restores it: state
+// is rebuilt per partition from the partition's history (see Stopped).
 
 type aggregatorState struct {
 	Watermark []byte
@@ -104,37 +95,10 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// Stopped saves the final checkpoint once the service has stopped: call it
-// after rivers.Service.Run (or Serve) returned, with its error. Only a
-// clean stop (runErr nil) saves one; without Config.CheckpointDir it does
-// nothing.
-func (s *Service) Stopped(_ context.Context, runErr error) error {
-	if s.dir == "" || runErr != nil {
-		return nil
-	}
-	s.mu.Lock()
-	data, err := s.agg.MarshalBinary()
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return finalstate.Save(s.dir, checkpointFile, data)
-}
-
-// restore loads the final checkpoint, if any, and removes it.
-func (s *Service) restore() error {
-	if s.dir == "" {
-		return nil
-	}
-	data, err := finalstate.Take(s.dir, checkpointFile)
-	if err != nil || data == nil {
-		return err
-	}
-	path := filepath.Join(s.dir, checkpointFile)
-	if err := s.agg.UnmarshalBinary(data); err != nil {
-		s.log.Warn("final checkpoint unreadable, starting empty", "path", path, "err", err)
-		return nil
-	}
-	s.log.Info("final checkpoint restored", "meters", s.agg.Meters(), "watermark", s.agg.Watermark())
-	return nil
-}
+// Stopped is called once the service has stopped (main and `watershed dev`
+// call it). It saves nothing any more: every start rebuilds the state of the
+// partitions the group assigns from their history (rivers.PartitionState),
+// which is exact whether the stop was clean or not, and a final checkpoint
+// restored by one of several instances could bring back meters another
+// instance owns. MarshalBinary and UnmarshalBinary remain for tools.
+func (s *Service) Stopped(context.Context, error) error { return nil }

@@ -44,7 +44,8 @@ type Config struct {
 	// Tick is the wall-clock period of the timer that closes periods.
 	// Default 1s. USAGE_TICK.
 	Tick time.Duration
-	// CheckpointDir holds the final checkpoint a clean stop saves and the
+	// CheckpointDir is ignored: the state is rebuilt by replay (see
+	// Service.Stopped). It held the final checkpoint a clean stop saved and the
 	// next start restores (Service.Stopped). Empty: none, a restart starts
 	// empty. USAGE_CHECKPOINT_DIR.
 	CheckpointDir string

@@ -39,12 +39,22 @@
 // partition): consumers keep the latest per (meter_id, period, start).
 // Reads older than Horizon are dropped and counted.
 //
-// Days are calendar days in TimeZone (default UTC). State is in memory and
-// partitionable: records are keyed by meter, so each instance aggregates
-// the meters of its partitions.
-// With USAGE_CHECKPOINT_DIR set, a clean stop saves the whole state and the
-// next start restores it (once: the file is removed), so a restart loses no
-// period and publishes none twice (Service.Stopped).
+// Days are calendar days in TimeZone (default UTC).
+//
+// # Scaling out
+//
+// State is in memory, per rapids partition: records are keyed by meter, so
+// N instances in one consumer group (N at most the rapids' partition
+// count) each aggregate the meters of their partitions. The service
+// declares rivers.PartitionState: an instance assigned a partition (at its
+// start, or when another left or died) replays the partition's last
+// Horizon + Lateness of records up to the committed offset, publishing
+// nothing, to rebuild its meters before it reads on; a partition taken
+// away is dropped (Aggregator.DropPartition). A period is published with
+// an id derived from its meter, period, start and figures: a new owner
+// that publishes a period again with the same figures publishes the same
+// event. USAGE_CHECKPOINT_DIR is accepted and ignored: the replay replaces
+// the final checkpoint, exactly, after clean and unclean stops alike.
 //
 // # Environment
 //
@@ -55,7 +65,7 @@
 //	USAGE_IDLE_AFTER      10s   record time read from other partitions before a caught-up, silent partition is idle
 //	USAGE_TIME_ZONE       UTC   IANA zone of the daily periods
 //	USAGE_TICK            1s    wall-clock period of the closing timer
-//	USAGE_CHECKPOINT_DIR  ""    directory of the final checkpoint (watershed dev: its data dir)
+//	USAGE_CHECKPOINT_DIR  ""    ignored (the state is rebuilt by replay)
 //
 // plus the rivers SDK's variables (KAFKA_BROKERS, ...).
 package usage

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,9 +44,12 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{log: svc.Logger(), dir: cfg.CheckpointDir, agg: NewAggregator(ac.withAtEnd(svc))}
-	if err := s.restore(); err != nil {
-		return nil, err
-	}
+	// The state of each rapids partition is rebuilt from the partition's
+	// own history when the group assigns it (rivers.PartitionState), at
+	// the start too: the final checkpoint is not restored, so it can never
+	// bring back meters of partitions another instance holds now.
+	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: cfg.Horizon + cfg.Lateness,
+		Assigned: s.dropPartition, Revoked: s.dropPartition})
 	m := svc.Meter()
 	var e1, e2 error
 	s.reads, e1 = m.Int64Counter("watershed_usage_reads_total", metric.WithDescription("Readings seen, by outcome."))
@@ -130,11 +134,23 @@ func (s *Service) publish(ctx context.Context, pub rivers.Publisher, iv Interval
 	if iv.Revision > 1 {
 		kind = "correction"
 	}
-	if err := pub.Publish(ctx, events.TypeUsageInterval, Payload(iv), rivers.WithTime(iv.End)); err != nil {
+	// The id is the figures': an instance that took the meter's partition
+	// over and publishes the period again with the same figures publishes
+	// the same event, which consumers de-duplicate.
+	id := rivers.DerivedID(events.TypeUsageInterval, iv.MeterID, iv.Period, iv.Start.UTC().Format(time.RFC3339),
+		strconv.FormatInt(iv.EnergyWh, 10), strconv.Itoa(iv.Reads), strconv.FormatInt(iv.RegisterStartWh, 10),
+		strconv.FormatInt(iv.RegisterEndWh, 10), strconv.FormatFloat(iv.MaxDemandKW, 'g', -1, 64))
+	if err := pub.Publish(ctx, events.TypeUsageInterval, Payload(iv), rivers.WithTime(iv.End), rivers.WithID(id)); err != nil {
 		return err
 	}
 	s.published.Add(ctx, 1, metric.WithAttributes(attribute.String("period", iv.Period), attribute.String("kind", kind)))
 	return nil
+}
+
+func (s *Service) dropPartition(p int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.agg.DropPartition(p)
 }
 
 // Aggregator returns the aggregator under its lock, for tests and tools: f

@@ -2,6 +2,8 @@ package usage
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,5 +84,83 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Errorf("%s=%s accepted", k, v)
 			}
 		})
+	}
+}
+
+// Issue #12 item 3: an instance that takes the rapids partition over
+// rebuilds the meters from the partition's history and publishes the
+// figures one instance would have, with the same ids; the instance that
+// lost the partition drops it.
+func TestServiceHandoverRebuildsFromHistory(t *testing.T) {
+	bus := riverstest.NewBus()
+	cfg := DefaultConfig()
+	cfg.Lateness = 30 * time.Minute
+	start := func(name string) (*Service, *riverstest.Kit) {
+		svc, err := rivers.NewService(rivers.Config{Name: Name, Instance: name, Version: "v0.0.0-test", HTTPAddr: "off", LogLevel: "error"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Attach(svc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, riverstest.New(t, svc, riverstest.WithBus(bus))
+	}
+	send := func(k *riverstest.Kit, min int) {
+		r := rd("m1", min)
+		k.Send(k.Event(events.TypeMeterReading, events.MeterReading{MeterID: r.MeterID, TransformerID: r.TransformerID,
+			FeederID: r.FeederID, ReadAt: r.ReadAt, IntervalSeconds: 900, EnergyKWhTotal: r.EnergyKWh, DemandKW: r.DemandKW,
+			VoltageVolts: 230}), riverstest.OnTopic(rivers.Rapids))
+	}
+	a, ka := start("a")
+	for _, min := range []int{0, 15, 30, 45, 60, 75, 90} {
+		send(ka, min)
+	}
+	ka.Advance(cfg.Tick)
+	first := ka.Published(events.TypeUsageInterval)
+	if len(first) != 1 {
+		t.Fatalf("instance a published %d intervals, want hour 00-01", len(first))
+	}
+	// Instance b takes the partition over (a is killed: no stop).
+	_, kb := start("b")
+	for _, min := range []int{105, 120, 135, 150} {
+		send(kb, min)
+	}
+	kb.Advance(cfg.Tick)
+	all := kb.Published(events.TypeUsageInterval) // both instances' (one source)
+	var hours []string
+	ids := map[string]string{}
+	for _, ev := range all {
+		var iv events.UsageInterval
+		if err := json.Unmarshal(ev.Data, &iv); err != nil {
+			t.Fatal(err)
+		}
+		key := iv.Start.UTC().Format("15:04")
+		hours = append(hours, fmt.Sprintf("%s %.3f %d", key, iv.EnergyKWh, iv.Reads))
+		if id, ok := ids[key]; ok && id != ev.ID {
+			t.Errorf("hour %s published twice with ids %s and %s: want the same event", key, id, ev.ID)
+		}
+		ids[key] = ev.ID
+	}
+	want := []string{
+		fmt.Sprintf("00:00 %.3f 4", float64(reg(60)-reg(0))/1000),
+		fmt.Sprintf("00:00 %.3f 4", float64(reg(60)-reg(0))/1000), // b declares it again: the same event
+		fmt.Sprintf("01:00 %.3f 4", float64(reg(120)-reg(60))/1000),
+	}
+	slices.Sort(hours)
+	if !slices.Equal(hours, want) {
+		t.Errorf("published %v, want %v", hours, want)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := 0
+		a.Aggregator(func(agg *Aggregator) { n = agg.Meters() })
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance a still holds %d meters of the partition it lost", n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -140,8 +140,9 @@ func Members(opts DevOptions) ([]Member, error) {
 			return err
 		}, err
 	})
-	// The final checkpoint, exact after a clean stop: a restart of
-	// `watershed dev` needs no warm-up.
+	// The final checkpoint is still saved, not restored: a restart of
+	// `watershed dev` rebuilds the detector's state from the rapids'
+	// history (rivers.PartitionState), exact after any stop.
 	stopped(gapdetector.Name, func(ctx context.Context, runErr error) error {
 		if gap == nil {
 			return nil

@@ -42,13 +42,22 @@ import (
 //     blocked mid-stream while the readings keep coming, then resumed;
 //   - restart:  a run where the whole ecosystem is stopped gracefully
 //     mid-stream, readings are published while it is down, and it is
-//     started again on the same data dir (checkpoints) and consumer groups;
+//     started again on the same data dir and consumer groups;
+//   - scale-out, one killed: reading-validator, gap-detector and
+//     usage-aggregator each run as three instances in one consumer group;
+//     mid-stream, once every instance holds state, instance 2 of each is
+//     killed (killSwitch: from that instant it commits, publishes and
+//     fetches nothing, the offsets its consumer had not sent are dropped,
+//     its state dies with it and it is not restarted; its consumer leaves
+//     the group at once, where a kill -9 would leave it at the session
+//     timeout) and its partitions move to the other two, which rebuild them
+//     from the partitions' history (rivers.PartitionState);
 //
 // and asserts that the sets of conclusions are equal: meter.reading.missed.v1
 // by (meter, expected_at), outage.suspected.v1 and outage.restored.v1 by
 // (transformer, first_silent_at / restored_at), usage.interval.v1 by its
 // latest value per (meter, period, start) (usage is corrected: the final
-// figures count) and feeder.load.v1 windows by their figures. A fourth run
+// figures count) and feeder.load.v1 windows by their figures. A last run
 // with no fault injected, with heartbeat-monitor and gap-detector paused
 // longer than a heartbeat's time to live, must conclude nothing: zero
 // missed reads, zero outages, zero system.service.down.v1.
@@ -56,11 +65,13 @@ import (
 // Each run is on the embedded broker and, when WATERSHED_TEST_KAFKA is set
 // (scripts/test.sh sets it; under CI=true it must be), on real Kafka.
 //
-// Not proved here: (b) one of three instances killed mid-stream. It needs
-// the stateful services to keep their state per Kafka partition and hand it
-// over on a rebalance (issue #12 item 3), which does not exist yet: today
-// usage-aggregator, feeder-aggregator and outage-detector keep their state
-// in memory, and gap-detector's checkpoint is one per instance.
+// Item (b) is proved for the services that scale: reading-validator,
+// gap-detector and usage-aggregator. feeder-aggregator and outage-detector
+// run one instance here, as they must: they correlate a transformer's
+// meters, which the rapids (keyed by meter) spread over partitions; making
+// them partition-local needs the rapids keyed by transformer and a feeder
+// stage keyed by feeder (issue #12 item 3, not done). The killed instance's
+// system.service.down.v1 is a true conclusion and is not compared.
 //
 // What made the runs differ, fixed in December 2026: the clock-skew guard
 // judged event times against the newest read on any partition, so a
@@ -86,6 +97,9 @@ const proofHeartbeat = 2 * time.Second
 var (
 	proofServices  = []string{validator.Name, gapdetector.Name, usage.Name, feederagg.Name, outage.Name, heartbeatmonitor.Name}
 	proofConsumers = []string{validator.Name, gapdetector.Name, usage.Name, feederagg.Name, outage.Name}
+	// proofScaled are the services the scale-out run runs as several
+	// instances in one consumer group (rivers.PartitionState).
+	proofScaled = []string{validator.Name, gapdetector.Name, usage.Name}
 	// proofTimers are the timers that publish conclusions, by service.
 	proofTimers = map[string]string{gapdetector.Name: "declare-missed", usage.Name: "close-periods",
 		feederagg.Name: "close-windows", outage.Name: "evaluate"}
@@ -149,6 +163,22 @@ type proofDisturbance struct {
 	name    string
 	pause   []string // services whose consumption is blocked for a while
 	restart bool     // stop the whole ecosystem and start it again
+	// scale runs each of proofScaled as that many instances in one
+	// consumer group; kill then kills one instance of each mid-stream.
+	scale int
+	kill  bool
+}
+
+// instanceSep separates a scaled member's service name from its instance
+// number in the ecosystem's member names: gap-detector-inst2.
+const instanceSep = "-inst"
+
+// baseName is the service name of an ecosystem member.
+func baseName(member string) string {
+	if i := strings.Index(member, instanceSep); i > 0 {
+		return member[:i]
+	}
+	return member
 }
 
 func TestProofConclusionsUnderLagAndRestart(t *testing.T) {
@@ -189,6 +219,8 @@ func TestProofConclusionsUnderLagAndRestart(t *testing.T) {
 			}
 			got := runProof(t, target, faulty, proofDisturbance{name: "restart", restart: true})
 			compareConclusions(t, "restart", base, got)
+			got = runProof(t, target, faulty, proofDisturbance{name: "three instances, one killed", scale: 3, kill: true})
+			compareConclusions(t, "three instances, one killed", base, got)
 
 			quiet := runProof(t, target, clean, proofDisturbance{name: "no faults, monitors paused", pause: []string{heartbeatmonitor.Name, gapdetector.Name}})
 			if n := quiet.summary(); quiet.missedN+quiet.suspectedN+quiet.restoredN+len(quiet.downs) != 0 {
@@ -246,22 +278,46 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 			gates[name] = &gate{}
 		}
 		timers := &timerRuns{}
-		sent := &atomic.Int64{} // records the members published on the rivers
+		sent := &atomic.Int64{}           // records the members published on the rivers
+		kills := map[string]*killSwitch{} // by member name
+		var names []string                // the members' names
 		start := func() *runningEcosystem {
-			all, err := Members(DevOptions{DataDir: dataDir})
-			if err != nil {
-				t.Fatal(err)
+			var members []Member
+			for k := 1; k <= max(dist.scale, 1); k++ {
+				// Members afresh per instance: a member's hooks share its
+				// run's state (Stopped saves what Setup built).
+				all, err := Members(DevOptions{DataDir: dataDir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range only(t, all, proofServices...) {
+					switch {
+					case dist.scale > 1 && slices.Contains(proofScaled, m.Name):
+						m.Name = fmt.Sprintf("%s%s%d", m.Name, instanceSep, k)
+					case k > 1:
+						continue
+					}
+					members = append(members, m)
+				}
 			}
-			members := only(t, all, proofServices...)
+			names = names[:0]
 			for i := range members {
+				name, base := members[i].Name, baseName(members[i].Name)
 				dev := members[i].Configure // dev's control keys and trust list
 				members[i].Configure = func(c *rivers.Config) {
+					c.Name = base // an instance of the service: one group, one source
 					if dev != nil {
 						dev(c)
 					}
 					c.HeartbeatInterval = proofHeartbeat
+					if name != base {
+						c.ShutdownTimeout = 5 * time.Second // a killed instance's stop fails fast
+					}
 				}
-				members[i].Serve = serveCounted(kcfg, gates[members[i].Name], sent)
+				ks := &killSwitch{}
+				kills[name] = ks
+				members[i].Serve = serveCounted(kcfg, gates[base], sent, ks)
+				names = append(names, name)
 			}
 			eco := startEcosystem(t, kcfg, log, members, timers.middleware)
 			eco.waitReady(t, 2*time.Minute)
@@ -330,7 +386,31 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 		third := sc.cfg.Start.Add(span / 3).Truncate(sc.cfg.Interval)
 		twoThirds := sc.cfg.Start.Add(2 * span / 3).Truncate(sc.cfg.Interval)
 		publishUntil(third)
+		dead := map[string]bool{}
+		var deadInstances []string
 		switch {
+		case dist.kill:
+			// Mid-stream, once every instance holds state: instance 2 of
+			// each scaled service dies (killSwitch.kill) and its partitions
+			// move to the other two, which rebuild them from history.
+			waitHolding(t, eco, kcfg, names)
+			moved := map[string][]int{}
+			for _, base := range proofScaled {
+				victim := base + instanceSep + "2"
+				svc := eco.service(victim)
+				held, _ := svc.Assigned(kcfg.Topics.Rapids)
+				if len(held) == 0 {
+					t.Fatalf("%s holds no rapids partition: killing it would prove nothing", victim)
+				}
+				moved[base] = held
+				deadInstances = append(deadInstances, svc.Config().Instance)
+				kills[victim].kill()
+				dead[victim] = true
+			}
+			t.Logf("killed instance 2 of %v holding rapids partitions %v", proofScaled, moved)
+			publishUntil(twoThirds)
+			// The survivors take the dead instances' partitions over.
+			waitTakenOver(t, eco, kcfg, names, dead, moved)
 		case dist.restart:
 			// Mid-stream: the services have not read everything yet.
 			eco.stop(t)
@@ -351,7 +431,21 @@ func runProof(t *testing.T, target string, sc proofScenario, dist proofDisturban
 			publishUntil(twoThirds)
 		}
 		publishUntil(sc.cfg.End)
-		settleProof(t, eco, tap, seen, timers, sent, kcfg, published)
+		var live []string
+		for _, n := range names {
+			if !dead[n] {
+				live = append(live, n)
+			}
+		}
+		settleProof(t, eco, tap, seen, timers, sent, kcfg, published, live)
+		if len(deadInstances) > 0 {
+			// A killed instance is down, truly: not a difference.
+			seen.mu.Lock()
+			seen.downs = slices.DeleteFunc(seen.downs, func(d string) bool {
+				return slices.ContainsFunc(deadInstances, func(id string) bool { return strings.Contains(d, `"instance":"`+id+`"`) })
+			})
+			seen.mu.Unlock()
+		}
 
 		seen.mu.Lock()
 		defer seen.mu.Unlock()
@@ -410,15 +504,69 @@ func (g *gate) wait(ctx context.Context) error {
 }
 
 // serveCounted runs a member over Kafka, counting in sent the records it
-// published on the rivers, with its fetches behind g when g is not nil.
-func serveCounted(kcfg rapids.Config, g *gate, sent *atomic.Int64) func(ctx context.Context, svc *rivers.Service) error {
+// published on the rivers, with its fetches behind g when g is not nil, and
+// killable through ks.
+func serveCounted(kcfg rapids.Config, g *gate, sent *atomic.Int64, ks *killSwitch) func(ctx context.Context, svc *rivers.Service) error {
 	return func(ctx context.Context, svc *rivers.Service) error {
 		tr, err := rivers.NewKafkaTransport(kcfg, rapids.WithStartOffset(rapids.Earliest))
 		if err != nil {
 			return err
 		}
 		defer tr.Close()
-		return svc.Serve(ctx, gatedTransport{tr, g, kcfg.Topics.Rivers, sent})
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ks.serving(cancel)
+		err = svc.Serve(sctx, gatedTransport{tr, g, kcfg.Topics.Rivers, sent, ks})
+		if ks.killed.Load() {
+			<-ctx.Done() // a dead process stays dead: the supervisor must not restart it
+			return nil
+		}
+		return err
+	}
+}
+
+// killSwitch kills a member as kill -9 would its process, as far as the
+// rest of the ecosystem can tell: from the instant of the kill it commits
+// nothing more (the offsets its consumer had not sent yet are dropped, not
+// sent: rapids.Consumer.CloseWithoutCommit), publishes nothing more (every
+// publication fails), fetches nothing more, and its consumer leaves the
+// group, so its partitions move to the other members with their committed
+// offsets. Its in-memory state dies with it (its Serve is cancelled and it
+// is not restarted; its graceful stop can neither publish nor commit).
+// Unlike a real kill, the group learns at once rather than after the
+// session timeout: only the time of the rebalance differs.
+type killSwitch struct {
+	killed atomic.Bool
+	mu     sync.Mutex
+	subs   []rivers.Subscription
+	cancel context.CancelFunc
+}
+
+var errKilled = errors.New("proof: the instance was killed")
+
+func (k *killSwitch) serving(cancel context.CancelFunc) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.cancel = cancel
+}
+
+func (k *killSwitch) subscribed(s rivers.Subscription) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.subs = append(k.subs, s)
+}
+
+func (k *killSwitch) kill() {
+	k.killed.Store(true)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, s := range k.subs {
+		if c, ok := s.(interface{ CloseWithoutCommit() error }); ok {
+			_ = c.CloseWithoutCommit()
+		}
+	}
+	if k.cancel != nil {
+		k.cancel()
 	}
 }
 
@@ -427,9 +575,13 @@ type gatedTransport struct {
 	g      *gate
 	rivers string
 	sent   *atomic.Int64
+	ks     *killSwitch
 }
 
 func (t gatedTransport) Publish(ctx context.Context, records ...rivers.Record) error {
+	if t.ks.killed.Load() {
+		return errKilled
+	}
 	err := t.Transport.Publish(ctx, records...)
 	if err == nil {
 		var n int64
@@ -445,22 +597,54 @@ func (t gatedTransport) Publish(ctx context.Context, records ...rivers.Record) e
 
 func (t gatedTransport) Subscribe(ctx context.Context, group string, topics []string) (rivers.Subscription, error) {
 	s, err := t.Transport.Subscribe(ctx, group, topics)
-	if err != nil || t.g == nil {
+	if err != nil {
 		return s, err
 	}
-	return gatedSubscription{s, t.g}, nil
+	t.ks.subscribed(s)
+	return gatedSubscription{s, t.g, t.ks}, nil
 }
 
 type gatedSubscription struct {
 	rivers.Subscription
-	g *gate
+	g  *gate // nil: never closed
+	ks *killSwitch
 }
 
 func (s gatedSubscription) Fetch(ctx context.Context) (rivers.Record, error) {
-	if err := s.g.wait(ctx); err != nil {
-		return rivers.Record{}, err
+	if s.g != nil {
+		if err := s.g.wait(ctx); err != nil {
+			return rivers.Record{}, err
+		}
+	}
+	if s.ks.killed.Load() {
+		<-ctx.Done()
+		return rivers.Record{}, ctx.Err()
 	}
 	return s.Subscription.Fetch(ctx)
+}
+
+func (s gatedSubscription) Commit(ctx context.Context, records ...rivers.Record) error {
+	if s.ks.killed.Load() {
+		return nil // dropped: a dead process commits nothing
+	}
+	return s.Subscription.Commit(ctx, records...)
+}
+
+// Rebalanced and ReadPartition forward what rivers.PartitionState needs.
+func (s gatedSubscription) Rebalanced() <-chan struct{} {
+	if r, ok := s.Subscription.(interface{ Rebalanced() <-chan struct{} }); ok {
+		return r.Rebalanced()
+	}
+	return nil
+}
+
+func (s gatedSubscription) ReadPartition(ctx context.Context, tp rivers.TopicPartition, since time.Time, end int64, fn func(rivers.Record) error) error {
+	if r, ok := s.Subscription.(interface {
+		ReadPartition(context.Context, rivers.TopicPartition, time.Time, int64, func(rivers.Record) error) error
+	}); ok {
+		return r.ReadPartition(ctx, tp, since, end, fn)
+	}
+	return errors.New("the transport cannot read a partition's history")
 }
 
 // Lag, Ready, EndOffsets and Assignment forward the Kafka subscription's
@@ -533,7 +717,7 @@ func (tr *timerRuns) middleware(name string) rivers.Middleware {
 	return func(h rivers.Handler) rivers.Handler {
 		return func(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
 			d, ok := rivers.DeliveryFrom(ctx)
-			if !ok || d.Timer == "" || d.Timer != proofTimers[name] {
+			if !ok || d.Timer == "" || d.Timer != proofTimers[baseName(name)] {
 				return h(ctx, ev, pub)
 			}
 			began := time.Now()
@@ -549,13 +733,16 @@ func (tr *timerRuns) middleware(name string) rivers.Middleware {
 	}
 }
 
-// after returns the services whose conclusion timer has not completed n
-// runs that started after mark.
-func (tr *timerRuns) after(mark time.Time, n int) []string {
+// after returns the members (of those named) whose conclusion timer has
+// not completed n runs that started after mark.
+func (tr *timerRuns) after(mark time.Time, n int, members []string) []string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var behind []string
-	for name := range proofTimers {
+	for _, name := range members {
+		if _, ok := proofTimers[baseName(name)]; !ok {
+			continue
+		}
 		c := 0
 		for _, at := range tr.runs[name] {
 			if at.After(mark) {
@@ -577,7 +764,10 @@ func (tr *timerRuns) after(mark time.Time, n int) []string {
 // read every record the members published on the rivers, the outage
 // detector is done with them too and evaluated twice since; a round that
 // published no conclusion ends it.
-func settleProof(t *testing.T, eco *runningEcosystem, tap *riverTap, seen *proofRivers, timers *timerRuns, sent *atomic.Int64, kcfg rapids.Config, published int64) {
+//
+// members are the live members: the instances of a scaled service are done
+// with a partition when the furthest of them is.
+func settleProof(t *testing.T, eco *runningEcosystem, tap *riverTap, seen *proofRivers, timers *timerRuns, sent *atomic.Int64, kcfg rapids.Config, published int64, members []string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	waitUntil := func(what string, cond func() string) {
@@ -601,11 +791,20 @@ func settleProof(t *testing.T, eco *runningEcosystem, tap *riverTap, seen *proof
 	waitUntil("every reading handled by every rapids consumer", func() string {
 		behind := ""
 		for _, name := range proofConsumers {
-			var got int64
-			if svc := eco.service(name); svc != nil {
-				for _, next := range svc.Progress(kcfg.Topics.Rapids) {
-					got += next
+			done := map[int]int64{}
+			for _, m := range members {
+				if baseName(m) != name {
+					continue
 				}
+				if svc := eco.service(m); svc != nil {
+					for p, next := range svc.Progress(kcfg.Topics.Rapids) {
+						done[p] = max(done[p], next)
+					}
+				}
+			}
+			var got int64
+			for _, next := range done {
+				got += next
 			}
 			if got < published {
 				behind += fmt.Sprintf(" %s=%d/%d", name, got, published)
@@ -629,7 +828,7 @@ func settleProof(t *testing.T, eco *runningEcosystem, tap *riverTap, seen *proof
 		before := seen.conclusions()
 		mark := time.Now()
 		waitUntil("conclusion timers ran", func() string {
-			if b := timers.after(mark, 2); len(b) > 0 {
+			if b := timers.after(mark, 2, members); len(b) > 0 {
 				return "timers still to run twice: " + strings.Join(b, ", ")
 			}
 			return ""
@@ -647,7 +846,7 @@ func settleProof(t *testing.T, eco *runningEcosystem, tap *riverTap, seen *proof
 					return fmt.Sprintf("outage-detector at %d of %d on rivers partition %d", done[p], end, p)
 				}
 			}
-			if b := timers.after(mark, 2); slices.Contains(b, outage.Name) {
+			if b := timers.after(mark, 2, members); slices.Contains(b, outage.Name) {
 				return "outage-detector to evaluate twice"
 			}
 			return ""
@@ -927,4 +1126,71 @@ func setDiff[K comparable](what string, want, got map[K]bool, str func(K) string
 	}
 	sort.Strings(out)
 	return out
+}
+
+// waitHolding waits until every member that reads the rapids has handled
+// some of their records: each holds partitions and state.
+func waitHolding(t *testing.T, eco *runningEcosystem, kcfg rapids.Config, members []string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var idle []string
+		for _, m := range members {
+			if !slices.Contains(proofConsumers, baseName(m)) {
+				continue
+			}
+			var n int64
+			if svc := eco.service(m); svc != nil {
+				for _, next := range svc.Progress(kcfg.Topics.Rapids) {
+					n += next
+				}
+			}
+			if n == 0 {
+				idle = append(idle, m)
+			}
+		}
+		if len(idle) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members that handled no reading within a minute: %v", idle)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitTakenOver waits until the live instances of each scaled service hold
+// the partitions its dead instance held.
+func waitTakenOver(t *testing.T, eco *runningEcosystem, kcfg rapids.Config, members []string, dead map[string]bool, moved map[string][]int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var missing []string
+		for base, parts := range moved {
+			held := map[int]bool{}
+			for _, m := range members {
+				if baseName(m) != base || dead[m] {
+					continue
+				}
+				if svc := eco.service(m); svc != nil {
+					ps, _ := svc.Assigned(kcfg.Topics.Rapids)
+					for _, p := range ps {
+						held[p] = true
+					}
+				}
+			}
+			for _, p := range parts {
+				if !held[p] {
+					missing = append(missing, fmt.Sprintf("%s partition %d", base, p))
+				}
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not taken over by the live instances within a minute: %v", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
