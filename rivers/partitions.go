@@ -89,7 +89,7 @@ func (s *Service) KeepPartitionState(ps PartitionState) {
 // partitionHistory is a Subscription that tells when its group assigned
 // it partitions and reads a partition's history outside the group.
 type partitionHistory interface {
-	assigner
+	AssignmentReporter
 	// Rebalanced receives after each new assignment (coalesced).
 	Rebalanced() <-chan struct{}
 	// ReadPartition calls fn with the records of tp from the first whose

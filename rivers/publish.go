@@ -41,7 +41,6 @@ type publishOptions struct {
 	expiry  time.Time
 	at      time.Time
 	topic   Topic
-	id      string
 }
 
 // WithID sets ce_id. Default: a new UUIDv7. A conclusion that another
@@ -71,12 +70,6 @@ func DerivedID(parts ...string) string {
 // event describes). Default: the payload's key property named by the
 // catalog, else the cause's key, else none.
 func WithKey(key string) PublishOption { return func(o *publishOptions) { o.key = &key } }
-
-// WithID sets ce_id. Default: a new random id. Give an id derived from
-// what the event states (a missed read's meter and slot, a forecast's feeder,
-// model and hour) when the same conclusion may be reached twice — after a
-// restart, a replay or a rebalance — so consumers de-duplicate it.
-func WithID(id string) PublishOption { return func(o *publishOptions) { o.id = id } }
 
 // WithSubject sets ce_subject. Default none.
 func WithSubject(subject string) PublishOption {
@@ -165,9 +158,6 @@ func (s *Service) build(ctx context.Context, cause *contracts.Event, typ string,
 		ev.Time = o.at.UTC()
 	}
 	ev.Subject = o.subject
-	if o.id != "" {
-		ev.ID = o.id
-	}
 	topic := o.topic
 	if ti, ok := s.validator.(TypeDescriber); ok {
 		if info, ierr := ti.Info(typ); ierr == nil {

@@ -129,7 +129,7 @@ func (s *service) feeder(ctx context.Context, id string) (*feeder, error) {
 // forecastID is the event id of a forecast: one per (feeder, model, hour),
 // so a repeated one is a duplicate.
 func forecastID(feeder, model string, issued int64) string {
-	return "feeder.load.forecast/" + feeder + "/" + model + "/" + strconv.FormatInt(issued, 10)
+	return rivers.DerivedID(events.TypeFeederLoadForecast, feeder, model, strconv.FormatInt(issued, 10))
 }
 
 func round1(x float64) float64 {

@@ -94,5 +94,5 @@ func (s *service) usageDay(ctx context.Context, ev rivers.Event, pub rivers.Publ
 // unusualID is the usage.unusual.v1's event id: one judgement per
 // (meter, day), so a repeated one is a duplicate.
 func unusualID(meter string, d Day) string {
-	return "usage.unusual/" + meter + "/" + strconv.FormatInt(d.Start.Unix(), 10)
+	return rivers.DerivedID(events.TypeUsageUnusual, meter, strconv.FormatInt(d.Start.Unix(), 10))
 }
