@@ -3,8 +3,7 @@ package gapdetector
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"time"
 )
 
@@ -121,44 +120,20 @@ func (c Config) tracker() TrackerConfig {
 // variables (see the package documentation), validated.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, dst *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 30m", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	num := func(name string, dst *int) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want an integer", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = n
-		}
-	}
-	dur("GAP_GRACE", &c.Grace)
-	num("GAP_MAX_CONSECUTIVE", &c.MaxConsecutive)
-	dur("GAP_WARMUP", &c.WarmUp)
-	dur("GAP_MAX_CLOCK_SKEW", &c.MaxClockSkew)
-	num("GAP_SKEW_CONFIRM", &c.SkewConfirm)
-	dur("GAP_IDLE_AFTER", &c.IdleAfter)
-	dur("GAP_TICK", &c.Tick)
-	dur("GAP_CHECKPOINT_EVERY", &c.CheckpointEvery)
-	dur("GAP_HISTORY", &c.History)
-	if v, ok := os.LookupEnv("GAP_CHECKPOINT_DIR"); ok && v != "" {
-		c.CheckpointDir = v
-	}
-	if v, ok := os.LookupEnv("GAP_CHECKPOINT_NAME"); ok && v != "" {
-		c.CheckpointName = v
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	r := env.New()
+	r.Duration("GAP_GRACE", &c.Grace)
+	r.Int("GAP_MAX_CONSECUTIVE", &c.MaxConsecutive)
+	r.Duration("GAP_WARMUP", &c.WarmUp)
+	r.Duration("GAP_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	r.Int("GAP_SKEW_CONFIRM", &c.SkewConfirm)
+	r.Duration("GAP_IDLE_AFTER", &c.IdleAfter)
+	r.Duration("GAP_TICK", &c.Tick)
+	r.Duration("GAP_CHECKPOINT_EVERY", &c.CheckpointEvery)
+	r.Duration("GAP_HISTORY", &c.History)
+	r.String("GAP_CHECKPOINT_DIR", &c.CheckpointDir)
+	r.String("GAP_CHECKPOINT_NAME", &c.CheckpointName)
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

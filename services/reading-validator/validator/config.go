@@ -3,9 +3,9 @@ package validator
 import (
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"math"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -145,51 +145,19 @@ func ConfigFromEnv() (Config, error) { return configFromLookup(os.LookupEnv) }
 
 func configFromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c := DefaultConfig()
-	floats := []struct {
-		env string
-		dst *float64
-	}{
-		{"VALIDATOR_MAX_VOLTAGE_V", &c.MaxVoltageV},
-		{"VALIDATOR_VOLTAGE_LOW_V", &c.VoltageLowV},
-		{"VALIDATOR_VOLTAGE_HIGH_V", &c.VoltageHighV},
-		{"VALIDATOR_MAX_DEMAND_KW", &c.MaxDemandKW},
-		{"VALIDATOR_DEMAND_SPIKE_KW", &c.DemandSpikeKW},
-		{"VALIDATOR_STUCK_DEMAND_KW", &c.StuckDemandKW},
-	}
-	for _, f := range floats {
-		if s, ok := lookup(f.env); ok && s != "" {
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a number", ErrConfig, f.env, s)
-			}
-			*f.dst = v
-		}
-	}
-	durs := []struct {
-		env string
-		dst *time.Duration
-	}{
-		{"VALIDATOR_MAX_CLOCK_SKEW", &c.MaxClockSkew},
-		{"VALIDATOR_LATE_AFTER", &c.LateAfter},
-	}
-	for _, d := range durs {
-		if s, ok := lookup(d.env); ok && s != "" {
-			v, err := time.ParseDuration(s)
-			if err != nil {
-				return c, fmt.Errorf("%w: %s=%q: want a duration such as 5m or 1h", ErrConfig, d.env, s)
-			}
-			*d.dst = v
-		}
-	}
-	if s, ok := lookup("VALIDATOR_REFERENCE"); ok && s != "" {
-		c.Reference = s
-	}
-	if s, ok := lookup("VALIDATOR_MAX_METERS"); ok && s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil {
-			return c, fmt.Errorf("%w: VALIDATOR_MAX_METERS=%q: want a whole number", ErrConfig, s)
-		}
-		c.MaxMeters = v
+	r := env.Lookup(lookup)
+	r.Float("VALIDATOR_MAX_VOLTAGE_V", &c.MaxVoltageV)
+	r.Float("VALIDATOR_VOLTAGE_LOW_V", &c.VoltageLowV)
+	r.Float("VALIDATOR_VOLTAGE_HIGH_V", &c.VoltageHighV)
+	r.Float("VALIDATOR_MAX_DEMAND_KW", &c.MaxDemandKW)
+	r.Float("VALIDATOR_DEMAND_SPIKE_KW", &c.DemandSpikeKW)
+	r.Float("VALIDATOR_STUCK_DEMAND_KW", &c.StuckDemandKW)
+	r.Duration("VALIDATOR_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	r.Duration("VALIDATOR_LATE_AFTER", &c.LateAfter)
+	r.String("VALIDATOR_REFERENCE", &c.Reference)
+	r.Int("VALIDATOR_MAX_METERS", &c.MaxMeters)
+	if err := r.Err(); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return c, c.Validate()
 }

@@ -3,8 +3,8 @@ package usage
 import (
 	"errors"
 	"fmt"
+	"github.com/watershed-grid/watershed/rivers/env"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -99,37 +99,19 @@ func (c Config) aggregator() (AggregatorConfig, error) {
 // environment variables (see the package documentation), validated.
 func ConfigFromEnv() (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	dur := func(name string, dst *time.Duration) {
-		if v, ok := os.LookupEnv(name); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: %s=%q: want a duration such as 1h", ErrInvalidConfig, name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	dur("USAGE_LATENESS", &c.Lateness)
-	dur("USAGE_HORIZON", &c.Horizon)
-	dur("USAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
-	dur("USAGE_IDLE_AFTER", &c.IdleAfter)
-	dur("USAGE_TICK", &c.Tick)
-	if v, ok := os.LookupEnv("USAGE_SKEW_CONFIRM"); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: USAGE_SKEW_CONFIRM=%q: want an integer", ErrInvalidConfig, v))
-		}
-		c.SkewConfirm = n
-	}
-	if v, ok := os.LookupEnv("USAGE_TIME_ZONE"); ok && v != "" {
-		c.TimeZone = v
-	}
-	if v, ok := os.LookupEnv("USAGE_CHECKPOINT_DIR"); ok {
+	r := env.New()
+	r.Duration("USAGE_LATENESS", &c.Lateness)
+	r.Duration("USAGE_HORIZON", &c.Horizon)
+	r.Duration("USAGE_MAX_CLOCK_SKEW", &c.MaxClockSkew)
+	r.Duration("USAGE_IDLE_AFTER", &c.IdleAfter)
+	r.Duration("USAGE_TICK", &c.Tick)
+	r.Int("USAGE_SKEW_CONFIRM", &c.SkewConfirm)
+	r.String("USAGE_TIME_ZONE", &c.TimeZone)
+	if v, ok := os.LookupEnv("USAGE_CHECKPOINT_DIR"); ok { // set and empty: no checkpoint
 		c.CheckpointDir = v
 	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+	if err := r.Err(); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
