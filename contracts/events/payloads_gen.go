@@ -9,15 +9,16 @@ import (
 
 // BillingPeriod is the payload of billing.period.v1.
 //
-// Energy one meter used in one billing period (a calendar day in UTC), split into measured and
-// estimated: an interval is measured when the reads at both its ends are actual, estimated when
-// either end is an estimate. Published when every interval of the period is read or estimated, and
-// again (revision + 1) when a true-up changes it: keep the latest per (meter_id, period, start).
-// Archived in the history pond for analysts.
+// Energy one meter used in one billing period (a calendar day or a calendar month, in UTC), split
+// into measured and estimated: an interval is measured when the reads at both its ends are actual,
+// estimated when either end is an estimate. A day is published when every interval of it is read or
+// estimated; a month when every day of it was published, as the sum of its days' latest figures.
+// Each is published again (revision + 1) when a true-up changes it: keep the latest per (meter_id,
+// period, start). Archived in the history pond for analysts.
 type BillingPeriod struct {
 	// Utility identifier of the meter. The Kafka record key.
 	MeterID string `json:"meter_id"`
-	// Length of the period: day (UTC).
+	// Length of the period: a calendar day or a calendar month (UTC).
 	Period string `json:"period"`
 	// Start of the period, inclusive.
 	Start time.Time `json:"start"`

@@ -130,5 +130,70 @@ func (s *service) publishDay(ctx context.Context, pub rivers.Publisher, m *meter
 		return err
 	}
 	d.revision, d.last = p.Revision, p
+	return s.publishMonth(ctx, pub, m, p)
+}
+
+// month is one meter's calendar month (UTC): the latest figures of each of
+// its days published so far.
+type month struct {
+	days     map[time.Time]daySum
+	revision int // of the last publication; -1 before the first
+	last     events.BillingPeriod
+}
+
+// daySum is what a month keeps of one of its days.
+type daySum struct {
+	total, measured, estimated float64
+	measuredN, estimatedN      int
+}
+
+// publishMonth records a day's latest figures in its month and publishes
+// the month once every day of it was published, and again whenever a
+// day's correction changes it. A month whose first days the service never
+// saw (it started mid-month) is not published. Months older than keepDays
+// after their end are forgotten.
+func (s *service) publishMonth(ctx context.Context, pub rivers.Publisher, m *meter, d events.BillingPeriod) error {
+	ms := time.Date(d.Start.Year(), d.Start.Month(), 1, 0, 0, 0, 0, time.UTC)
+	me := ms.AddDate(0, 1, 0)
+	for at := range m.months {
+		if d.Start.Sub(at.AddDate(0, 1, 0)) >= keepDays*24*time.Hour {
+			delete(m.months, at)
+		}
+	}
+	if m.months == nil {
+		m.months = map[time.Time]*month{}
+	}
+	mo := m.months[ms]
+	if mo == nil {
+		mo = &month{days: map[time.Time]daySum{}, revision: -1}
+		m.months[ms] = mo
+	}
+	mo.days[d.Start] = daySum{total: d.TotalKWh, measured: d.MeasuredKWh, estimated: d.EstimatedKWh,
+		measuredN: d.MeasuredIntervals, estimatedN: d.EstimatedIntervals}
+	if len(mo.days) < int(me.Sub(ms)/(24*time.Hour)) {
+		return nil
+	}
+	p := events.BillingPeriod{MeterID: m.id, Period: "month", Start: ms, End: me}
+	for _, ds := range mo.days {
+		p.TotalKWh += ds.total
+		p.MeasuredKWh += ds.measured
+		p.EstimatedKWh += ds.estimated
+		p.MeasuredIntervals += ds.measuredN
+		p.EstimatedIntervals += ds.estimatedN
+	}
+	p.TotalKWh, p.MeasuredKWh, p.EstimatedKWh = round3(p.TotalKWh), round3(p.MeasuredKWh), round3(p.EstimatedKWh)
+	p.Revision = mo.revision + 1
+	if mo.revision >= 0 {
+		prev := mo.last
+		prev.Revision = p.Revision
+		if prev == p {
+			return nil
+		}
+	}
+	id := events.ReadingID(m.id+"\nbilling.period.month\n"+itoa(p.Revision), ms)
+	if err := publish(ctx, pub, events.TypeBillingPeriod, contracts.Identified{ID: id, Data: p}); err != nil {
+		return err
+	}
+	mo.revision, mo.last = p.Revision, p
 	return nil
 }

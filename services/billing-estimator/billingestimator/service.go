@@ -122,6 +122,7 @@ type meter struct {
 	slots                   map[time.Time]*slot
 	lastSilent              time.Time // latest expected_at the gap detector reported missing
 	days                    map[time.Time]*day
+	months                  map[time.Time]*month
 }
 
 type slotState int

@@ -277,3 +277,40 @@ func TestOldSlotsAreForgotten(t *testing.T) {
 		t.Fatalf("true-ups = %d, want 0: the slot was forgotten", n)
 	}
 }
+
+// A calendar month is billed once every day of it was: the sum of its
+// days, in UTC. December, whose first 30 days the service never saw, is
+// not billed.
+func TestMonthIsBilledWhenEveryDayIs(t *testing.T) {
+	kit := riverstest.New(t, newService(t, "v1", MethodInterpolation, true, 0))
+	jan := day0.Add(24 * time.Hour)
+	feb := jan.AddDate(0, 1, 0)
+	var months []events.BillingPeriod
+	monthly := func() []events.BillingPeriod {
+		var out []events.BillingPeriod
+		for _, p := range published[events.BillingPeriod](t, kit, events.TypeBillingPeriod) {
+			if p.Period == "month" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for at := day0; !at.After(feb); at = at.Add(interval) {
+		sendReading(kit, "MTR-1", at)
+		if at.Before(feb) && at.Equal(at.Truncate(24*time.Hour)) { // at each midnight
+			if months = monthly(); len(months) != 0 {
+				t.Fatalf("a month billed at %s, before its last day was: %+v", at, months)
+			}
+		}
+	}
+	months = monthly()
+	if len(months) != 1 {
+		t.Fatalf("months billed: %+v, want January only", months)
+	}
+	m := months[0]
+	if m.MeterID != "MTR-1" || !m.Start.Equal(jan) || !m.End.Equal(feb) || m.Revision != 0 ||
+		m.MeasuredIntervals != 31*96 || m.EstimatedIntervals != 0 || m.EstimatedKWh != 0 ||
+		math.Abs(m.TotalKWh-(register(feb)-register(jan))) > 0.001 || math.Abs(m.MeasuredKWh-m.TotalKWh) > 0.001 {
+		t.Errorf("January %+v, want %.3f kWh measured in %d intervals", m, register(feb)-register(jan), 31*96)
+	}
+}
