@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/watershed-grid/watershed/contracts"
+	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rapids"
 )
 
@@ -139,7 +140,10 @@ func printRecord(out, errOut io.Writer, r rapids.Record, o tapOptions) {
 	if key == "" {
 		key = "-"
 	}
-	fmt.Fprintf(out, "%s  %-28s  %s  %s  key=%s\n", t.UTC().Format("2006-01-02T15:04:05.000Z"), e.Type, e.ID, e.Source, key)
+	// The payload in a line (events.Summarize), escaped like every value from
+	// the wire: a control character must not reach the operator's terminal.
+	fmt.Fprintf(out, "%s  %-28s  %s  %s  key=%s  %s\n", t.UTC().Format("2006-01-02T15:04:05.000Z"), safe(e.Type), safe(e.ID), safe(e.Source), safe(key),
+		safe(events.Summarize(e.Type, e.Data)))
 }
 
 func randomID() string {

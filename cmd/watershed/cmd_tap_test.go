@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/watershed-grid/watershed/contracts"
+	"github.com/watershed-grid/watershed/contracts/events"
 	"github.com/watershed-grid/watershed/rapids"
 	"github.com/watershed-grid/watershed/rapids/embedded"
 )
@@ -56,7 +57,7 @@ func tapFixture(t *testing.T) (addr string, events []contracts.Event) {
 }
 
 func TestTapLines(t *testing.T) {
-	addr, events := tapFixture(t)
+	addr, evs := tapFixture(t)
 	tap := start(t, "tap", "rapids", "--brokers", addr, "--from-beginning")
 	waitFor(t, "three event lines", func() bool { return strings.Count(tap.out.String(), "\n") >= 3 })
 	waitFor(t, "the error line", func() bool { return strings.Contains(tap.err.String(), "error:") })
@@ -67,14 +68,19 @@ func TestTapLines(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("printed %d lines, want 3:\n%s", len(lines), tap.out)
 	}
-	for i, e := range events {
+	for i, e := range evs {
 		key := e.PartitionKey
 		if key == "" {
 			key = "-"
 		}
 		want := []string{e.Time.UTC().Format("2006-01-02T15:04:05.000Z"), e.Type, e.ID, e.Source, "key=" + key}
-		if got := strings.Fields(lines[i]); strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("line %d = %q, want fields %q", i, lines[i], want)
+		got := strings.Fields(lines[i])
+		if len(got) < len(want) || strings.Join(got[:len(want)], " ") != strings.Join(want, " ") {
+			t.Errorf("line %d = %q, want fields %q first", i, lines[i], want)
+		}
+		// Then the payload in a line.
+		if sum := events.Summarize(e.Type, e.Data); !strings.HasSuffix(lines[i], "  "+sum) {
+			t.Errorf("line %d = %q, want it to end with the summary %q", i, lines[i], sum)
 		}
 	}
 	if !strings.Contains(tap.err.String(), "error: topic=rapids partition=0 offset=1: cloudevent") {

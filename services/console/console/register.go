@@ -80,7 +80,7 @@ func Watch(svc *rivers.Service, ring *Ring, grid *Grid) {
 		}
 		env := ev.Envelope()
 		ring.Add(LiveEvent{ID: ev.ID(), Type: ev.Type(), Source: ev.Source(), Key: ev.Key(), Time: ev.OccurredAt(),
-			Summary: Summarize(ev.Type(), env.Data)})
+			Summary: events.Summarize(ev.Type(), env.Data)})
 		return nil
 	})
 	svc.Handle(rivers.NewRiver(events.TypeOutageSuspected).Named(RiverOutages).

@@ -1,6 +1,12 @@
-package console
+package events
 
-import "testing"
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestSummarize(t *testing.T) {
 	cases := []struct{ typ, data, want string }{
@@ -17,6 +23,27 @@ func TestSummarize(t *testing.T) {
 	for _, c := range cases {
 		if got := Summarize(c.typ, []byte(c.data)); got != c.want {
 			t.Errorf("%s %s:\n got %q\nwant %q", c.typ, c.data, got, c.want)
+		}
+	}
+}
+
+// Every catalog type has a summary of its own, not the fallback: a new
+// type needs its case in Summarize.
+func TestEveryTypeHasItsSummary(t *testing.T) {
+	for _, typ := range Types() {
+		data, err := os.ReadFile(filepath.Join("..", "examples", typ+".json"))
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		var m map[string]any
+		d := json.NewDecoder(strings.NewReader(string(data)))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		got := Summarize(typ, data)
+		if got == fields(m).generic() || strings.Contains(got, "?") {
+			t.Errorf("%s: summary %q is the fallback or names a member the example lacks", typ, got)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package console
+package events
 
 import (
 	"encoding/json"
@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// Summarize returns a readable one-line summary of an event's payload. It
-// knows the catalog's business and system types and falls back to the
-// payload's first scalar members for any other; it never fails (a payload
-// that is not a JSON object is shown as its first bytes).
+// Summarize returns a readable one-line summary of an event's payload, for
+// people: `watershed tap`, the console's live page. It knows the catalog's
+// business and system types and falls back to the payload's first scalar
+// members for any other; it never fails (a payload that is not a JSON
+// object is shown as its first bytes).
 func Summarize(typ string, data []byte) string {
 	var m map[string]any
 	d := json.NewDecoder(strings.NewReader(string(data)))
@@ -60,6 +61,20 @@ func Summarize(typ string, data []byte) string {
 		return fmt.Sprintf("command %s to meter %s (requested by %s)", f.s("command"), f.s("meter_id"), f.s("requested_by"))
 	case "meter.command.ack.v1":
 		return fmt.Sprintf("meter %s answered command %s: %s", f.s("meter_id"), f.s("command_id"), f.s("status"))
+	case "usage.unusual.v1":
+		return fmt.Sprintf("meter %s used %s kWh on the day from %s, %s times its usual %s kWh", f.s("meter_id"), f.s("energy_kwh"), f.t("start"), f.s("ratio"), f.s("baseline_kwh"))
+	case "feeder.load.forecast.v1":
+		return fmt.Sprintf("feeder %s, %s forecast issued %s: next hour %s kW", f.s("feeder_id"), f.s("model"), f.t("issued_at"), f.firstPoint("points", "load_kw"))
+	case "billing.period.v1":
+		return fmt.Sprintf("meter %s billed %s kWh for the %s from %s (%s estimated, revision %s)", f.s("meter_id"), f.s("total_kwh"), f.s("period"), f.t("start"), f.s("estimated_kwh"), f.s("revision"))
+	case "estimate.needed.v1":
+		return fmt.Sprintf("%s asks for meter %s's read at %s (%s intervals missing), by %s", f.s("asker"), f.s("meter_id"), f.t("expected_at"), f.s("gap_intervals"), f.t("deadline"))
+	case "estimate.solution.v1":
+		return fmt.Sprintf("%s %s estimates meter %s's register at %s kWh (%s, confidence %s)", f.s("solver"), f.s("solver_version"), f.s("meter_id"), f.s("energy_kwh_total"), f.s("method"), f.s("confidence"))
+	case "meter.reading.estimated.v1":
+		return fmt.Sprintf("meter %s's read at %s estimated: %s kWh (%s, confidence %s)", f.s("meter_id"), f.t("read_at"), f.s("energy_kwh_total"), f.s("method"), f.s("confidence"))
+	case "meter.reading.adjusted.v1":
+		return fmt.Sprintf("meter %s's read at %s came: true-up %s kWh", f.s("meter_id"), f.t("read_at"), f.s("delta_kwh"))
 	case "meter.command.outcome.v1":
 		return fmt.Sprintf("command %s to meter %s: %s after %s attempts", f.s("command"), f.s("meter_id"), f.s("outcome"), f.s("attempts"))
 	}
@@ -67,6 +82,17 @@ func Summarize(typ string, data []byte) string {
 }
 
 type fields map[string]any
+
+// firstPoint returns member key of the first element of the array at arr;
+// "?" when there is none.
+func (f fields) firstPoint(arr, key string) string {
+	if a, ok := f[arr].([]any); ok && len(a) > 0 {
+		if m, ok := a[0].(map[string]any); ok {
+			return fields(m).s(key)
+		}
+	}
+	return "?"
+}
 
 // s returns the member at key as text; "?" when absent.
 func (f fields) s(key string) string {
