@@ -306,13 +306,27 @@ func (s *Service) Progress(topic string) map[int]int64 { return s.progress.of(to
 // AtEnd reports whether the service has read partition of topic to its end
 // as of a check of the broker's end offsets at most a few seconds old:
 // every record the partition held then is handled (as Progress counts
-// them). False when no recent check knows the partition, and on transports
+// them), and the check before it found the same end (nothing was appended
+// in between, so the answer is not already stale). False when no recent check knows the partition, and on transports
 // that cannot tell. Event-time code asks it before it takes a quiet
 // partition for idle: a partition whose records the service has not read
 // yet (a stalled reader) is never idle.
 func (s *Service) AtEnd(topic string, partition int) bool {
 	n, ok := s.Unread(topic, partition)
-	return ok && n == 0
+	if !ok || n != 0 {
+		return false
+	}
+	// An end check is a moment: records appended after it are not in it.
+	// A partition whose end moved between the last two checks is being
+	// written to, so the newest answer may already be stale; it is at its
+	// end only once two checks in a row agree (quiet for a check interval).
+	snap := s.ends.Load()
+	if snap.prev == nil {
+		return false
+	}
+	tp := TopicPartition{topic, partition}
+	before, ok := snap.prev[tp]
+	return ok && before == snap.ends[tp]
 }
 
 // Unread returns how many records of partition of topic the service has
@@ -374,6 +388,7 @@ const endCheckEvery = time.Second
 type endsSnapshot struct {
 	at   time.Time
 	ends map[TopicPartition]int64
+	prev map[TopicPartition]int64 // the answer before, nil for the first
 }
 
 // watchEnds refreshes the end offsets every endCheckEvery until ctx ends.
@@ -402,7 +417,11 @@ func (s *Service) watchEnds(ctx context.Context, eo EndOffsetReporter) {
 			// assigned is at its end when nothing came after them.
 			s.progress.started(a.Assignment())
 		}
-		s.ends.Store(&endsSnapshot{at: at, ends: ends})
+		var prev map[TopicPartition]int64
+		if old := s.ends.Load(); old != nil && at.Sub(old.at) <= 3*endCheckEvery {
+			prev = old.ends
+		}
+		s.ends.Store(&endsSnapshot{at: at, ends: ends, prev: prev})
 	}
 }
 

@@ -122,18 +122,28 @@ func (w *Watch) Position() time.Time {
 	return w.p.Position()
 }
 
-// Seen observes the delivery ctx belongs to and returns the monitor's
-// position with it: the time to record a heartbeat (or any sign of life)
-// at. Ages measured between two positions are measured on the stream's
+// Seen observes the delivery ctx belongs to and returns the time to record
+// a heartbeat (or any sign of life) at: the monitor's position with it, or
+// the delivery's own record time when that is later. Ages measured between two positions are measured on the stream's
 // clock, so neither the monitor's lag nor a producer's skewed clock changes
 // them. Outside a delivery, or without record times, it returns the
 // position, else the service clock's time.
 func (w *Watch) Seen(ctx context.Context) time.Time {
 	w.Observe(ctx)
-	if p := w.Position(); !p.IsZero() {
-		return p
+	p := w.Position()
+	if p.IsZero() {
+		return rivers.Now(ctx)
 	}
-	return rivers.Now(ctx)
+	// The record itself says when it was appended: a heartbeat read while
+	// another partition still had a backlog (the position is held back by
+	// it) was alive at its own record time, not only at the position. Taking
+	// the position alone ages it by the other partition's backlog, and a
+	// live instance was declared down once that backlog was read (the proof
+	// of issue #12, restart run, on a loaded machine).
+	if d, ok := rivers.DeliveryFrom(ctx); ok && d.Timer == "" && d.RecordTime.After(p) {
+		return d.RecordTime
+	}
+	return p
 }
 
 // Judge returns the time a monitor judges ages against (its position; now

@@ -1,6 +1,7 @@
 package lagwatch_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -99,5 +100,34 @@ func TestUpdateAndUndo(t *testing.T) {
 	w.Undo(ev)
 	if _, again := w.Update(t0.Add(4 * time.Second)); !again {
 		t.Error("an undone announcement is not made again")
+	}
+}
+
+// A sign of life read while another partition still has a backlog is
+// recorded at its own record time, not at the position that backlog holds
+// back: else a live instance is aged by another partition's backlog and
+// declared down once it is read (issue #12's proof, restart run).
+func TestSeenIsTheRecordTimeWhenThePositionIsHeldBack(t *testing.T) {
+	svc, err := rivers.NewService(rivers.Config{Name: "watcher", Version: "1.0.0", Instance: "watcher-1", HTTPAddr: "off", LogLevel: "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := lagwatch.Register(svc, lagwatch.Config{Tolerance: time.Minute, Settle: time.Second, Every: time.Second})
+	var seen, pos time.Time
+	svc.Handle(rivers.NewRiver(events.TypeServiceStopping).Named("signs").Passive().Require("instance"),
+		func(ctx context.Context, _ rivers.Event, _ rivers.Publisher) error {
+			seen, pos = w.Seen(ctx), w.Position()
+			return nil
+		})
+	k := riverstest.New(t, svc)
+	held := k.Now()
+	w.ObserveRecord(7, held, 500, k.Now()) // partition 7: 500 records behind one stamped held
+	k.Advance(5 * time.Second)
+	k.Send(k.Event(events.TypeServiceStopping, events.ServiceStopping{Service: "x", Version: "1.0.0", Instance: "x-1", Reason: "test"}))
+	if !pos.Equal(held) {
+		t.Fatalf("position %v, want it held back at %v by partition 7", pos, held)
+	}
+	if !seen.Equal(k.Now()) {
+		t.Errorf("seen at %v, want the record's own time %v", seen, k.Now())
 	}
 }
