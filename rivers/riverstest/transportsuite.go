@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +42,9 @@ const suiteWait = 90 * time.Second
 //     next member, and the committed ones are not;
 //   - committing an older record than one already committed does not move
 //     the group's position back;
-//   - two groups each get every record;
+//   - a cancelled Publish fails with ctx's error;
+//   - two groups each get every record, and two members of one group
+//     together get every record (however the transport shares them out);
 //   - Fetch returns ctx.Err() (wrapped) when ctx is cancelled or expires;
 //   - Close is idempotent: Subscription.Close and Transport.Close return nil
 //     when called again; Fetch on a closed subscription fails at once, and
@@ -61,10 +64,12 @@ func RunTransportSuite(t *testing.T, f TransportFactory) {
 		{"PublishFetch", testPublishFetch},
 		{"OrderPerKey", testOrderPerKey},
 		{"PublishWithoutTopicIsPermanent", testPublishWithoutTopic},
+		{"PublishHonoursContext", testPublishContext},
 		{"CommittedPositionSurvives", testCommittedPositionSurvives},
 		{"UncommittedRedelivered", testUncommittedRedelivered},
 		{"OlderCommitDoesNotMoveBack", testOlderCommit},
 		{"GroupsIndependent", testGroupsIndependent},
+		{"MembersShareTheGroup", testMembersShare},
 		{"FetchHonoursContext", testFetchContext},
 		{"Close", testClose},
 		{"OptionalInterfaces", testOptional},
@@ -304,6 +309,18 @@ func testPublishWithoutTopic(t *testing.T, s *suiteRun) {
 	}
 }
 
+// testPublishContext: Publish with a cancelled context fails with its
+// error.
+func testPublishContext(t *testing.T, s *suiteRun) {
+	tr, topics := s.transport(t, 1)
+	ctx, cancel := context.WithCancel(s.ctx)
+	cancel()
+	if err := tr.Publish(ctx, suiteRecord(topics[0], "k", 0)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish with a cancelled context: %v, want context.Canceled", err)
+	}
+	s.publish(t, tr, suiteRecord(topics[0], "k", 1)) // and the transport still works
+}
+
 // testCommittedPositionSurvives: after a member committed everything it
 // fetched and closed, the next member of the group gets only the records
 // published since.
@@ -408,6 +425,55 @@ func testGroupsIndependent(t *testing.T, s *suiteRun) {
 			t.Errorf("group %s got %d distinct records of %d", name, len(seen), n)
 		}
 	}
+}
+
+// testMembersShare: two members of one group, fetching and committing at
+// once, together get every record; which member gets which is the
+// transport's choice (Kafka shares the partitions out, the Bus gives the
+// newest member all of them).
+func testMembersShare(t *testing.T, s *suiteRun) {
+	tr, topics := s.transport(t, 1)
+	group := uniqueGroup("share")
+	const n = 24
+	subs := []rivers.Subscription{s.subscribe(t, tr, group, topics[0]), s.subscribe(t, tr, group, topics[0])}
+	s.publish(t, tr, keyed(topics[0], n, 6)...)
+
+	ctx, cancel := context.WithTimeout(s.ctx, suiteWait)
+	defer cancel()
+	got := make(chan rivers.Record)
+	var wg sync.WaitGroup
+	for _, sub := range subs {
+		wg.Go(func() {
+			for {
+				r, err := sub.Fetch(ctx)
+				if err != nil {
+					return // ctx done: the test is over
+				}
+				if err := sub.Commit(ctx, r); err != nil && ctx.Err() == nil {
+					t.Errorf("Commit: %v", err)
+				}
+				select {
+				case got <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	seen := map[int]bool{}
+	for len(seen) < n {
+		select {
+		case r := <-got:
+			seen[seqOf(t, r)] = true
+		case <-ctx.Done():
+			t.Errorf("the group's two members got %d distinct records of %d in %s", len(seen), n, suiteWait)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
 }
 
 // testFetchContext: Fetch on an idle subscription returns once ctx
