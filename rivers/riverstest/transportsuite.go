@@ -49,6 +49,7 @@ const suiteWait = 90 * time.Second
 //   - Close is idempotent: Subscription.Close and Transport.Close return nil
 //     when called again; Fetch on a closed subscription fails at once, and
 //     Publish and Subscribe on a closed transport fail;
+//   - Commit on a closed subscription fails and does not move the group;
 //   - the optional interfaces, when implemented, are sane: Lag is never
 //     negative and reaches 0 once everything was fetched and committed,
 //     Ready becomes nil, EndOffsets are past every fetched offset, and
@@ -72,6 +73,7 @@ func RunTransportSuite(t *testing.T, f TransportFactory) {
 		{"MembersShareTheGroup", testMembersShare},
 		{"FetchHonoursContext", testFetchContext},
 		{"Close", testClose},
+		{"CommitAfterClose", testCommitAfterClose},
 		{"OptionalInterfaces", testOptional},
 	}
 	for _, tc := range tests {
@@ -541,6 +543,25 @@ func testClose(t *testing.T, s *suiteRun) {
 	if sub, err := tr.Subscribe(s.ctx, uniqueGroup("closed"), topics); err == nil {
 		_ = sub.Close()
 		t.Error("Subscribe after Close succeeded")
+	}
+}
+
+// testCommitAfterClose: a member that has left its group cannot commit
+// for it: its Commit fails, and the next member gets the record.
+func testCommitAfterClose(t *testing.T, s *suiteRun) {
+	tr, topics := s.transport(t, 1)
+	group := uniqueGroup("late-commit")
+	s.publish(t, tr, keyed(topics[0], 2, 1)...)
+	sub := s.subscribe(t, tr, group, topics[0])
+	got := s.fetchN(t, sub, 2)
+	s.commit(t, sub, got[0])
+	closeSub(t, sub)
+	if err := sub.Commit(s.ctx, got[1]); err == nil {
+		t.Error("Commit on a closed subscription succeeded")
+	}
+	sub = s.subscribe(t, tr, group, topics[0])
+	if r := s.fetch(t, sub, "after a commit on a closed subscription"); seqOf(t, r) != 1 {
+		t.Fatalf("the next member starts at record %d, want 1: the closed member's commit counted", seqOf(t, r))
 	}
 }
 
