@@ -332,8 +332,14 @@ func testCommittedPositionSurvives(t *testing.T, s *suiteRun) {
 	first := keyed(topics[0], 12, 4)
 	s.publish(t, tr, first...)
 	sub := s.subscribe(t, tr, group, topics[0])
-	s.commit(t, sub, s.fetchN(t, sub, len(first))...)
+	fetched := s.fetchN(t, sub, len(first))
+	s.commit(t, sub, fetched...)
 	closeSub(t, sub)
+	position := map[rivers.TopicPartition]int64{}
+	for _, r := range fetched {
+		tp := rivers.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		position[tp] = max(position[tp], r.Offset+1)
+	}
 
 	later := make([]rivers.Record, 6)
 	for i := range later {
@@ -344,6 +350,24 @@ func testCommittedPositionSurvives(t *testing.T, s *suiteRun) {
 	for _, r := range s.fetchN(t, sub, len(later)) {
 		if i := seqOf(t, r); i < len(first) {
 			t.Fatalf("record %d, committed by the group's previous member, delivered again", i)
+		}
+	}
+	// The new member's assignment starts each partition at the committed
+	// position (negative: unknown); partition state replays up to it.
+	if a, ok := sub.(rivers.AssignmentReporter); ok {
+		WaitFor(t, suiteWait, "Assignment to list the partitions committed on", func() bool {
+			got := a.Assignment()
+			for tp := range position {
+				if _, ok := got[tp]; !ok {
+					return false
+				}
+			}
+			return true
+		})
+		for tp, pos := range a.Assignment() {
+			if want, ok := position[tp]; ok && pos >= 0 && pos != want {
+				t.Errorf("Assignment()[%v] = %d, want the committed position %d", tp, pos, want)
+			}
 		}
 	}
 }
