@@ -154,7 +154,12 @@ type Consumer struct {
 
 	mu      sync.Mutex
 	pending map[partitionKey]int64 // highest committed record offset not yet sent
-	lag     map[partitionKey]int64
+	// position is, per partition of the current generation, the group's
+	// position as far as this member knows it: the offset it started at,
+	// or past the highest record committed since. Commit ignores records
+	// before it, so an older commit never moves the group back.
+	position map[partitionKey]int64
+	lag      map[partitionKey]int64
 	// assignment is the latest generation's partitions and start offsets.
 	assignment map[TopicPartition]int64
 
@@ -207,6 +212,7 @@ func NewConsumer(cfg Config, group string, topics []string, opts ...ConsumerOpti
 		assignedCh: make(chan struct{}),
 		rebalanced: make(chan struct{}, 1),
 		pending:    make(map[partitionKey]int64),
+		position:   make(map[partitionKey]int64),
 		lag:        make(map[partitionKey]int64),
 		stop:       make(chan struct{}),
 	}
@@ -300,6 +306,12 @@ func (c *Consumer) assign(assigned map[TopicPartition]int64) {
 	c.assignment = assigned
 	clear(c.lag)
 	clear(c.pending)
+	clear(c.position)
+	for tp, off := range assigned {
+		if off >= 0 {
+			c.position[partitionKey{tp.Topic, tp.Partition}] = off
+		}
+	}
 	c.mu.Unlock()
 	c.assignedOnce.Do(func() { close(c.assignedCh) })
 	select {
@@ -378,7 +390,9 @@ func (c *Consumer) Fetch(ctx context.Context) (Record, error) {
 // so committing a record commits every earlier record of its partition.
 // With a commit interval (the default) the offsets are sent by a background
 // loop and by Close, and Commit returns at once; with WithCommitInterval(0)
-// Commit returns once the broker has stored them.
+// Commit returns once the broker has stored them. A record before the
+// group's position (the offset the partition was assigned at, or a record
+// committed earlier) is ignored: an older commit never moves it back.
 func (c *Consumer) Commit(ctx context.Context, records ...Record) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -386,6 +400,10 @@ func (c *Consumer) Commit(ctx context.Context, records ...Record) error {
 	c.mu.Lock()
 	for _, r := range records {
 		k := partitionKey{r.Topic, r.Partition}
+		if pos, ok := c.position[k]; ok && r.Offset < pos {
+			continue // the group is past it already
+		}
+		c.position[k] = r.Offset + 1
 		if off, ok := c.pending[k]; !ok || r.Offset > off {
 			c.pending[k] = r.Offset
 		}

@@ -13,9 +13,10 @@ import (
 // [MemoryDedup] is the default; a shared store (Redis, in the ponds module)
 // de-duplicates across instances and restarts.
 //
-// Implementations are safe for concurrent use. When a store fails, the
-// service logs, counts and processes the event: a duplicate is better than
-// a loss.
+// Implementations are safe for concurrent use (of concurrent first Seen
+// of one key exactly one returns false) and pass riverstest.RunDedupSuite.
+// When a store fails, the service logs, counts and processes the event: a
+// duplicate is better than a loss.
 type DedupStore interface {
 	// Seen records key and reports whether it was already recorded within
 	// the window.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/watershed-grid/watershed/rapids"
@@ -25,6 +26,8 @@ type kafkaTransport struct {
 	cfg  rapids.Config
 	prod *rapids.Producer
 	opts []rapids.ConsumerOption
+	// closed makes Subscribe fail after Close, as Publish does.
+	closed atomic.Bool
 }
 
 func (t *kafkaTransport) Publish(ctx context.Context, records ...Record) error {
@@ -36,6 +39,9 @@ func (t *kafkaTransport) Publish(ctx context.Context, records ...Record) error {
 }
 
 func (t *kafkaTransport) Subscribe(_ context.Context, group string, topics []string) (Subscription, error) {
+	if t.closed.Load() {
+		return nil, kafkaErr(rapids.ErrClosed)
+	}
 	c, err := rapids.NewConsumer(t.cfg, group, topics, t.opts...)
 	if err != nil {
 		return nil, err
@@ -43,7 +49,10 @@ func (t *kafkaTransport) Subscribe(_ context.Context, group string, topics []str
 	return &kafkaSubscription{c: c}, nil
 }
 
-func (t *kafkaTransport) Close() error { return t.prod.Close() }
+func (t *kafkaTransport) Close() error {
+	t.closed.Store(true)
+	return t.prod.Close()
+}
 
 type kafkaSubscription struct{ c *rapids.Consumer }
 

@@ -40,7 +40,8 @@ func (r Record) Message() contracts.Message {
 // package ([NewKafkaTransport]), or memory in the riverstest package. The
 // same Service runs unchanged over either.
 //
-// Implementations are safe for concurrent use.
+// Implementations are safe for concurrent use, and pass
+// riverstest.RunTransportSuite, which checks this contract.
 type Transport interface {
 	// Publish appends records to their topics and returns once every one is
 	// stored durably (acknowledged by the broker). Records with the same topic
@@ -56,7 +57,7 @@ type Transport interface {
 	Subscribe(ctx context.Context, group string, topics []string) (Subscription, error)
 
 	// Close flushes anything buffered and releases the transport. Publish
-	// and Subscribe fail after Close.
+	// and Subscribe fail after Close; calling Close again returns nil.
 	Close() error
 }
 
@@ -80,7 +81,8 @@ type Subscription interface {
 	Commit(ctx context.Context, records ...Record) error
 
 	// Close leaves the group. Uncommitted records are delivered again to the
-	// member that takes over their partitions.
+	// member that takes over their partitions. Fetch and Commit fail after
+	// Close (a commit then moves nothing); calling Close again returns nil.
 	Close() error
 }
 

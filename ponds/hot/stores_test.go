@@ -4,32 +4,37 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/watershed-grid/watershed/rivers"
+	"github.com/watershed-grid/watershed/rivers/riverstest"
 )
 
-func TestDedupStore(t *testing.T) {
+// TestDedupStoreSuite: the Redis duplicate store keeps the rivers
+// DedupStore contract (riverstest.RunDedupSuite: seen once, Forget,
+// independent keys, exactly one first of concurrent callers, long keys).
+func TestDedupStoreSuite(t *testing.T) {
+	riverstest.RequireServer(t, riverstest.EnvRedis, "Redis")
+	riverstest.RunDedupSuite(t, func(t *testing.T) rivers.DedupStore {
+		client, prefix := testRedis(t)
+		return NewDedupStore(client, &DedupOptions{KeyPrefix: prefix, Window: time.Minute})
+	})
+}
+
+// TestDedupStoreWindow: what the suite leaves to the store: a key lives in
+// Redis for the window (its TTL), is forgotten once the window has passed,
+// and the options default.
+func TestDedupStoreWindow(t *testing.T) {
 	client, prefix := testRedis(t)
 	ctx := context.Background()
 	d := NewDedupStore(client, &DedupOptions{KeyPrefix: prefix, Window: time.Minute})
 
-	seen, err := d.Seen(ctx, "evt-1")
-	if err != nil || seen {
+	if seen, err := d.Seen(ctx, "evt-1"); err != nil || seen {
 		t.Fatalf("first Seen = %v, %v; want false", seen, err)
-	}
-	if seen, _ := d.Seen(ctx, "evt-1"); !seen {
-		t.Fatal("second Seen = false; want true")
 	}
 	if ttl := client.PTTL(ctx, prefix+"seen:evt-1").Val(); ttl <= 0 || ttl > time.Minute {
 		t.Fatalf("seen key TTL = %v, want (0, 1m]", ttl)
-	}
-	if err := d.Forget(ctx, "evt-1"); err != nil {
-		t.Fatal(err)
-	}
-	if seen, _ := d.Seen(ctx, "evt-1"); seen {
-		t.Fatal("Seen after Forget = true")
 	}
 
 	short := NewDedupStore(client, &DedupOptions{KeyPrefix: prefix, Window: 50 * time.Millisecond})
@@ -39,35 +44,15 @@ func TestDedupStore(t *testing.T) {
 	if seen, _ := short.Seen(ctx, "evt-short"); !seen {
 		t.Fatal("second Seen(evt-short) within the window = false")
 	}
-	time.Sleep(120 * time.Millisecond)
+	// Redis expires the key on its own clock: wait for it to be gone.
+	riverstest.WaitFor(t, 30*time.Second, "the 50ms window to pass", func() bool {
+		return client.Exists(ctx, prefix+"seen:evt-short").Val() == 0
+	})
 	if seen, _ := short.Seen(ctx, "evt-short"); seen {
 		t.Fatal("Seen after the window passed = true; want false")
 	}
 	if def := NewDedupStore(client, nil); def.window != DefaultDedupWindow || def.keys.prefix != DefaultKeyPrefix {
 		t.Fatalf("defaults: window %v prefix %q", def.window, def.keys.prefix)
-	}
-}
-
-func TestDedupStoreRace(t *testing.T) {
-	client, prefix := testRedis(t)
-	ctx := context.Background()
-	d := NewDedupStore(client, &DedupOptions{KeyPrefix: prefix})
-	var first atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			seen, err := d.Seen(ctx, "contended")
-			if err != nil {
-				t.Error(err)
-			}
-			if !seen {
-				first.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := first.Load(); n != 1 {
-		t.Fatalf("%d of 16 racing callers saw the key first, want exactly 1", n)
 	}
 }
 
@@ -107,21 +92,17 @@ func TestCheckpointStore(t *testing.T) {
 }
 
 // TestDedupStoreBoundsLongKeys: a key past maxPlainKeyBytes is stored as
-// its digest, so a 120 KB event id costs Redis a 71-byte key, and still
-// de-duplicates.
+// its digest, so a 120 KB event id costs Redis a 71-byte key (that long
+// keys still de-duplicate is the suite's LongKeys).
 func TestDedupStoreBoundsLongKeys(t *testing.T) {
 	client, prefix := testRedis(t)
 	ctx := context.Background()
 	d := NewDedupStore(client, &DedupOptions{KeyPrefix: prefix, Window: time.Minute})
 	long := strings.Repeat("x", 120_000)
-	if seen, err := d.Seen(ctx, long); err != nil || seen {
-		t.Fatalf("first Seen = %v, %v; want false", seen, err)
-	}
-	if seen, _ := d.Seen(ctx, long); !seen {
-		t.Fatal("second Seen of the long key = false; want true")
-	}
-	if seen, _ := d.Seen(ctx, long[:len(long)-1]+"y"); seen {
-		t.Fatal("another long key was seen")
+	for _, k := range []string{long, long[:len(long)-1] + "y"} {
+		if _, err := d.Seen(ctx, k); err != nil {
+			t.Fatal(err)
+		}
 	}
 	keys, err := client.Keys(ctx, prefix+"seen:*").Result()
 	if err != nil {

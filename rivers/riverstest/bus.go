@@ -309,8 +309,8 @@ func (s *subscription) EndOffsets(context.Context) (map[rivers.TopicPartition]in
 func (s *subscription) Commit(_ context.Context, records ...rivers.Record) error {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
-	if s.b.closed {
-		return ErrBusClosed
+	if s.closed || s.b.closed {
+		return ErrBusClosed // a member that left commits nothing, as on Kafka
 	}
 	c := s.b.committed[s.group]
 	for _, r := range records {

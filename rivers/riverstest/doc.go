@@ -11,4 +11,10 @@
 // topics, and [ServeKafka] runs a service on it; [Produce] and [Consume]
 // write and read its topics, and [WaitFor] with [Metric] waits for the
 // service to have handled what was produced.
+//
+// [RunTransportSuite] and [RunDedupSuite] are the conformance suites of the
+// SDK's two pluggable parts: every [rivers.Transport] (the [Bus], the Kafka
+// transport through [KafkaTransportFactory]) and every [rivers.DedupStore]
+// (rivers.MemoryDedup, the Redis store of ponds/hot) passes them, and a
+// transport or store of your own must too.
 package riverstest
