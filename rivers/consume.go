@@ -201,6 +201,9 @@ func (s *Service) fetchLoop(rt *runtime, ctx context.Context, queues []*handoff)
 			continue
 		}
 		wait = 100 * time.Millisecond
+		if !s.fetched.all.Load() {
+			s.fetched.note(rec.Topic, time.Now(), len(rt.index))
+		}
 		typ, hasType := contracts.HeaderValue(rec.Headers, contracts.HeaderType)
 		route := s.match(rt, &rec, typ)
 		typed := hasType && len(typ) > 0

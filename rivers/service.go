@@ -54,6 +54,7 @@ type Service struct {
 	processed atomic.Int64
 	progress  progress
 	ends      atomic.Pointer[endsSnapshot] // for AtEnd
+	fetched   firstFetches                 // for AtEnd
 	deadTotal atomic.Int64
 	expTotal  atomic.Int64
 
@@ -326,7 +327,46 @@ func (s *Service) AtEnd(topic string, partition int) bool {
 	}
 	tp := TopicPartition{topic, partition}
 	before, ok := snap.prev[tp]
-	return ok && before == snap.ends[tp]
+	if !ok || before != snap.ends[tp] {
+		return false
+	}
+	// Checks made before the first record of the topic arrived say only
+	// that nothing was written yet: when publishing starts, every partition
+	// gets records at once, and a reader that fetched some partitions
+	// first must not take the others for empty (the proof of issue #12,
+	// feeder windows at the start of a run under load).
+	first, ok := s.fetched.at(topic)
+	return ok && snap.prevAt.After(first)
+}
+
+// firstFetches keeps, per topic, when the service fetched its first record.
+type firstFetches struct {
+	all atomic.Bool // every subscribed topic has one: nothing more to note
+	mu  sync.Mutex
+	by  map[string]time.Time
+}
+
+// note records the first fetch of topic at now; topics is how many the
+// service reads.
+func (f *firstFetches) note(topic string, now time.Time, topics int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.by == nil {
+		f.by = map[string]time.Time{}
+	}
+	if _, ok := f.by[topic]; !ok {
+		f.by[topic] = now
+	}
+	if len(f.by) >= topics {
+		f.all.Store(true)
+	}
+}
+
+func (f *firstFetches) at(topic string) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.by[topic]
+	return t, ok
 }
 
 // Unread returns how many records of partition of topic the service has
@@ -386,9 +426,10 @@ const endCheckEvery = time.Second
 
 // endsSnapshot is one answer of the broker about end offsets.
 type endsSnapshot struct {
-	at   time.Time
-	ends map[TopicPartition]int64
-	prev map[TopicPartition]int64 // the answer before, nil for the first
+	at     time.Time
+	ends   map[TopicPartition]int64
+	prev   map[TopicPartition]int64 // the answer before, nil for the first
+	prevAt time.Time                // when that one was asked
 }
 
 // watchEnds refreshes the end offsets every endCheckEvery until ctx ends.
@@ -418,10 +459,11 @@ func (s *Service) watchEnds(ctx context.Context, eo EndOffsetReporter) {
 			s.progress.started(a.Assignment())
 		}
 		var prev map[TopicPartition]int64
+		var prevAt time.Time
 		if old := s.ends.Load(); old != nil && at.Sub(old.at) <= 3*endCheckEvery {
-			prev = old.ends
+			prev, prevAt = old.ends, old.at
 		}
-		s.ends.Store(&endsSnapshot{at: at, ends: ends, prev: prev})
+		s.ends.Store(&endsSnapshot{at: at, ends: ends, prev: prev, prevAt: prevAt})
 	}
 }
 
