@@ -36,28 +36,52 @@ func Ranges(ctx context.Context, cfg Config, topics ...string) ([]PartitionRange
 		return nil, fmt.Errorf("rapids: offsets: %w", err)
 	}
 	defer conn.close()
-	req := &kafka.ListOffsetsRequest{Addr: conn.addr, Topics: map[string][]kafka.OffsetRequest{}}
+	// kafka-go sends one request per partition and offset, and reports a
+	// request that failed on the wire (a timeout on a busy broker) as that
+	// partition's "Unknown" error: ask again for those, a few times.
+	want := map[string][]int{}
 	for t, n := range parts {
 		for p := range n {
-			req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+			want[t] = append(want[t], p)
 		}
-	}
-	if len(req.Topics) == 0 {
-		return nil, nil
 	}
 	client := &kafka.Client{Addr: conn.addr, Transport: conn.transport, Timeout: cfg.WriteTimeout}
-	res, err := client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("rapids: offsets of %v: %w", topics, conn.authError(err))
-	}
 	var out []PartitionRange
-	for t, ps := range res.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return nil, fmt.Errorf("rapids: offsets of %s/%d: %w", t, p.Partition, p.Error)
+	for attempt := 1; len(want) > 0; attempt++ {
+		req := &kafka.ListOffsetsRequest{Addr: conn.addr, Topics: map[string][]kafka.OffsetRequest{}}
+		for t, ps := range want {
+			for _, p := range ps {
+				req.Topics[t] = append(req.Topics[t], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
 			}
-			out = append(out, PartitionRange{Topic: t, Partition: p.Partition, Start: max(p.FirstOffset, 0), End: max(p.LastOffset, 0)})
 		}
+		res, err := client.ListOffsets(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("rapids: offsets of %v: %w", topics, conn.authError(err))
+		}
+		failed := map[string][]int{}
+		var lastErr error
+		for t, ps := range res.Topics {
+			for _, p := range ps {
+				if p.Error != nil {
+					failed[t] = append(failed[t], p.Partition)
+					lastErr = fmt.Errorf("rapids: offsets of %s/%d: %w", t, p.Partition, p.Error)
+					continue
+				}
+				out = append(out, PartitionRange{Topic: t, Partition: p.Partition, Start: max(p.FirstOffset, 0), End: max(p.LastOffset, 0)})
+			}
+		}
+		if len(failed) == 0 {
+			break
+		}
+		if attempt == 4 || ctx.Err() != nil {
+			return nil, lastErr
+		}
+		select {
+		case <-ctx.Done():
+			return nil, lastErr
+		case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+		}
+		want = failed
 	}
 	slices.SortFunc(out, func(a, b PartitionRange) int {
 		if a.Topic != b.Topic {
