@@ -114,6 +114,8 @@ type partitions struct {
 	cfg   PartitionState
 	src   partitionHistory
 	dedup func() DedupStore
+	// dedupSize is each held partition's share of DEDUP_SIZE.
+	dedupSize int
 
 	owned []DedupStore // by partition: the de-dup store of a held partition; nil: not held
 
@@ -124,6 +126,9 @@ type partitions struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the fetch in progress
 }
+
+// minPartitionDedup is the least a partition's de-dup store remembers.
+const minPartitionDedup = 1000
 
 func newPartitions(s *Service, rt *runtime) *partitions {
 	if s.partState == nil || rt.sub == nil {
@@ -136,9 +141,13 @@ func newPartitions(s *Service, rt *runtime) *partitions {
 	}
 	ps := *s.partState
 	p := &partitions{topic: s.cfg.topic(ps.Topic), cfg: ps, src: src, kick: make(chan struct{}, 1),
-		dedup: func() DedupStore {
-			return NewMemoryDedup(s.cfg.DedupWindow, s.cfg.DedupSize, func() time.Time { return s.clock.Now() })
-		}}
+		dedupSize: s.cfg.DedupSize}
+	// Each held partition has a store of its own; together they keep the
+	// service's DEDUP_SIZE (six partitions of six full stores took six times
+	// the memory, and watershed dev's GC fell behind for it).
+	p.dedup = func() DedupStore {
+		return NewMemoryDedup(s.cfg.DedupWindow, p.dedupSize, func() time.Time { return s.clock.Now() })
+	}
 	p.dirty.Store(true) // the first assignment
 	return p
 }
@@ -202,6 +211,7 @@ func (s *Service) rebalance(rt *runtime, ctx context.Context, queues []*handoff)
 		}
 	}
 	queueOf := func(part int) *handoff { return queues[part%len(queues)] }
+	p.dedupSize = max(s.cfg.DedupSize/max(len(assigned), 1), minPartitionDedup)
 	for part, st := range p.owned {
 		if _, ok := assigned[part]; st != nil && !ok {
 			p.owned[part] = nil
