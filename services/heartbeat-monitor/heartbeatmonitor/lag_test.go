@@ -169,3 +169,25 @@ func TestSilenceWhileCaughtUpIsDown(t *testing.T) {
 		t.Errorf("lagging events %+v from a monitor that was never behind", lag)
 	}
 }
+
+// An instance whose every heartbeat is read after its use-by date (a slow
+// path between it and the monitor) is still seen starting: the late
+// heartbeats are evidence of life, announced up at the next check, once.
+func TestInstanceReadOnlyLateIsUp(t *testing.T) {
+	l := newLagKit(t)
+	l.live(3*time.Second, "steady")
+	for s := 0; s < 5; s++ {
+		l.k.Advance(time.Second)
+		l.beat("steady", l.k.Now())
+		l.beat("pulse", l.k.Now().Add(-4*time.Second)) // expired when read
+	}
+	if n := l.count(events.TypeServiceUp); n != 1 {
+		t.Fatalf("%d up events for pulse, want 1 from its late heartbeats", n)
+	}
+	if n := l.count(events.TypeServiceDown); n != 0 {
+		t.Fatalf("%d down events for pulse: it beat all along", n)
+	}
+	if len(l.k.Published(events.TypeServiceUp)) < 2 {
+		t.Fatalf("steady's up is missing: %d up events", len(l.k.Published(events.TypeServiceUp)))
+	}
+}

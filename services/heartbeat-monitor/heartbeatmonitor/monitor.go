@@ -197,11 +197,13 @@ func (m *Monitor) Beat(b Beat, now time.Time) []Transition {
 
 // Seen records that an instance known alive sent a heartbeat at now that
 // the service read too late to handle (it had expired: see
-// rivers.River.OnExpired): evidence of life, with no transition.
-func (m *Monitor) Seen(instance string, at, now time.Time) {
+// rivers.River.OnExpired): evidence of life, with no transition. It
+// reports whether the instance was known alive; for any other the caller
+// decides (a late Beat announces it).
+func (m *Monitor) Seen(instance string, at, now time.Time) bool {
 	in, ok := m.instances[instance]
 	if !ok || in.State != Alive {
-		return
+		return false
 	}
 	if now.After(in.LastSeen) {
 		in.LastSeen = now
@@ -209,6 +211,7 @@ func (m *Monitor) Seen(instance string, at, now time.Time) {
 	if at.After(in.LastBeatAt) {
 		in.LastBeatAt = at
 	}
+	return true
 }
 
 // Overdue returns the alive instances Check would declare down at now,

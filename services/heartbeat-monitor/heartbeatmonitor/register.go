@@ -3,6 +3,8 @@ package heartbeatmonitor
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,7 +51,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 	}
 	w := &watcher{m: NewMonitor(MonitorConfig{Misses: cfg.Misses, DefaultInterval: cfg.DefaultInterval, ForgetAfter: cfg.ForgetAfter}),
 		lag:      lagwatch.Register(svc, lagwatch.Config{Tolerance: cfg.LagTolerance, Settle: cfg.LagSettle, Every: cfg.CheckInterval, River: RiverLag}),
-		withheld: map[string]bool{}}
+		withheld: map[string]bool{}, late: map[string]Beat{}}
 	svc.Publishes(events.TypeServiceDown, events.TypeServiceUp)
 	svc.Handle(rivers.NewRiver(events.TypeHeartbeat).Named(RiverHeartbeats).Passive().
 		Require("service", "instance").Interested("version", "interval_s").OnExpired(w.expired), w.heartbeat)
@@ -67,7 +69,12 @@ type watcher struct {
 	mu       sync.Mutex
 	m        *Monitor
 	withheld map[string]bool // instances whose down verdict is withheld in this lag
+	late     map[string]Beat // expired heartbeats of instances not known alive, announced at the next check
 }
+
+// maxLate bounds the expired heartbeats of unknown instances kept between
+// two checks: a flood of forged instance names must not grow the monitor.
+const maxLate = 10_000
 
 func (w *watcher) heartbeat(ctx context.Context, ev rivers.Event, pub rivers.Publisher) error {
 	var k beatKeys
@@ -83,10 +90,13 @@ func (w *watcher) heartbeat(ctx context.Context, ev rivers.Event, pub rivers.Pub
 
 // expired takes a heartbeat read after its use-by date (the monitor was
 // behind) as what it is: evidence that the instance was alive, seen at the
-// monitor's position. It runs ahead of the handlers.
+// monitor's position. It runs ahead of the handlers and cannot publish: an
+// instance not known alive (new, or back from down) is kept and announced
+// up at the next check, so an instance whose every heartbeat is read late
+// is still seen starting.
 func (w *watcher) expired(_ context.Context, ev contracts.Event) {
 	var k beatKeys
-	if json.Unmarshal(ev.Data, &k) != nil || k.Instance == "" || ev.Time.IsZero() {
+	if json.Unmarshal(ev.Data, &k) != nil || k.Service == "" || k.Instance == "" || ev.Time.IsZero() {
 		return
 	}
 	at := w.lag.Position()
@@ -94,8 +104,14 @@ func (w *watcher) expired(_ context.Context, ev contracts.Event) {
 		at = ev.Time
 	}
 	w.mu.Lock()
-	w.m.Seen(k.Instance, ev.Time, at)
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	if w.m.Seen(k.Instance, ev.Time, at) {
+		return
+	}
+	if _, ok := w.late[k.Instance]; ok || len(w.late) < maxLate {
+		w.late[k.Instance] = Beat{Service: k.Service, Version: k.Version, Instance: k.Instance,
+			Interval: time.Duration(k.IntervalSeconds * float64(time.Second)), At: ev.Time}
+	}
 }
 
 func (w *watcher) stopping(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
@@ -128,7 +144,12 @@ func (w *watcher) check(ctx context.Context, now time.Time, pub rivers.Publisher
 		return nil
 	}
 	clear(w.withheld)
-	trs := w.m.Check(at)
+	var trs []Transition
+	for _, id := range slices.Sorted(maps.Keys(w.late)) {
+		trs = append(trs, w.m.Beat(w.late[id], at)...)
+	}
+	clear(w.late)
+	trs = append(trs, w.m.Check(at)...)
 	w.mu.Unlock()
 	return publish(ctx, pub, trs)
 }
