@@ -70,7 +70,7 @@ var flatSchemas = map[string]*flatSchema{
 		flatProp{name: "register_end_kwh", typ: "number", hasMin: true},
 	),
 	events.TypeFeederLoad: newFlatSchema(events.TypeFeederLoad,
-		"297fa1586a0496f688c2f1b0de2c5c01b40fa0c4268b4b4241ae1384a4972a8a",
+		"eaf897c1da6eeae1fd04e9e823670959cebe4a81f2f6c09425a9ab7781e6221c",
 		[]string{"level", "id", "feeder_id", "start", "end", "load_kw", "energy_kwh", "meters_reporting", "meters_expected"},
 		flatProp{name: "level", typ: "string", enum: []string{"transformer", "feeder"}},
 		idProp("id"), idProp("feeder_id"),

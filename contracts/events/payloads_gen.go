@@ -154,13 +154,15 @@ type LoadPoint struct {
 // (transformer level, then feeder level summing its transformers), and NOT corrected: reads that
 // arrive after their window closed are dropped, so the figures are an operational view and
 // usage.interval.v1 is the exact, corrected energy. A transformer whose meters all went silent is
-// still published, with meters_reporting 0.
+// still published, with meters_reporting 0. The event id is derived from (level, id, start): a
+// window published again (after a rebalance) is a duplicate.
 type FeederLoad struct {
 	// What id names: a transformer or a feeder.
 	Level string `json:"level"`
-	// The transformer or feeder the window describes; the record key.
+	// The transformer or feeder the window describes.
 	ID string `json:"id"`
-	// The feeder it belongs to; equals id at feeder level.
+	// The feeder it belongs to; equals id at feeder level. The record key: a feeder's transformer
+	// and feeder windows share a partition.
 	FeederID string `json:"feeder_id"`
 	// Start of the window, inclusive; a read belongs to the window when its read_at is in (start,
 	// end].
@@ -495,14 +497,17 @@ type MeterReadingRejected struct {
 // MeterReading is the payload of meter.reading.v1.
 //
 // One interval read of a smart meter: the system's input contract. Published on the rapids, keyed
-// by meter_id, by the MQTT gateway, head-end adapters and the simulator. Delivery is at least once
-// and reads may come late and out of order (head-ends deliver in bursts): the same read can arrive
-// twice, so de-duplicate on (meter_id, read_at). Energy is a cumulative register
-// (energy_kwh_total): use the difference of two reads, never the value itself.
+// by transformer_id (all of a transformer's meters share a partition; one meter's reads stay in
+// order since a meter is under one transformer, except for the moment a meter moves to another
+// transformer, when its reads can be on two partitions), by the MQTT gateway, head-end adapters and
+// the simulator. Delivery is at least once and reads may come late and out of order (head-ends
+// deliver in bursts): the same read can arrive twice, so de-duplicate on (meter_id, read_at).
+// Energy is a cumulative register (energy_kwh_total): use the difference of two reads, never the
+// value itself.
 type MeterReading struct {
 	// Utility identifier of the meter (serial number or supply point id). The Kafka record key.
 	MeterID string `json:"meter_id"`
-	// Distribution transformer the meter is connected to.
+	// Distribution transformer the meter is connected to; the record key.
 	TransformerID string `json:"transformer_id"`
 	// Medium-voltage feeder the transformer is fed from.
 	FeederID string `json:"feeder_id"`

@@ -168,7 +168,7 @@ func TestChaosBooks(t *testing.T) {
 	}()
 
 	// The readings: slot k of meter i is read at t0 + k×15 min; every slot
-	// of every meter is published in slot order, keyed by meter.
+	// of every meter is published in slot order, keyed by transformer.
 	pub := publish(t, rng, k.addr, kcfg.Topics.Rapids, sc)
 	<-killsDone
 	for name, p := range services {
@@ -264,9 +264,9 @@ func publish(t *testing.T, rng *rand.Rand, addr, topic string, sc scenario) publ
 		var msgs []kafkago.Message
 		var ids []string
 		for i := range sc.meters {
-			m := meterID(i)
+			m, tx := meterID(i), fmt.Sprintf("TX-%04d", i/10)
 			e, err := contracts.New("/services/chaos", events.TypeMeterReading, events.MeterReading{
-				MeterID: m, TransformerID: fmt.Sprintf("TX-%04d", i/10), FeederID: "FDR-0001", ReadAt: readAt,
+				MeterID: m, TransformerID: tx, FeederID: "FDR-0001", ReadAt: readAt,
 				IntervalSeconds: 900, EnergyKWhTotal: float64(register(i, k)) / 1000, DemandKW: float64(wh(i, k)*4) / 1000, VoltageVolts: 231,
 			})
 			if err != nil {
@@ -274,7 +274,7 @@ func publish(t *testing.T, rng *rand.Rand, addr, topic string, sc scenario) publ
 			}
 			e.ID = events.ReadingID(m, readAt)
 			e.Time = readAt
-			e.PartitionKey = m
+			e.PartitionKey = tx // the rapids' key (contracts/README)
 			e.ExpiryTime = time.Now().Add(24 * time.Hour).UTC()
 			msgs = append(msgs, message(t, e, nil))
 			ids = append(ids, e.ID)

@@ -106,7 +106,7 @@ func TestRecordsAreValidEvents(t *testing.T) {
 	for up := range g.Uploads(t0.Add(3 * time.Hour)) {
 		for _, it := range up.Items {
 			rec := enc.record(it, up.Due, now)
-			if rec.Topic != "rapids" || string(rec.Key) != it.Reading.MeterID {
+			if rec.Topic != "rapids" || string(rec.Key) != it.Reading.TransformerID {
 				t.Fatalf("record %s key %q", rec.Topic, rec.Key)
 			}
 			ev, err := contracts.DecodeBinary(rec.Message())
@@ -121,7 +121,7 @@ func TestRecordsAreValidEvents(t *testing.T) {
 				t.Fatalf("%v: %s", err, rec.Value)
 			}
 			good++
-			if ev.Type != events.TypeMeterReading || ev.Source != Source || !ev.Time.Equal(up.Due) || ev.PartitionKey != it.Reading.MeterID || ev.ExpiryTime.IsZero() {
+			if ev.Type != events.TypeMeterReading || ev.Source != Source || !ev.Time.Equal(up.Due) || ev.PartitionKey != it.Reading.TransformerID || ev.ExpiryTime.IsZero() {
 				t.Fatalf("event %+v", ev)
 			}
 			// The id is the reading's identity: a duplicate repeats the id

@@ -84,7 +84,7 @@
 //
 // # Events
 //
-// Out: meter.reading.v1 on the rapids, key meter_id, ce_source
+// Out: meter.reading.v1 on the rapids, key transformer_id, ce_source
 // /services/meter-simulator, ce_id = events.ReadingID(meter_id, read_at) (a
 // duplicate or a republished reading has the same id), ce_time = when the
 // collector uploaded it on the grid clock. In: simulator.fault.v1 on the rivers (schema embedded here,

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -115,10 +116,17 @@ func TestRunner(t *testing.T) {
 			}
 			at, _ := contracts.HeaderValue(rec.Headers, contracts.HeaderTime)
 			due, _ := time.Parse(time.RFC3339Nano, string(at))
-			if due.Before(last[e.PartitionKey]) {
-				return fmt.Errorf("%s: out of order", e.PartitionKey)
+			// Keyed by transformer; the order that matters is one meter's.
+			var rd struct {
+				MeterID string `json:"meter_id"`
 			}
-			last[e.PartitionKey] = due
+			if err := json.Unmarshal(e.Data, &rd); err != nil {
+				return err
+			}
+			if due.Before(last[rd.MeterID]) {
+				return fmt.Errorf("%s: out of order", rd.MeterID)
+			}
+			last[rd.MeterID] = due
 			n++
 		}
 		return nil

@@ -78,7 +78,7 @@ func (s *Simulator) handleCommand(ctx context.Context, ev rivers.Event, pub rive
 		}
 		err = pub.Publish(ctx, events.TypeMeterReading,
 			contracts.Identified{ID: events.ReadingID(r.MeterID, r.ReadAt), Data: json.RawMessage(r.AppendJSON(nil))},
-			rivers.ToTopic(rivers.Rapids), rivers.WithKey(r.MeterID), rivers.WithTime(s.GridNow()), rivers.WithTTL(s.readingTTL()))
+			rivers.ToTopic(rivers.Rapids), rivers.WithKey(r.TransformerID), rivers.WithTime(s.GridNow()), rivers.WithTTL(s.readingTTL()))
 		if err != nil {
 			return err
 		}

@@ -233,7 +233,13 @@ func (e *encoder) record(it Item, due, now time.Time) rivers.Record {
 	if e.ttl > 0 {
 		hs = append(hs, contracts.Header{Key: contracts.HeaderExpiryTime, Value: e.commit(now.Add(e.ttl).UTC().AppendFormat(e.alloc(32), time.RFC3339))})
 	}
-	key := e.commit(append(e.alloc(len(it.Reading.MeterID)), it.Reading.MeterID...))
+	// Keyed by transformer (contracts/README): a transformer's meters share
+	// a partition, one meter's reads keep their order.
+	k := it.Reading.TransformerID
+	if k == "" {
+		k = it.Reading.MeterID
+	}
+	key := e.commit(append(e.alloc(len(k)), k...))
 	value := e.commit(it.AppendValue(e.alloc(320)))
 	return rivers.Record{Topic: e.topic, Key: key, Value: value, Headers: hs}
 }

@@ -46,7 +46,7 @@ func readings(t *testing.T, k *riverstest.Kit) []events.MeterReading {
 		if err := json.Unmarshal(e.Data, &r); err != nil {
 			t.Fatal(err)
 		}
-		if e.PartitionKey != r.MeterID || e.Source != Source {
+		if e.PartitionKey != r.TransformerID || e.Source != Source {
 			t.Fatalf("event key %q source %q for %s", e.PartitionKey, e.Source, r.MeterID)
 		}
 		out = append(out, r)

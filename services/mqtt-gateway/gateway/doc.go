@@ -5,7 +5,7 @@
 // (a stable MQTT_CLIENT_ID, clean start off, MQTT_SESSION_EXPIRY), turns
 // each payload — a JSON object with meter.reading.v1's properties, meter_id
 // optional when the topic's first "+" names the meter — into a
-// meter.reading.v1 event on the rapids, keyed by meter_id, validated against
+// meter.reading.v1 event on the rapids, keyed by transformer_id, validated against
 // the contracts catalog. A payload that is not JSON (class malformed) or
 // breaks the schema (class schema) is counted and dead-lettered to
 // rapids.dlq, its bytes unchanged, with the rivers SDK's dlq_ headers and

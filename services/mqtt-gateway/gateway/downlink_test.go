@@ -118,7 +118,7 @@ func TestIntegrationDownlink(t *testing.T) {
 			if err != nil {
 				break
 			}
-			if rec.Topic == kcfg.Topics.Rapids && string(rec.Key) == "MTR-1" {
+			if rec.Topic == kcfg.Topics.Rapids && readingMeter(t, rec.Value) == "MTR-1" {
 				served = true
 				break
 			}

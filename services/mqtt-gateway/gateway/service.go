@@ -200,7 +200,7 @@ func (g *Gateway) handle(ctx context.Context, m message) error {
 		// payload is the same event (ce_id) and is de-duplicated downstream.
 		id := events.ReadingID(r.MeterID, r.ReadAt)
 		err = g.svc.Publish(ctx, events.TypeMeterReading, contracts.Identified{ID: id, Data: json.RawMessage(data)},
-			rivers.ToTopic(rivers.Rapids), rivers.WithKey(r.MeterID), rivers.WithTime(m.received))
+			rivers.ToTopic(rivers.Rapids), rivers.WithKey(r.TransformerID), rivers.WithTime(m.received))
 		if err == nil {
 			g.published.Add(ctx, 1)
 			return nil

@@ -63,7 +63,7 @@ func TestPumpPublishesAndDeadLetters(t *testing.T) {
 		t.Fatalf("%d readings published", len(evs))
 	}
 	var r events.MeterReading
-	if err := json.Unmarshal(evs[0].Data, &r); err != nil || r.MeterID != "MTR-7" || evs[0].PartitionKey != "MTR-7" || !evs[0].Time.Equal(riverstest.Start) {
+	if err := json.Unmarshal(evs[0].Data, &r); err != nil || r.MeterID != "MTR-7" || evs[0].PartitionKey != "TX-1" || !evs[0].Time.Equal(riverstest.Start) {
 		t.Fatalf("published %+v (%v)", evs[0], err)
 	}
 	if recs := k.PublishedRecords(rivers.Rapids); len(recs) != 1 {
@@ -157,4 +157,17 @@ func TestRepublishedReadingKeepsItsID(t *testing.T) {
 	if evs[0].ID != want || evs[1].ID != want {
 		t.Fatalf("ids %q and %q, want both %q", evs[0].ID, evs[1].ID, want)
 	}
+}
+
+// readingMeter returns the meter_id of a meter.reading.v1 payload (the
+// rapids are keyed by transformer, not by meter).
+func readingMeter(t *testing.T, value []byte) string {
+	t.Helper()
+	var r struct {
+		MeterID string `json:"meter_id"`
+	}
+	if err := json.Unmarshal(value, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.MeterID
 }

@@ -43,7 +43,8 @@
 //
 // # Scaling out
 //
-// State is in memory, per rapids partition: records are keyed by meter, so
+// State is in memory, per rapids partition: records are keyed by
+// transformer, so a meter's reads share a partition and
 // N instances in one consumer group (N at most the rapids' partition
 // count) each aggregate the meters of their partitions. The service
 // declares rivers.PartitionState: an instance assigned a partition (at its
