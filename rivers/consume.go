@@ -214,7 +214,7 @@ func (s *Service) fetchLoop(rt *runtime, ctx context.Context, queues []*handoff)
 		if len(queues) > 1 {
 			q = queues[rec.Partition%len(queues)]
 		}
-		if parts != nil && rec.Topic == parts.topic {
+		if parts != nil && parts.keeps(rec.Topic) {
 			st, ok := s.admit(rt, ctx, &rec, queues)
 			if !ok || !q.putPrepared(ctx, prepared{rec: rec, route: route, typed: typed, dedup: st}) {
 				return

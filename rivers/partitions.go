@@ -1,8 +1,11 @@
 package rivers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,9 +13,10 @@ import (
 	"github.com/watershed-grid/watershed/contracts"
 )
 
-// PartitionState declares that a service keeps state per partition of one
-// topic (a stateful stage-1 service on the rapids): its state for a
-// partition is a function of that partition's own records. Such a service
+// PartitionState declares that a service keeps state per partition of
+// one or more topics (a stateful stage-1 service on the rapids; a stage
+// that also keeps what it read, or published, on the rivers): its state
+// for a partition is a function of that partition's own records. Such a service
 // can run as N instances in one consumer group, N at most the topic's
 // partition count, and reach the conclusions one instance would, also when
 // an instance dies and its partitions move to the others:
@@ -52,8 +56,12 @@ import (
 // Without a transport that can read a partition's history (Kafka, and the
 // riverstest Bus, can) the service logs a warning and runs as before.
 type PartitionState struct {
-	// Topic is the topic whose partitions carry the state. Default Rapids.
-	Topic Topic
+	// Topics are the topics whose partitions carry the state. Default
+	// {Rapids}. With several, each topic's partitions are replayed on
+	// their own: replayed records of two topics do not come in the order
+	// they were first read, so the state must not depend on that order
+	// (live records of two topics never had an order either).
+	Topics []Topic
 	// History is how much record time before now a replay reads; 0 reads
 	// everything the partition retains. Declare what the state needs:
 	// for example a tracker's grace plus the longest silence it reports,
@@ -63,10 +71,10 @@ type PartitionState struct {
 	// Assigned is called, on a worker goroutine, before the replay of a
 	// partition the instance was just assigned: drop any state held for it
 	// (a checkpoint's, or an earlier ownership's). May be nil.
-	Assigned func(partition int)
+	Assigned func(TopicPartition)
 	// Revoked is called, on a worker goroutine, once the records of a
 	// partition taken away are handled: drop its state. May be nil.
-	Revoked func(partition int)
+	Revoked func(TopicPartition)
 }
 
 // KeepPartitionState declares the state the service keeps per partition;
@@ -80,8 +88,8 @@ func (s *Service) KeepPartitionState(ps PartitionState) {
 	if s.partState != nil {
 		panic("rivers: KeepPartitionState called twice")
 	}
-	if ps.Topic == "" {
-		ps.Topic = Rapids
+	if len(ps.Topics) == 0 {
+		ps.Topics = []Topic{Rapids}
 	}
 	s.partState = &ps
 }
@@ -110,14 +118,14 @@ const (
 // fetching goroutine owns owned; the counters are shared with workers and
 // timers.
 type partitions struct {
-	topic string
-	cfg   PartitionState
-	src   partitionHistory
-	dedup func() DedupStore
+	topics []string // resolved names of the state's topics
+	cfg    PartitionState
+	src    partitionHistory
+	dedup  func() DedupStore
 	// dedupSize is each held partition's share of DEDUP_SIZE.
 	dedupSize int
 
-	owned []DedupStore // by partition: the de-dup store of a held partition; nil: not held
+	owned map[TopicPartition]DedupStore // the de-dup store of each held partition
 
 	dirty atomic.Bool  // an assignment not handled yet by the fetching goroutine
 	busy  atomic.Int64 // markers queued and not yet handled, plus a rebalance in hand
@@ -140,8 +148,13 @@ func newPartitions(s *Service, rt *runtime) *partitions {
 		return nil
 	}
 	ps := *s.partState
-	p := &partitions{topic: s.cfg.topic(ps.Topic), cfg: ps, src: src, kick: make(chan struct{}, 1),
-		dedupSize: s.cfg.DedupSize}
+	p := &partitions{cfg: ps, src: src, kick: make(chan struct{}, 1),
+		dedupSize: s.cfg.DedupSize, owned: map[TopicPartition]DedupStore{}}
+	for _, t := range ps.Topics {
+		if name := s.cfg.topic(t); !slices.Contains(p.topics, name) {
+			p.topics = append(p.topics, name)
+		}
+	}
 	// Each held partition has a store of its own; together they keep the
 	// service's DEDUP_SIZE (six partitions of six full stores took six times
 	// the memory, and watershed dev's GC fell behind for it).
@@ -187,12 +200,19 @@ func (p *partitions) settling() bool {
 	return p.dirty.Load() || p.busy.Load() > 0
 }
 
-// store returns the de-dup store of a held partition of the topic.
-func (p *partitions) store(partition int) DedupStore {
-	if partition >= 0 && partition < len(p.owned) {
-		return p.owned[partition]
+// keeps reports whether topic's partitions carry the state.
+func (p *partitions) keeps(topic string) bool {
+	for _, t := range p.topics {
+		if t == topic {
+			return true
+		}
 	}
-	return nil
+	return false
+}
+
+// store returns the de-dup store of a held partition; nil when not held.
+func (p *partitions) store(tp TopicPartition) DedupStore {
+	return p.owned[tp]
 }
 
 // rebalance compares the subscription's assignment with the partitions
@@ -204,46 +224,48 @@ func (s *Service) rebalance(rt *runtime, ctx context.Context, queues []*handoff)
 	p.busy.Add(1)
 	defer p.busy.Add(-1)
 	p.dirty.Store(false)
-	assigned := map[int]int64{}
+	assigned := map[TopicPartition]int64{}
 	for tp, off := range p.src.Assignment() {
-		if tp.Topic == p.topic {
-			assigned[tp.Partition] = off
+		if p.keeps(tp.Topic) {
+			assigned[tp] = off
 		}
 	}
-	queueOf := func(part int) *handoff { return queues[part%len(queues)] }
+	// A partition's markers go to the worker its records go to.
+	queueOf := func(tp TopicPartition) *handoff { return queues[tp.Partition%len(queues)] }
 	p.dedupSize = max(s.cfg.DedupSize/max(len(assigned), 1), minPartitionDedup)
-	for part, st := range p.owned {
-		if _, ok := assigned[part]; st != nil && !ok {
-			p.owned[part] = nil
+	for _, tp := range slices.SortedFunc(maps.Keys(p.owned), compareTP) {
+		if _, ok := assigned[tp]; !ok {
+			delete(p.owned, tp)
 			p.busy.Add(1)
-			if !queueOf(part).putMarker(ctx, markRevoke, p.topic, part) {
+			if !queueOf(tp).putMarker(ctx, markRevoke, tp.Topic, tp.Partition) {
 				return false
 			}
-			s.log.Info("partition revoked: its state is dropped", "topic", p.topic, "partition", part)
+			s.log.Info("partition revoked: its state is dropped", "topic", tp.Topic, "partition", tp.Partition)
 		}
 	}
-	for part, start := range assigned {
-		if p.store(part) != nil {
+	for _, tp := range slices.SortedFunc(maps.Keys(assigned), compareTP) {
+		if p.store(tp) != nil {
 			continue
 		}
-		for len(p.owned) <= part {
-			p.owned = append(p.owned, nil)
-		}
 		st := p.dedup()
-		p.owned[part] = st
-		q := queueOf(part)
+		p.owned[tp] = st
+		q := queueOf(tp)
 		p.busy.Add(1)
-		if !q.putMarker(ctx, markAssign, p.topic, part) {
+		if !q.putMarker(ctx, markAssign, tp.Topic, tp.Partition) {
 			return false
 		}
-		if !s.replay(rt, ctx, q, TopicPartition{p.topic, part}, start, st) {
+		if !s.replay(rt, ctx, q, tp, assigned[tp], st) {
 			return false
 		}
-		if !q.putMarker(ctx, markReplayed, p.topic, part) {
+		if !q.putMarker(ctx, markReplayed, tp.Topic, tp.Partition) {
 			return false
 		}
 	}
 	return true
+}
+
+func compareTP(a, b TopicPartition) int {
+	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }
 
 // replay queues the history of tp before offset end, marked as replay.
@@ -291,7 +313,7 @@ func (s *Service) replay(rt *runtime, ctx context.Context, q *handoff, tp TopicP
 				return false
 			}
 			st = p.dedup()
-			p.owned[tp.Partition] = st
+			p.owned[tp] = st
 		} else {
 			s.log.Warn("replay failed, retrying", "topic", tp.Topic, "partition", tp.Partition, "error", err, "wait", wait)
 		}
@@ -312,14 +334,15 @@ func (s *Service) replay(rt *runtime, ctx context.Context, q *handoff, tp TopicP
 // ctx ended.
 func (s *Service) admit(rt *runtime, ctx context.Context, rec *Record, queues []*handoff) (DedupStore, bool) {
 	p := rt.parts
-	if st := p.store(rec.Partition); st != nil {
+	tp := TopicPartition{rec.Topic, rec.Partition}
+	if st := p.store(tp); st != nil {
 		return st, true
 	}
 	for i := 1; ; i++ {
 		if !s.rebalance(rt, ctx, queues) {
 			return nil, false
 		}
-		if st := p.store(rec.Partition); st != nil {
+		if st := p.store(tp); st != nil {
 			return st, true
 		}
 		if i%50 == 0 {
@@ -341,13 +364,13 @@ func (s *Service) handleMarker(rt *runtime, m *prepared) {
 	switch m.mark {
 	case markAssign:
 		if p.cfg.Assigned != nil {
-			p.cfg.Assigned(m.rec.Partition)
+			p.cfg.Assigned(TopicPartition{m.rec.Topic, m.rec.Partition})
 		}
 	case markReplayed:
 		p.busy.Add(-1)
 	case markRevoke:
 		if p.cfg.Revoked != nil {
-			p.cfg.Revoked(m.rec.Partition)
+			p.cfg.Revoked(TopicPartition{m.rec.Topic, m.rec.Partition})
 		}
 		p.busy.Add(-1)
 	default:

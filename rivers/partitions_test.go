@@ -3,7 +3,9 @@ package rivers_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,13 +71,15 @@ func newPartService(t *testing.T, name string, w *partWatch) *rivers.Service {
 	svc.Publishes(events.TypeMeterReadingAnomalous)
 	rivers.HandleBatch(svc, readingRiver(), w.handle)
 	svc.KeepPartitionState(rivers.PartitionState{
-		Assigned: func(p int) {
+		Assigned: func(tp rivers.TopicPartition) {
+			p := tp.Partition
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			clear(w.count)
 			w.assigned = append(w.assigned, p)
 		},
-		Revoked: func(p int) {
+		Revoked: func(tp rivers.TopicPartition) {
+			p := tp.Partition
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			clear(w.count)
@@ -194,13 +198,15 @@ func (w *kafkaPartWatch) service(t *testing.T, cfg rivers.Config) *rivers.Servic
 	})
 	svc.KeepPartitionState(rivers.PartitionState{
 		History: time.Hour,
-		Assigned: func(p int) {
+		Assigned: func(tp rivers.TopicPartition) {
+			p := tp.Partition
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			delete(w.held, p)
 			w.assigned = append(w.assigned, p)
 		},
-		Revoked: func(p int) {
+		Revoked: func(tp rivers.TopicPartition) {
+			p := tp.Partition
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			delete(w.held, p)
@@ -405,7 +411,7 @@ func TestPartitionStateTimersWaitForReplay(t *testing.T) {
 			w.runs = append(w.runs, len(w.meters))
 			return nil
 		})
-		svc.KeepPartitionState(rivers.PartitionState{Assigned: func(int) {
+		svc.KeepPartitionState(rivers.PartitionState{Assigned: func(rivers.TopicPartition) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			clear(w.meters)
@@ -449,5 +455,112 @@ func TestPartitionStateTimersWaitForReplay(t *testing.T) {
 	defer b.mu.Unlock()
 	if b.runs[0] != 3 {
 		t.Errorf("instance b's timer first ran with %d meters, want the 3 the replay rebuilt", b.runs[0])
+	}
+}
+
+// twoTopicWatch keeps state over two topics: the meters read on the
+// rapids and the missed reads on the rivers, by where they came from.
+type twoTopicWatch struct {
+	mu                sync.Mutex
+	state             map[string]bool // "rapids/MTR-0", "rivers/MTR-1"
+	replayed          []string
+	assigned, revoked []rivers.TopicPartition
+}
+
+func newTwoTopicService(t *testing.T, name string, w *twoTopicWatch) *rivers.Service {
+	t.Helper()
+	cfg := testConfig(name)
+	cfg.Group = "two-topic-state"
+	svc, err := rivers.NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.state = map[string]bool{}
+	note := func(ctx context.Context, key string) {
+		d, _ := rivers.DeliveryFrom(ctx)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.state[d.Topic+"/"+key] = true
+		if d.Replay {
+			w.replayed = append(w.replayed, d.Topic+"/"+key)
+		}
+	}
+	svc.Handle(readingRiver(), func(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
+		m, err := ev.String("meter_id")
+		note(ctx, m)
+		return err
+	})
+	svc.Handle(rivers.NewRiver(events.TypeMeterReadingMissed).Named("missed").Require("meter_id"),
+		func(ctx context.Context, ev rivers.Event, _ rivers.Publisher) error {
+			m, err := ev.String("meter_id")
+			note(ctx, m)
+			return err
+		})
+	drop := func(list *[]rivers.TopicPartition) func(rivers.TopicPartition) {
+		return func(tp rivers.TopicPartition) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			for k := range w.state {
+				if strings.HasPrefix(k, tp.Topic+"/") {
+					delete(w.state, k)
+				}
+			}
+			*list = append(*list, tp)
+		}
+	}
+	svc.KeepPartitionState(rivers.PartitionState{Topics: []rivers.Topic{rivers.Rapids, rivers.Rivers},
+		Assigned: drop(&w.assigned), Revoked: drop(&w.revoked)})
+	return svc
+}
+
+// State kept over two topics is rebuilt from both on assignment, each
+// topic's partitions with their own replay, and dropped from both on
+// revocation.
+func TestPartitionStateOverTwoTopics(t *testing.T) {
+	bus := riverstest.NewBus()
+	clock := riverstest.NewClock(riverstest.Start)
+	var a, b twoTopicWatch
+	ka := riverstest.New(t, newTwoTopicService(t, "two-a", &a), riverstest.WithBus(bus), riverstest.WithClock(clock))
+	at := riverstest.Start.Add(-time.Hour)
+	ka.Send(ka.Event(events.TypeMeterReading, reading("MTR-0", 230, at)), riverstest.OnTopic(rivers.Rapids))
+	ka.Send(ka.Event(events.TypeMeterReadingMissed, events.MeterReadingMissed{MeterID: "MTR-1", TransformerID: "TX-0042",
+		FeederID: "FDR-07", ExpectedAt: at, IntervalSeconds: 900, GraceSeconds: 1800, ConsecutiveMissed: 1, DetectedAt: at.Add(time.Hour)}),
+		riverstest.OnTopic(rivers.Rivers))
+	want := map[string]bool{"rapids/MTR-0": true, "rivers/MTR-1": true}
+	a.mu.Lock()
+	got := maps.Clone(a.state)
+	a.mu.Unlock()
+	if !maps.Equal(got, want) {
+		t.Fatalf("member a's state %v, want %v", got, want)
+	}
+
+	kb := riverstest.New(t, newTwoTopicService(t, "two-b", &b), riverstest.WithBus(bus), riverstest.WithClock(clock))
+	kb.Send(kb.Event(events.TypeMeterReading, reading("MTR-2", 230, at.Add(15*time.Minute))), riverstest.OnTopic(rivers.Rapids))
+	want["rapids/MTR-2"] = true
+	b.mu.Lock()
+	got, replayed := maps.Clone(b.state), slices.Sorted(slices.Values(b.replayed))
+	assigned := slices.Clone(b.assigned)
+	b.mu.Unlock()
+	if !maps.Equal(got, want) {
+		t.Errorf("member b's state %v, want %v (both topics replayed)", got, want)
+	}
+	if !slices.Equal(replayed, []string{"rapids/MTR-0", "rivers/MTR-1"}) {
+		t.Errorf("member b replayed %v, want the reading and the missed read", replayed)
+	}
+	if len(assigned) != 2 {
+		t.Errorf("member b was assigned %v, want a partition of each topic", assigned)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		n, revoked := len(a.state), len(a.revoked)
+		a.mu.Unlock()
+		if n == 0 && revoked == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member a: %d revoked, state of %d; want both topics' partitions revoked, the state dropped", revoked, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

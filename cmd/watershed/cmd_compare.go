@@ -77,27 +77,17 @@ dev running with its data in ./.watershed, else http://127.0.0.1:8080.`,
 }
 
 func fetchCompare(ctx context.Context, base, service string) ([]byte, error) {
-	u := strings.TrimSuffix(base, "/") + "/v1/compare/" + url.PathEscape(service)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("--registry %q: %w", base, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("registry unreachable (is the registry service running? set --registry or %s): %w", envRegistry, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, fmt.Errorf("registry at %s: %w", base, err)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
+	path := "/v1/compare/" + url.PathEscape(service)
+	body, status, err := registryGet(ctx, base, path)
+	switch {
+	case err != nil:
+		return nil, err
+	case status == http.StatusOK:
 		return body, nil
-	case http.StatusNotFound:
+	case status == http.StatusNotFound:
 		return nil, fmt.Errorf("registry at %s: no version of %s has answered a need yet (is it running, and does it answer needs?)", base, service)
 	}
-	return nil, fmt.Errorf("registry at %s: GET /v1/compare/%s: %s", base, service, resp.Status)
+	return nil, fmt.Errorf("registry at %s: GET %s: %d %s", base, path, status, http.StatusText(status))
 }
 
 // printCompare writes one row per version.

@@ -80,24 +80,31 @@ endpoints.json), else http://127.0.0.1:8080.`,
 }
 
 func fetchServices(ctx context.Context, base string) ([]byte, error) {
-	u := strings.TrimSuffix(base, "/") + "/v1/services"
+	body, status, err := registryGet(ctx, base, "/v1/services")
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("registry at %s: GET /v1/services: %d %s", base, status, http.StatusText(status))
+	}
+	return body, err
+}
+
+// registryGet GETs path of the registry at base: the body (up to 32 MiB)
+// and the status, or an error that says what to check.
+func registryGet(ctx context.Context, base, path string) ([]byte, int, error) {
+	u := strings.TrimSuffix(base, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("--registry %q: %w", base, err)
+		return nil, 0, fmt.Errorf("--registry %q: %w", base, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("registry unreachable (is the registry service running? set --registry or %s): %w", envRegistry, err)
+		return nil, 0, fmt.Errorf("registry unreachable (is the registry service running? set --registry or %s): %w", envRegistry, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return nil, fmt.Errorf("registry at %s: %w", base, err)
+		return nil, 0, fmt.Errorf("registry at %s: %w", base, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("registry at %s: GET /v1/services: %s", base, resp.Status)
-	}
-	return body, nil
+	return body, resp.StatusCode, nil
 }
 
 // printServices writes the table: one row per service version.

@@ -56,8 +56,9 @@ func Attach(svc *rivers.Service, cfg Config) (*Detector, error) {
 	// own history when the group assigns it (rivers.PartitionState), at
 	// the start too: a checkpoint is not restored, so it can never bring
 	// back meters of partitions another instance holds now.
-	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: cfg.History,
-		Assigned: d.dropPartition, Revoked: d.dropPartition})
+	drop := func(tp rivers.TopicPartition) { d.dropPartition(tp.Partition) }
+	svc.KeepPartitionState(rivers.PartitionState{Topics: []rivers.Topic{rivers.Rapids}, History: cfg.History,
+		Assigned: drop, Revoked: drop})
 	m := svc.Meter()
 	var errs [3]error
 	d.reads, errs[0] = m.Int64Counter("watershed_gap_reads_total", metric.WithDescription("Readings seen, by outcome."))

@@ -58,8 +58,9 @@ func register(svc *rivers.Service, v *Validator) (*handler, error) {
 	// The meters' state per rapids partition is rebuilt from the
 	// partition's history when the group assigns it, and dropped when a
 	// rebalance takes it away: N instances judge as one.
-	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: history,
-		Assigned: v.DropPartition, Revoked: v.DropPartition})
+	drop := func(tp rivers.TopicPartition) { v.DropPartition(tp.Partition) }
+	svc.KeepPartitionState(rivers.PartitionState{Topics: []rivers.Topic{rivers.Rapids}, History: history,
+		Assigned: drop, Revoked: drop})
 	svc.Publishes(events.TypeMeterReadingRejected, events.TypeMeterReadingAnomalous)
 	return h, nil
 }

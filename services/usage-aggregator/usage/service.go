@@ -48,8 +48,9 @@ func Attach(svc *rivers.Service, cfg Config) (*Service, error) {
 	// own history when the group assigns it (rivers.PartitionState), at
 	// the start too: the final checkpoint is not restored, so it can never
 	// bring back meters of partitions another instance holds now.
-	svc.KeepPartitionState(rivers.PartitionState{Topic: rivers.Rapids, History: cfg.Horizon + cfg.Lateness,
-		Assigned: s.dropPartition, Revoked: s.dropPartition})
+	drop := func(tp rivers.TopicPartition) { s.dropPartition(tp.Partition) }
+	svc.KeepPartitionState(rivers.PartitionState{Topics: []rivers.Topic{rivers.Rapids}, History: cfg.Horizon + cfg.Lateness,
+		Assigned: drop, Revoked: drop})
 	m := svc.Meter()
 	var e1, e2 error
 	s.reads, e1 = m.Int64Counter("watershed_usage_reads_total", metric.WithDescription("Readings seen, by outcome."))
