@@ -8,6 +8,5 @@ import (
 )
 
 func main() {
-	// After a clean stop, feederagg.Attach's Stopped writes the final checkpoint.
-	rivers.Main(feederagg.Name, feederagg.ConfigFromEnv, rivers.Attaches(feederagg.Attach))
+	rivers.Main(feederagg.Name, feederagg.ConfigFromEnv, rivers.Registers(feederagg.Register))
 }

@@ -33,8 +33,9 @@ type Read struct {
 	EnergyKWh float64 // the register, energy_kwh_total
 	DemandKW  float64
 	VoltageV  float64
-	// Partition is the input partition the read came from: windows close
-	// on the lowest of the partitions' latest read times.
+	// Partition is the rapids partition the read came from: a
+	// transformer's windows close on its own partition's read times
+	// (Transformers).
 	Partition int
 	// Behind is how many records of the partition followed this one when
 	// it was fetched (rivers.Delivery.Behind): a partition is idle only
@@ -91,12 +92,10 @@ func (o Outcome) String() string {
 // defaults of DefaultConfig.
 type AggregatorConfig struct {
 	// AtEnd tells whether the service has read a rapids partition to its
-	// end now (rivers.Service.AtEnd): a quiet partition is idle only then.
-	// Nil: the evidence of its last record's fetch alone.
+	// end now (rivers.Service.AtEnd): a silent partition is idle only then
+	// (Transformers.CloseIdle). Nil: the evidence of its last record's
+	// fetch alone.
 	AtEnd func(partition int) bool
-	// Assigned returns the rapids partitions assigned to the service now
-	// (rivers.Service.Assigned): one not read yet holds the watermark.
-	Assigned func() ([]int, bool)
 
 	Window          time.Duration
 	Lateness        time.Duration
@@ -125,17 +124,19 @@ type trafo struct {
 	meters     []*meter
 }
 
-// Aggregator computes the load per transformer and per feeder per window
-// in event time: a window closes when the watermark (the latest plausible
-// read_at) passes its end by the lateness. Figures are computed at close
-// from each meter's recent reads, so duplicates and out-of-order reads
-// within the lateness change nothing. Not safe for concurrent use.
+// Aggregator computes the load per transformer per window in event time
+// over the reads of one rapids partition: a window closes when the
+// partition's watermark (its latest plausible read_at) passes its end by
+// the lateness. Figures are computed at close from each meter's recent
+// reads, so duplicates and out-of-order reads within the lateness change
+// nothing. Not safe for concurrent use.
 type Aggregator struct {
 	cfg    AggregatorConfig
 	wm     *eventtime.Watermark
 	meters map[string]*meter
 	trafos map[string]*trafo
 	closed int64 // end of the last closed window (unix); 0 before the first read
+	floor  int64 // event time an idle partition may close up to (CloseIdle); unix
 }
 
 // NewAggregator returns an empty aggregator.
@@ -160,8 +161,10 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 		cfg.IdleAfter = d.IdleAfter
 	}
 	return &Aggregator{
-		cfg:    cfg,
-		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: cfg.IdleAfter, AtEnd: cfg.AtEnd, Assigned: cfg.Assigned}),
+		cfg: cfg,
+		// One partition: its own reads alone move it (idleness is
+		// Transformers' to judge, over partitions).
+		wm:     eventtime.New(eventtime.Config{MaxClockSkew: cfg.MaxClockSkew, SkewConfirm: cfg.SkewConfirm, IdleAfter: -1}),
 		meters: make(map[string]*meter),
 		trafos: make(map[string]*trafo),
 	}
@@ -172,8 +175,8 @@ func (a *Aggregator) Watermark() time.Time {
 	return a.wm.Max().Truncate(time.Second)
 }
 
-// LowWatermark returns the watermark windows close on: the lowest over the
-// input partitions that are not idle (zero before the first read).
+// LowWatermark returns the watermark windows close on: the partition's
+// latest plausible read_at (zero before the first read).
 func (a *Aggregator) LowWatermark() time.Time { return a.wm.Value() }
 
 func (a *Aggregator) win() int64 { return int64(a.cfg.Window / time.Second) }
@@ -198,7 +201,7 @@ func (a *Aggregator) Observe(r Read) (Outcome, error) {
 	if a.closed != 0 && a.windowEnd(t) <= a.closed {
 		return TooLate, nil
 	}
-	if !a.wm.Observe(r.Partition, r.ReadAt, r.Behind, r.RecordTime) {
+	if !a.wm.Observe(0, r.ReadAt, r.Behind, r.RecordTime) {
 		return Implausible, nil
 	}
 	if a.closed == 0 {
@@ -241,11 +244,10 @@ func (a *Aggregator) Observe(r Read) (Outcome, error) {
 
 // Advance closes every window whose end the watermark has passed by the
 // lateness and emits, per window, one Load per transformer with expected
-// meters, then one per feeder (both sorted by id). It returns how many
-// windows it closed. After a jump of the watermark it closes at most a
-// day of windows.
+// meters (sorted by id). It returns how many windows it closed. After a
+// jump of the watermark it closes at most a day of windows.
 func (a *Aggregator) Advance(emit func(Load)) int {
-	limit := a.wm.Value().Unix() - int64(a.cfg.Lateness/time.Second)
+	limit := max(a.wm.Value().Unix(), a.floor) - int64(a.cfg.Lateness/time.Second)
 	w := a.win()
 	if a.closed == 0 || limit < a.closed+w {
 		return 0
@@ -270,8 +272,6 @@ func (a *Aggregator) closeWindow(s, e int64, emit func(Load)) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	feeders := make(map[string]*Load)
-	vSum := make(map[string]float64)
 	for _, id := range ids {
 		tr := a.trafos[id]
 		l := Load{Level: Transformer, ID: id, FeederID: tr.feeder,
@@ -291,39 +291,6 @@ func (a *Aggregator) closeWindow(s, e int64, emit func(Load)) {
 			l.VoltageAvg = vs / float64(l.Reads)
 		}
 		emit(l)
-		f := feeders[tr.feeder]
-		if f == nil {
-			f = &Load{Level: Feeder, ID: tr.feeder, FeederID: tr.feeder, Start: l.Start, End: l.End}
-			feeders[tr.feeder] = f
-		}
-		f.LoadKW += l.LoadKW
-		f.EnergyWh += l.EnergyWh
-		f.MetersReporting += l.MetersReporting
-		f.MetersExpected += l.MetersExpected
-		if l.HasVoltage {
-			if !f.HasVoltage {
-				f.VoltageMin, f.VoltageMax = l.VoltageMin, l.VoltageMax
-			}
-			f.VoltageMin, f.VoltageMax = min(f.VoltageMin, l.VoltageMin), max(f.VoltageMax, l.VoltageMax)
-			f.HasVoltage = true
-		}
-		f.Reads += l.Reads
-		vSum[tr.feeder] += vs
-	}
-	fids := make([]string, 0, len(feeders))
-	for id := range feeders {
-		fids = append(fids, id)
-	}
-	sort.Strings(fids)
-	for _, id := range fids {
-		f := feeders[id]
-		if f.ID == "" {
-			continue
-		}
-		if f.Reads > 0 {
-			f.VoltageAvg = vSum[id] / float64(f.Reads)
-		}
-		emit(*f)
 	}
 }
 

@@ -49,12 +49,6 @@ func TestWindows(t *testing.T) {
 			key:   "transformer T1 0",
 			want:  Load{LoadKW: 2, EnergyWh: 500, VoltageMin: 230, VoltageMax: 231, VoltageAvg: 230.5, MetersReporting: 2, MetersExpected: 3, Reads: 2},
 		},
-		{
-			name:  "the feeder sums its transformers",
-			reads: []Read{rd("T1", 0, 0), rd("T2", 0, 0), rd("T2", 1, 0), rd("T1", 0, 15), rd("T2", 0, 15), rd("T2", 1, 15)},
-			key:   "feeder FD-1 0",
-			want:  Load{LoadKW: 3, EnergyWh: 750, VoltageMin: 230, VoltageMax: 231, VoltageAvg: 230 + 1.0/3, MetersReporting: 3, MetersExpected: 3, Reads: 3},
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,46 +114,71 @@ func TestLateReadDropped(t *testing.T) {
 	}
 }
 
-// Issue #12: lag may make a window late, never different. Meter 2 of T1
-// lives on partition 1, whose reader stalls with records pending while
-// partition 0 runs five hours ahead: T1's windows wait for it, and close
-// with the same figures as without the stall.
-func TestAStalledPartitionHoldsTheWindows(t *testing.T) {
-	rec := func(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
-	on := func(r Read, part int, behind int64, s int) Read {
-		r.Partition, r.Behind, r.RecordTime = part, behind, rec(s)
-		return r
-	}
+// on returns r as read from partition part, fetched with behind records
+// after it, stamped s seconds after 9:00 by the broker.
+func on(r Read, part int, behind int64, s int) Read {
+	r.Partition, r.Behind, r.RecordTime = part, behind, time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC)
+	return r
+}
+
+// key names a window in the maps of these tests.
+func key(l Load) string {
+	return fmt.Sprintf("%s %s %d", l.Level, l.ID, int(l.Start.Sub(t0)/time.Minute))
+}
+
+// Issue #12: lag may make a window late, never different. T2's meters live
+// on partition 1, whose reader stalls after an hour with records pending
+// while partition 0 (T1) runs four hours ahead. Under the old rule (the lowest watermark
+// over partitions, a partition read to its end idle after 10 s of others'
+// record time) a loaded reader closed windows without a partition's
+// meters; now T1's windows close on partition 0 alone, T2's on partition 1
+// alone, and both levels close with the figures of a run without the
+// stall.
+func TestAStalledPartitionHoldsItsOwnWindows(t *testing.T) {
 	play := func(stall bool) map[string]Load {
-		a := NewAggregator(AggregatorConfig{Window: 15 * time.Minute, Lateness: 30 * time.Minute, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})
+		tr := NewTransformers(AggregatorConfig{Window: 15 * time.Minute, Lateness: 30 * time.Minute, MaxClockSkew: 2 * time.Hour, IdleAfter: 10 * time.Second})
+		fd := NewFeeders(FeederConfig{})
 		out := map[string]Load{}
-		collect := func() {
-			for k, l := range loads(a) {
-				out[k] = l
+		emit := func(l Load) {
+			if _, dup := out[key(l)]; dup {
+				t.Errorf("%s closed twice", key(l))
+			}
+			out[key(l)] = l
+			if l.Level == Transformer {
+				if _, err := fd.Observe(0, l, emit2(out)); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		var backlog []Read
 		for i, min := 0, 0; min <= 300; i, min = i+1, min+15 {
-			a.Observe(on(rd("T1", 0, min), 0, 0, i))
-			a.Observe(on(rd("T1", 1, min), 0, 0, i))
-			r := rd("T1", 2, min)
-			switch {
-			case !stall:
-				a.Observe(on(r, 1, 0, i))
-			case min == 0:
-				a.Observe(on(r, 1, 20, i)) // fetched with the next 20 behind it
-			default:
-				backlog = append(backlog, r)
+			tr.Observe(on(rd("T1", 0, min), 0, 0, i), emit)
+			tr.Observe(on(rd("T1", 1, min), 0, 0, i), emit)
+			for m := range 2 {
+				r := rd("T2", m, min)
+				switch {
+				case !stall || min < 60:
+					tr.Observe(on(r, 1, 0, i), emit)
+				case min == 60:
+					tr.Observe(on(r, 1, 40, i), emit) // fetched with the next 40 behind it
+				default:
+					backlog = append(backlog, r)
+				}
 			}
-			collect()
+			tr.CloseIdle(emit)
 		}
 		if stall {
-			if len(out) != 0 {
-				t.Errorf("windows closed while partition 1 had records to read: %v", out)
+			for k, l := range out {
+				if l.ID != "T1" && l.Start.After(at(30)) {
+					t.Errorf("%s closed while partition 1 had records to read", k)
+				}
+			}
+			if _, ok := out["transformer T1 120"]; !ok {
+				t.Error("T1's windows waited for partition 1")
 			}
 			for i, r := range backlog {
-				a.Observe(on(r, 1, int64(len(backlog)-i-1), 100))
-				collect()
+				tr.Observe(on(r, 1, int64(len(backlog)-i-1), 100), emit)
+				tr.CloseIdle(emit)
 			}
 		}
 		return out
@@ -168,9 +187,48 @@ func TestAStalledPartitionHoldsTheWindows(t *testing.T) {
 	if len(want) == 0 || len(got) != len(want) {
 		t.Fatalf("closed %d windows after the stall, %d without", len(got), len(want))
 	}
+	feeders := 0
 	for k, w := range want {
-		if g := got[k]; g.MetersReporting != w.MetersReporting || g.EnergyWh != w.EnergyWh || g.Reads != w.Reads {
+		if g := got[k]; g != w {
 			t.Errorf("%s: %+v after the stall, %+v without", k, g, w)
+		}
+		if w.Level == Feeder {
+			feeders++
+			if w.MetersExpected != 4 {
+				t.Errorf("%s: %d meters expected, want 4", k, w.MetersExpected)
+			}
+		}
+	}
+	if feeders == 0 {
+		t.Error("no feeder window closed")
+	}
+}
+
+// emit2 stores the feeder windows Feeders emits.
+func emit2(out map[string]Load) func(Load) {
+	return func(l Load) { out[key(l)] = l }
+}
+
+// A partition whose meters all fell silent, read to its end, closes its
+// windows (0 reporting) on the others' watermark once IdleAfter of newer
+// record time was read from them; one with records still to read never.
+func TestASilentPartitionClosesOnTheOthers(t *testing.T) {
+	for _, atEnd := range []bool{true, false} {
+		tr := NewTransformers(AggregatorConfig{Lateness: 30 * time.Minute, IdleAfter: 10 * time.Second,
+			AtEnd: func(p int) bool { return p != 1 || atEnd }})
+		out := map[string]Load{}
+		emit := func(l Load) { out[key(l)] = l }
+		tr.Observe(on(rd("T2", 0, 0), 1, 0, 0), emit) // T2 goes silent
+		for i, min := 0, 0; min <= 180; i, min = i+1, min+15 {
+			tr.Observe(on(rd("T1", 0, min), 0, 0, 5*i), emit)
+			tr.CloseIdle(emit)
+		}
+		l, ok := out["transformer T2 60"]
+		if atEnd && (!ok || l.MetersReporting != 0 || l.MetersExpected != 1) {
+			t.Errorf("silent partition: %+v (found %v), want 0 of 1 reporting", l, ok)
+		}
+		if !atEnd && ok {
+			t.Errorf("a partition with records to read closed %+v", l)
 		}
 	}
 }

@@ -2,26 +2,18 @@ package feederagg
 
 import (
 	"bytes"
-	"context"
 	"encoding/gob"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/watershed-grid/watershed/rivers/finalstate"
 )
 
-// The final checkpoint: the aggregator's whole state, saved once the
-// service stopped cleanly (Service.Stopped) and restored, once, by the next
-// start. After a clean stop every read the aggregator observed is committed
-// and none committed is missing from it, so the restored aggregator closes
-// the windows an uninterrupted one would have, with the same figures. The
-// file is removed when it is restored: after a crash the next start begins
-// empty, as before.
-
-const checkpointFile = Name + ".final"
+// An aggregator's state (one rapids partition's) can be saved and restored
+// (tools, tests). The service no longer checkpoints: each partition's state
+// is rebuilt from its history when the group assigns it
+// (rivers.PartitionState), which a checkpoint of several partitions, some
+// now another instance's, could not be.
 
 type aggregatorState struct {
 	Watermark []byte
@@ -99,40 +91,5 @@ func (a *Aggregator) UnmarshalBinary(data []byte) error {
 		n.trafos[ts.ID] = tr
 	}
 	*a = *n
-	return nil
-}
-
-// Stopped saves the final checkpoint once the service has stopped: call it
-// after rivers.Service.Run (or Serve) returned, with its error. Only a
-// clean stop (runErr nil) saves one; without Config.CheckpointDir it does
-// nothing.
-func (s *Service) Stopped(_ context.Context, runErr error) error {
-	if s.dir == "" || runErr != nil {
-		return nil
-	}
-	s.mu.Lock()
-	data, err := s.agg.MarshalBinary()
-	s.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return finalstate.Save(s.dir, checkpointFile, data)
-}
-
-// restore loads the final checkpoint, if any, and removes it.
-func (s *Service) restore() error {
-	if s.dir == "" {
-		return nil
-	}
-	data, err := finalstate.Take(s.dir, checkpointFile)
-	if err != nil || data == nil {
-		return err
-	}
-	path := filepath.Join(s.dir, checkpointFile)
-	if err := s.agg.UnmarshalBinary(data); err != nil {
-		s.log.Warn("final checkpoint unreadable, starting empty", "path", path, "err", err)
-		return nil
-	}
-	s.log.Info("final checkpoint restored", "meters", len(s.agg.meters))
 	return nil
 }

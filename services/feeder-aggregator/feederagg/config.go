@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/watershed-grid/watershed/rivers/env"
-	"os"
 	"time"
 )
 
@@ -40,13 +39,21 @@ type Config struct {
 	// behind: lag delays a closing, it never closes early. Default 10s.
 	// FEEDER_IDLE_AFTER.
 	IdleAfter time.Duration
-	// Tick is the wall-clock period of the timer that closes windows.
-	// Default 1s. FEEDER_TICK.
+	// FeederWait: a feeder window still waiting for one of its expected
+	// transformers closes with those that reported once the transformer
+	// windows read on its rivers partition reach this far past its end
+	// (event time). Default 6h. FEEDER_WAIT.
+	FeederWait time.Duration
+	// History is how much record time of a partition (rapids and rivers)
+	// an instance replays when it is assigned it, to rebuild its state
+	// (rivers.PartitionState). It must cover what the state needs: the
+	// expected-meter horizon plus a window plus the lateness (transformer
+	// level), and the horizon plus FeederWait (feeder level). Default 0:
+	// ExpectedHorizon + Window + Lateness + FeederWait. FEEDER_HISTORY.
+	History time.Duration
+	// Tick is the wall-clock period of the timer that closes the windows
+	// of fully silent partitions. Default 1s. FEEDER_TICK.
 	Tick time.Duration
-	// CheckpointDir holds the final checkpoint a clean stop saves and the
-	// next start restores (Service.Stopped). Empty: none, a restart starts
-	// empty. FEEDER_CHECKPOINT_DIR.
-	CheckpointDir string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -58,6 +65,7 @@ func DefaultConfig() Config {
 		MaxClockSkew:    2 * time.Hour,
 		SkewConfirm:     100,
 		IdleAfter:       10 * time.Second,
+		FeederWait:      6 * time.Hour,
 		Tick:            time.Second,
 	}
 }
@@ -77,10 +85,27 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: FEEDER_IDLE_AFTER %v: want > 0 (e.g. 10s)", ErrInvalidConfig, c.IdleAfter)
 	case c.SkewConfirm < 1:
 		return fmt.Errorf("%w: FEEDER_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
+	case c.FeederWait < c.Window:
+		return fmt.Errorf("%w: FEEDER_WAIT %v: want >= FEEDER_WINDOW", ErrInvalidConfig, c.FeederWait)
+	case c.History < 0:
+		return fmt.Errorf("%w: FEEDER_HISTORY %v: want >= 0 (0: horizon + window + lateness + wait)", ErrInvalidConfig, c.History)
 	case c.Tick <= 0:
 		return fmt.Errorf("%w: FEEDER_TICK %v: want > 0 (e.g. 1s)", ErrInvalidConfig, c.Tick)
 	}
 	return nil
+}
+
+// history is the record time replayed on assignment (History, or what the
+// state needs).
+func (c Config) history() time.Duration {
+	if c.History > 0 {
+		return c.History
+	}
+	return c.ExpectedHorizon + c.Window + c.Lateness + c.FeederWait
+}
+
+func (c Config) feeders() FeederConfig {
+	return FeederConfig{Window: c.Window, ExpectedHorizon: c.ExpectedHorizon, Wait: c.FeederWait}
 }
 
 func (c Config) aggregator() AggregatorConfig {
@@ -98,10 +123,9 @@ func ConfigFromEnv() (Config, error) {
 	r.Duration("FEEDER_EXPECTED_HORIZON", &c.ExpectedHorizon)
 	r.Duration("FEEDER_MAX_CLOCK_SKEW", &c.MaxClockSkew)
 	r.Duration("FEEDER_IDLE_AFTER", &c.IdleAfter)
+	r.Duration("FEEDER_WAIT", &c.FeederWait)
+	r.Duration("FEEDER_HISTORY", &c.History)
 	r.Duration("FEEDER_TICK", &c.Tick)
-	if v, ok := os.LookupEnv("FEEDER_CHECKPOINT_DIR"); ok { // set and empty: no checkpoint
-		c.CheckpointDir = v
-	}
 	r.Int("FEEDER_SKEW_CONFIRM", &c.SkewConfirm)
 	if err := r.Err(); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -22,7 +22,7 @@ func TestIntegrationFeederAggregator(t *testing.T) {
 			ReadAt: base.Add(time.Duration(slot) * 15 * time.Minute), IntervalSeconds: 900,
 			EnergyKWhTotal: 100 + float64(slot)*0.5, DemandKW: 2, VoltageVolts: 229}
 	}
-	for slot := 0; slot <= 4; slot++ {
+	for slot := 0; slot <= 5; slot++ {
 		var batch []events.MeterReading
 		for _, m := range []string{"m1", "m2", "m3"} {
 			if m == "m3" && slot == 2 {
@@ -33,10 +33,11 @@ func TestIntegrationFeederAggregator(t *testing.T) {
 		publishReadings(t, kc, batch...)
 	}
 
-	// Watermark 11:00, lateness 30m: windows ending 10:00 (the meters'
-	// first reads: no energy without an earlier register), 10:15 and 10:30,
-	// each one transformer and one feeder load.
-	got := next(events.TypeFeederLoad, 6)
+	// Watermark 11:15, lateness 30m: transformer windows ending 10:00 (the
+	// meters' first reads: no energy without an earlier register), 10:15,
+	// 10:30 and 10:45; feeder windows for those a later transformer window
+	// followed on the rivers: 10:00 to 10:30.
+	got := next(events.TypeFeederLoad, 7)
 	for _, ev := range got {
 		var l events.FeederLoad
 		if err := json.Unmarshal(ev.Data, &l); err != nil {
@@ -48,6 +49,8 @@ func TestIntegrationFeederAggregator(t *testing.T) {
 			energy = 0
 		case l.End.Equal(base.Add(30 * time.Minute)):
 			reporting, energy = 2, 1
+		case l.End.Equal(base.Add(45 * time.Minute)):
+			energy = 2 // m3's register moved over two slots
 		}
 		if l.MetersReporting != reporting || l.MetersExpected != 3 || l.LoadKW != float64(2*reporting) ||
 			l.EnergyKWh != energy || l.VoltageMinVolts == nil || *l.VoltageMinVolts != 229 {

@@ -82,7 +82,7 @@ func publishReadings(t *testing.T, kc rapids.Config, readings ...events.MeterRea
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev.PartitionKey = r.MeterID
+		ev.PartitionKey = r.TransformerID // the rapids' key
 		rec, err := rapids.NewRecord(kc.Topics.Rapids, ev)
 		if err != nil {
 			t.Fatal(err)

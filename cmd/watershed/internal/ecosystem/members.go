@@ -168,24 +168,11 @@ func Members(opts DevOptions) ([]Member, error) {
 		}
 		return agg.Stopped(ctx, runErr)
 	})
-	var fdr *feederagg.Service // of the current run
+	// feeder-aggregator keeps no checkpoint: each partition's state is
+	// rebuilt from its history when assigned (rivers.PartitionState).
 	member(feederagg.Name, func() (func(*rivers.Service) error, error) {
 		cfg, err := feederagg.ConfigFromEnv()
-		if err == nil && cfg.CheckpointDir == "" && opts.DataDir != "" {
-			cfg.CheckpointDir = filepath.Join(opts.DataDir, "checkpoints")
-			err = os.MkdirAll(cfg.CheckpointDir, 0o755)
-		}
-		return func(svc *rivers.Service) error {
-			s, err := feederagg.Attach(svc, cfg)
-			fdr = s
-			return err
-		}, err
-	})
-	stopped(feederagg.Name, func(ctx context.Context, runErr error) error {
-		if fdr == nil {
-			return nil
-		}
-		return fdr.Stopped(ctx, runErr)
+		return func(svc *rivers.Service) error { return feederagg.Register(svc, cfg) }, err
 	})
 	var out *outage.Service // of the current run
 	member(outage.Name, func() (func(*rivers.Service) error, error) {
