@@ -526,7 +526,8 @@ func TestHelmReplicaCeilings(t *testing.T) {
 		{"reading-validator", 6, ""},
 		{"gap-detector", 7, "more than the rapids' 6 partitions"},
 		{"usage-aggregator", 7, "more than the rapids' 6 partitions"},
-		{"feeder-aggregator", 2, "run one replica"},
+		{"feeder-aggregator", 6, ""},
+		{"feeder-aggregator", 7, "more than the rapids' 6 partitions"},
 		{"outage-detector", 2, "run one replica"},
 	} {
 		t.Run(fmt.Sprintf("%s=%d", c.name, c.replicas), func(t *testing.T) {

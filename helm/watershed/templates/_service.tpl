@@ -17,10 +17,10 @@ Call: include "watershed.service" (dict "root" $ "name" "<service>").
 {{- $uses := (get $svc "uses") | default dict -}}
 {{- $replicas := (get $svc "replicas") | default 1 | int -}}
 {{- /* Scaling (helm/README.md, "Scaling the stateful services"). */ -}}
-{{- if and (has $name (list "feeder-aggregator" "outage-detector")) (gt $replicas 1) -}}
-{{- fail (printf "services.%s.replicas=%d: %s correlates meters that the rapids spread over partitions (they are keyed by meter): run one replica (helm/README.md, \"Scaling the stateful services\")" $name $replicas $name) -}}
+{{- if and (has $name (list "outage-detector")) (gt $replicas 1) -}}
+{{- fail (printf "services.%s.replicas=%d: %s correlates a transformer's meters with the missed reads on the rivers, which are keyed by meter: run one replica (helm/README.md, \"Scaling the stateful services\")" $name $replicas $name) -}}
 {{- end -}}
-{{- if and (has $name (list "reading-validator" "gap-detector" "usage-aggregator")) (gt $replicas (int $root.Values.kafka.partitions.rapids)) -}}
+{{- if and (has $name (list "reading-validator" "gap-detector" "usage-aggregator" "feeder-aggregator")) (gt $replicas (int $root.Values.kafka.partitions.rapids)) -}}
 {{- fail (printf "services.%s.replicas=%d: more than the rapids' %d partitions, the ceiling of a consumer group (the extra replicas would hold no partition): raise kafka.partitions.rapids or lower the replicas" $name $replicas (int $root.Values.kafka.partitions.rapids)) -}}
 {{- end -}}
 {{- $resources := (get $svc "resources") | default $d.resources -}}
