@@ -145,7 +145,7 @@ func TestAStalledPartitionHoldsItsOwnWindows(t *testing.T) {
 			}
 			out[key(l)] = l
 			if l.Level == Transformer {
-				if _, err := fd.Observe(0, l, emit2(out)); err != nil {
+				if _, err := fd.Observe(0, l, time.Time{}, emit2(out)); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -44,6 +44,12 @@ type Config struct {
 	// windows read on its rivers partition reach this far past its end
 	// (event time). Default 6h. FEEDER_WAIT.
 	FeederWait time.Duration
+	// FeederSettle: at the start of a stream, a feeder's windows close as
+	// complete only once this much record time (the broker's clock) passed
+	// since its first transformer window: the transformers of the feeder's
+	// other rapids partitions get that long to be seen. 0: none. Default
+	// 30s. FEEDER_SETTLE.
+	FeederSettle time.Duration
 	// History is how much record time of a partition (rapids and rivers)
 	// an instance replays when it is assigned it, to rebuild its state
 	// (rivers.PartitionState). It must cover what the state needs: the
@@ -66,6 +72,7 @@ func DefaultConfig() Config {
 		SkewConfirm:     100,
 		IdleAfter:       10 * time.Second,
 		FeederWait:      6 * time.Hour,
+		FeederSettle:    30 * time.Second,
 		Tick:            time.Second,
 	}
 }
@@ -87,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: FEEDER_SKEW_CONFIRM %d: want >= 1", ErrInvalidConfig, c.SkewConfirm)
 	case c.FeederWait < c.Window:
 		return fmt.Errorf("%w: FEEDER_WAIT %v: want >= FEEDER_WINDOW", ErrInvalidConfig, c.FeederWait)
+	case c.FeederSettle < 0:
+		return fmt.Errorf("%w: FEEDER_SETTLE %v: want >= 0 (e.g. 30s)", ErrInvalidConfig, c.FeederSettle)
 	case c.History < 0:
 		return fmt.Errorf("%w: FEEDER_HISTORY %v: want >= 0 (0: horizon + window + lateness + wait)", ErrInvalidConfig, c.History)
 	case c.Tick <= 0:
@@ -105,7 +114,7 @@ func (c Config) history() time.Duration {
 }
 
 func (c Config) feeders() FeederConfig {
-	return FeederConfig{Window: c.Window, ExpectedHorizon: c.ExpectedHorizon, Wait: c.FeederWait}
+	return FeederConfig{Window: c.Window, ExpectedHorizon: c.ExpectedHorizon, Wait: c.FeederWait, Settle: c.FeederSettle}
 }
 
 func (c Config) aggregator() AggregatorConfig {
@@ -125,6 +134,7 @@ func ConfigFromEnv() (Config, error) {
 	r.Duration("FEEDER_IDLE_AFTER", &c.IdleAfter)
 	r.Duration("FEEDER_WAIT", &c.FeederWait)
 	r.Duration("FEEDER_HISTORY", &c.History)
+	r.Duration("FEEDER_SETTLE", &c.FeederSettle)
 	r.Duration("FEEDER_TICK", &c.Tick)
 	r.Int("FEEDER_SKEW_CONFIRM", &c.SkewConfirm)
 	if err := r.Err(); err != nil {

@@ -60,9 +60,11 @@
 // transformer window for a closed feeder window is dropped. Its mean
 // voltage is the transformers' means weighted by meters reporting (the
 // payload has no read count). A transformer never seen cannot be waited
-// for: at the very start of a stream, one whose first window comes after
-// another transformer's later window is missing from the feeder's first
-// windows.
+// for: at the start of a stream, a feeder's windows close as complete only
+// once FeederSettle of record time passed since its first transformer
+// window (on a record, or on the timer), so the transformers of rapids
+// partitions read a little later are counted; one later still is missing
+// from the feeder's first windows.
 //
 // # Scaling out
 //
@@ -89,6 +91,7 @@
 //	FEEDER_SKEW_CONFIRM      100  implausible reads in a row that move the watermark
 //	FEEDER_IDLE_AFTER        10s  record time read from other partitions before a caught-up, silent partition closes on theirs
 //	FEEDER_WAIT              6h   event time on the rivers past a feeder window before it closes without missing transformers
+//	FEEDER_SETTLE            30s  record time after a feeder's first transformer window before it closes windows as complete
 //	FEEDER_HISTORY           0    record time replayed per assigned partition (0: horizon + window + lateness + wait)
 //	FEEDER_TICK              1s   wall-clock period of the silent-partition timer
 //

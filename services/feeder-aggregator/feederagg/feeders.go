@@ -16,6 +16,12 @@ type FeederConfig struct {
 	// those that reported once the rivers partition's event time (the
 	// latest transformer window end read on it) is this far past its end.
 	Wait time.Duration
+	// Settle: a feeder's windows close as complete only once a record
+	// stamped this long (record time) after the feeder's first transformer
+	// window was read: at the start of a stream a transformer not seen yet
+	// cannot be waited for, and the rapids partitions of a feeder's
+	// transformers start being read at slightly different times. 0: none.
+	Settle time.Duration
 }
 
 // Feeders is the feeder level, the second stage: it sums the transformer
@@ -26,9 +32,10 @@ type FeederConfig struct {
 // A feeder window closes, in order, when every expected transformer has
 // reported it or a later window (one that skips it had no expected meter
 // in it) and a later transformer window was read on the rivers partition
-// (a transformer not seen yet cannot be waited for: at the start of a
-// stream, a transformer whose first window comes after that is missing
-// from the feeder's first windows); a transformer is expected when it reported a window with meters
+// and Settle of record time passed since the feeder's first transformer
+// window (a transformer not seen yet cannot be waited for: at the start of
+// a stream, one whose first window comes later than that is missing from
+// the feeder's first windows); a transformer is expected when it reported a window with meters
 // reporting ending within ExpectedHorizon before the window's end (a
 // transformer whose meters all went silent is published with 0 reporting
 // for that horizon, then no more). It closes anyway, with the transformers
@@ -47,6 +54,7 @@ type feederPart struct {
 }
 
 type feeder struct {
+	since  int64 // record time of its first transformer window read (unix ns); 0: unknown
 	trafos map[string]*trafoSeen
 	open   map[int64][]Load // by window end: the transformer windows, sorted by id
 	closed int64            // end of the last closed window; 0: none
@@ -76,8 +84,9 @@ func NewFeeders(cfg FeederConfig) *Feeders {
 func (f *Feeders) Drop(partition int) { delete(f.parts, partition) }
 
 // Observe stores a transformer window read from rivers partition
-// partition and emits the feeder windows it closes.
-func (f *Feeders) Observe(partition int, l Load, emit func(Load)) (Outcome, error) {
+// partition in a record stamped recordTime (zero: unknown) and emits the
+// feeder windows it closes.
+func (f *Feeders) Observe(partition int, l Load, recordTime time.Time, emit func(Load)) (Outcome, error) {
 	switch {
 	case l.Level != Transformer || l.ID == "" || l.FeederID == "":
 		return 0, fmt.Errorf("%w: not a transformer window with a feeder", ErrInvalidRead)
@@ -93,6 +102,13 @@ func (f *Feeders) Observe(partition int, l Load, emit func(Load)) (Outcome, erro
 	if fd == nil {
 		fd = &feeder{trafos: make(map[string]*trafoSeen), open: make(map[int64][]Load)}
 		p.feeders[l.FeederID] = fd
+	}
+	rt := int64(0)
+	if !recordTime.IsZero() {
+		rt = recordTime.UnixNano()
+		if fd.since == 0 {
+			fd.since = rt
+		}
 	}
 	e := l.End.Unix()
 	moved := e > p.time
@@ -124,7 +140,7 @@ func (f *Feeders) Observe(partition int, l Load, emit func(Load)) (Outcome, erro
 	// or the partition's time moving: both come with a record, so what a
 	// feeder window holds depends on the partition's order alone.
 	if !moved {
-		f.close(l.FeederID, fd, p.time, emit)
+		f.close(l.FeederID, fd, p.time, rt, emit)
 		return out, nil
 	}
 	ids := make([]string, 0, len(p.feeders))
@@ -133,16 +149,45 @@ func (f *Feeders) Observe(partition int, l Load, emit func(Load)) (Outcome, erro
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		f.close(id, p.feeders[id], p.time, emit)
+		f.close(id, p.feeders[id], p.time, rt, emit)
 	}
 	return out, nil
 }
 
-// close closes fd's windows, oldest first, while they may close.
-func (f *Feeders) close(id string, fd *feeder, now int64, emit func(Load)) {
+// Settled closes the windows held by Settle alone: it is the timer's, with
+// now on the broker's clock, so a stream that pauses still closes its
+// first windows. It returns how many it closed.
+func (f *Feeders) Settled(now time.Time, emit func(Load)) int {
+	n := 0
+	count := func(l Load) { n++; emit(l) }
+	parts := make([]int, 0, len(f.parts))
+	for q := range f.parts {
+		parts = append(parts, q)
+	}
+	slices.Sort(parts)
+	for _, q := range parts {
+		p := f.parts[q]
+		ids := make([]string, 0, len(p.feeders))
+		for id, fd := range p.feeders {
+			if len(fd.open) > 0 {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			f.close(id, p.feeders[id], p.time, now.UnixNano(), count)
+		}
+	}
+	return n
+}
+
+// close closes fd's windows, oldest first, while they may close; rt is
+// the record time of the record read (0: unknown).
+func (f *Feeders) close(id string, fd *feeder, now, rt int64, emit func(Load)) {
 	if len(fd.open) == 0 {
 		return
 	}
+	settled := rt == 0 || fd.since == 0 || rt-fd.since >= int64(f.cfg.Settle)
 	ends := make([]int64, 0, len(fd.open))
 	for e := range fd.open {
 		ends = append(ends, e)
@@ -153,7 +198,7 @@ func (f *Feeders) close(id string, fd *feeder, now int64, emit func(Load)) {
 		// Complete counts only once a later window was read on the
 		// partition: the transformers of one rapids partition publish a
 		// window together, and the first of them must not close it alone.
-		if now < e+wait && (now <= e || !f.complete(fd, e, horizon)) {
+		if now < e+wait && (!settled || now <= e || !f.complete(fd, e, horizon)) {
 			break
 		}
 		emit(f.sum(id, fd.open[e]))

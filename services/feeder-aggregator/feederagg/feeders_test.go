@@ -40,14 +40,14 @@ func TestFeedersIndependentOfArrivalOrder(t *testing.T) {
 		pos := map[string]int{}
 		txs := []string{"T1", "T2", "T3"}
 		for _, tx := range txs {
-			f.Observe(0, streams[tx][0], func(l Load) { t.Fatalf("%s closed before a later window", key(l)) })
+			f.Observe(0, streams[tx][0], time.Time{}, func(l Load) { t.Fatalf("%s closed before a later window", key(l)) })
 			pos[tx] = 1
 		}
 		for left := true; left; {
 			left = false
 			tx := txs[rng.IntN(len(txs))]
 			if pos[tx] < len(streams[tx]) {
-				f.Observe(0, streams[tx][pos[tx]], func(l Load) {
+				f.Observe(0, streams[tx][pos[tx]], time.Time{}, func(l Load) {
 					if _, dup := out[key(l)]; dup {
 						t.Errorf("%s closed twice", key(l))
 					}
@@ -91,10 +91,10 @@ func TestFeedersWaitThenClose(t *testing.T) {
 	f := NewFeeders(FeederConfig{Wait: time.Hour})
 	out := map[string]Load{}
 	emit := func(l Load) { out[key(l)] = l }
-	f.Observe(0, tw("T1", 0, 2), emit)
-	f.Observe(0, tw("T2", 0, 2), emit)
+	f.Observe(0, tw("T1", 0, 2), time.Time{}, emit)
+	f.Observe(0, tw("T2", 0, 2), time.Time{}, emit)
 	for min := 15; min <= 90; min += 15 {
-		f.Observe(0, tw("T1", min, 2), emit) // T2 stalls
+		f.Observe(0, tw("T1", min, 2), time.Time{}, emit) // T2 stalls
 		if _, closed := out["feeder FD-1 15"]; closed != (min >= 75) {
 			t.Fatalf("T1's window %d read: window 15 closed %v; want it closed once T1's window ending 90 = 30+60 is read", min, closed)
 		}
@@ -105,11 +105,35 @@ func TestFeedersWaitThenClose(t *testing.T) {
 	if w := out["feeder FD-1 0"]; w.MetersReporting != 4 {
 		t.Errorf("first window: %+v, want both transformers", w)
 	}
-	if o, _ := f.Observe(0, tw("T2", 15, 2), emit); o != TooLate {
+	if o, _ := f.Observe(0, tw("T2", 15, 2), time.Time{}, emit); o != TooLate {
 		t.Errorf("T2's window for a closed feeder window: %v, want too_late", o)
 	}
 	f.Drop(0)
 	if f.Open() != 0 {
 		t.Error("Drop kept windows")
+	}
+}
+
+// At the start, a complete feeder window waits Settle of record time after
+// the feeder's first transformer window: a transformer of another rapids
+// partition whose first window comes meanwhile is counted.
+func TestFeedersSettleAtTheStart(t *testing.T) {
+	rec := func(s int) time.Time { return time.Date(2026, 12, 6, 9, 0, s, 0, time.UTC) }
+	f := NewFeeders(FeederConfig{Settle: 10 * time.Second})
+	out := map[string]Load{}
+	emit := func(l Load) { out[key(l)] = l }
+	f.Observe(0, tw("T1", 0, 2), rec(0), emit)
+	f.Observe(0, tw("T1", 15, 2), rec(1), emit)
+	f.Observe(0, tw("T2", 0, 2), rec(5), emit) // T2's partition started late
+	if n := f.Settled(rec(9), emit); n != 0 || len(out) != 0 {
+		t.Fatalf("closed %v before the settle", out)
+	}
+	if n := f.Settled(rec(10), emit); n != 1 || out["feeder FD-1 0"].MetersReporting != 4 {
+		t.Fatalf("after the settle: %d closed, %v; want window 0 with both transformers", n, out)
+	}
+	f.Observe(0, tw("T2", 15, 2), rec(11), emit)
+	f.Observe(0, tw("T1", 30, 2), rec(12), emit)
+	if out["feeder FD-1 15"].MetersReporting != 4 {
+		t.Errorf("settled: window 15 %+v, want it closed complete on the record", out["feeder FD-1 15"])
 	}
 }

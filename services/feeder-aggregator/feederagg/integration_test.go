@@ -13,6 +13,7 @@ func TestIntegrationFeederAggregator(t *testing.T) {
 	kc := kafkaConfig(t)
 	cfg := DefaultConfig()
 	cfg.Tick = 50 * time.Millisecond
+	cfg.FeederSettle = 500 * time.Millisecond // the first windows close on the timer
 	startService(t, kc, Name, func(svc *rivers.Service) error { return Register(svc, cfg) })
 	next := riverEvents(t, kc)
 

@@ -156,6 +156,7 @@ func TestScaleOutEqualsOneInstance(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Tick = 50 * time.Millisecond
 	cfg.IdleAfter = time.Hour // the record times of a fast test say nothing of silence
+	cfg.FeederSettle = time.Second
 	run := func(instances int, stopOne bool) map[string]events.FeederLoad {
 		kc := scaleBroker(t)
 		var running []*riverstest.Running

@@ -147,7 +147,8 @@ func (s *Service) handleWindows(ctx context.Context, b *rivers.Batch[events.Feed
 		p := b.Value(i)
 		l := loadOf(p.Level, p.ID, p.FeederID, p.Start, p.End, p.LoadKW, p.EnergyKWh,
 			p.VoltageMinVolts, p.VoltageMaxVolts, p.VoltageAvgVolts, p.MetersReporting, p.MetersExpected)
-		out, err := s.feeds.Observe(b.Delivery(i).Partition, l, func(l Load) { closed = append(closed, closing{i, l}) })
+		dl := b.Delivery(i)
+		out, err := s.feeds.Observe(dl.Partition, l, dl.RecordTime, func(l Load) { closed = append(closed, closing{i, l}) })
 		if err != nil {
 			failed, failure = i, err
 			break
@@ -169,11 +170,13 @@ func (s *Service) handleWindows(ctx context.Context, b *rivers.Batch[events.Feed
 	return nil
 }
 
-// tick closes the windows of fully silent rapids partitions.
-func (s *Service) tick(ctx context.Context, _ time.Time, pub rivers.Publisher) error {
+// tick closes the windows of fully silent rapids partitions, and the
+// feeder windows that waited for FeederSettle alone.
+func (s *Service) tick(ctx context.Context, now time.Time, pub rivers.Publisher) error {
 	s.mu.Lock()
 	var due []Load
 	s.trafos.CloseIdle(func(l Load) { due = append(due, l) })
+	s.feeds.Settled(now, func(l Load) { due = append(due, l) })
 	s.mu.Unlock()
 	for _, l := range due {
 		s.publish(ctx, pub, l)

@@ -46,7 +46,11 @@ func published(t *testing.T, k *riverstest.Kit, pred func(map[string][]contracts
 			return byKey
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not published yet: %v", byKey)
+			keys := make([]string, 0, len(byKey))
+			for k := range byKey {
+				keys = append(keys, k)
+			}
+			t.Fatalf("not published yet; published: %v", keys)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -58,6 +62,7 @@ func TestServicePublishesLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
+	cfg.FeederSettle = 0 // the kit's records are stamped on a clock that stands still
 	if err := Register(svc, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +103,7 @@ func TestServicePublishesLoads(t *testing.T) {
 func TestServiceHandoverRebuildsFromHistory(t *testing.T) {
 	bus := riverstest.NewBus()
 	cfg := DefaultConfig()
+	cfg.FeederSettle = 0
 	start := func(name string) *riverstest.Kit {
 		svc, err := rivers.NewService(rivers.Config{Name: Name, Instance: name, Version: "v0.0.0-test", HTTPAddr: "off", LogLevel: "error"})
 		if err != nil {
