@@ -70,7 +70,8 @@ func TestPublishPutsOneValidatedEventOnItsTopic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the published record is no CloudEvent: %v", err)
 	}
-	if ev.Type != "meter.reading.v1" || ev.PartitionKey != "MTR-7" || ev.Source != "/services/watershed-cli" ||
+	if ev.Type != "meter.reading.v1" || ev.PartitionKey != "TX-1" || // the catalog's key: the transformer
+		ev.Source != "/services/watershed-cli" ||
 		ev.ExpiryTime.IsZero() || !strings.Contains(string(ev.Data), `"meter_id":"MTR-7"`) {
 		t.Fatalf("published event %+v", ev)
 	}
