@@ -204,8 +204,8 @@ func (s *Service) publish(ctx context.Context, pub rivers.Publisher, l Load) {
 	s.published.Add(ctx, 1, metric.WithAttributes(attribute.String("level", l.Level)))
 }
 
-// Transformers and Feeders run f with the service's state under its lock,
-// for tests and tools: f must not keep it.
+// State runs f with the service's two levels under its lock, for tests and
+// tools: f must not keep them.
 func (s *Service) State(f func(*Transformers, *Feeders)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
