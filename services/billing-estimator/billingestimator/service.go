@@ -77,7 +77,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 	history := max(cfg.History, 0) // negative: everything retained
 	if !*cfg.Ask {
 		svc.KeepPartitionState(rivers.PartitionState{Topics: []rivers.Topic{rivers.Rapids}, History: history,
-			Revoked: s.revoked})
+			Assigned: s.assigned, Revoked: s.revoked})
 		return nil
 	}
 	svc.KeepPartitionState(rivers.PartitionState{Topics: []rivers.Topic{rivers.Rapids, rivers.Rivers}, History: history,

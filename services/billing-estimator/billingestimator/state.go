@@ -121,14 +121,26 @@ func (s *service) release(ctx context.Context, pub rivers.Publisher) error {
 	return nil
 }
 
-// assigned is called before a partition's replay. A rivers partition
-// starts caught up: only a replayed record puts it behind. State already
-// held for the partition stays: replaying a fact again changes nothing.
+// assigned is called before a partition's replay. The profiles of a
+// rapids partition are dropped: a profile counts every read it is fed. A
+// rivers partition starts caught up: only a replayed record puts it behind.
+// The asker's meters stay: replaying a fact again changes nothing.
 func (s *service) assigned(tp rivers.TopicPartition) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if tp.Topic == s.rivers {
+	switch tp.Topic {
+	case s.rapids:
+		s.dropProfiles(tp.Partition)
+	case s.rivers:
 		delete(s.behind, tp.Partition)
+	}
+}
+
+func (s *service) dropProfiles(part int) {
+	for id, sm := range s.profiles {
+		if sm.part == part {
+			delete(s.profiles, id)
+		}
 	}
 }
 
@@ -139,11 +151,7 @@ func (s *service) revoked(tp rivers.TopicPartition) {
 	i := 0
 	switch tp.Topic {
 	case s.rapids:
-		for id, sm := range s.profiles {
-			if sm.part == tp.Partition {
-				delete(s.profiles, id)
-			}
-		}
+		s.dropProfiles(tp.Partition)
 	case s.rivers:
 		i = 1
 		delete(s.behind, tp.Partition)
