@@ -177,19 +177,18 @@ type daySum struct {
 	revision                   int
 }
 
-// monthOf returns the meter's month starting at ms, after forgetting the
-// months over keepDays past their end before the newest; nil if ms is one.
-func (s *service) monthOf(m *meter, ms time.Time) *month {
+// monthOf returns the meter's month starting at ms; ref is the start of
+// the period that brought it. Months keepDays past their end before the
+// latest ref seen are forgotten (their days are closed: no correction
+// comes), whatever the order the periods came in; nil if ms is one.
+func (s *service) monthOf(m *meter, ms, ref time.Time) *month {
 	if m.months == nil {
 		m.months = map[time.Time]*month{}
 	}
-	newest := ms
-	for at := range m.months {
-		if at.After(newest) {
-			newest = at
-		}
+	if ref.After(m.monthRef) {
+		m.monthRef = ref
 	}
-	tooOld := func(at time.Time) bool { return newest.Sub(at.AddDate(0, 1, 0)) >= keepDays*24*time.Hour }
+	tooOld := func(at time.Time) bool { return m.monthRef.Sub(at.AddDate(0, 1, 0)) >= keepDays*24*time.Hour }
 	for at := range m.months {
 		if tooOld(at) {
 			delete(m.months, at)
@@ -210,7 +209,7 @@ func (s *service) monthOf(m *meter, ms time.Time) *month {
 // revision of the day is recorded.
 func (s *service) monthDay(m *meter, d events.BillingPeriod) *month {
 	ms := time.Date(d.Start.Year(), d.Start.Month(), 1, 0, 0, 0, 0, time.UTC)
-	mo := s.monthOf(m, ms)
+	mo := s.monthOf(m, ms, d.Start)
 	if mo == nil {
 		return nil
 	}

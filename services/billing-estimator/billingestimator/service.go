@@ -157,7 +157,8 @@ type meter struct {
 	lastSilent              time.Time // latest expected_at the gap detector reported missing
 	days                    map[time.Time]*day
 	months                  map[time.Time]*month
-	parts                   [2]int // rapids and rivers partitions; -1 unknown
+	monthRef                time.Time // the latest period start seen by monthOf
+	parts                   [2]int    // rapids and rivers partitions; -1 unknown
 }
 
 type slotState int

@@ -312,7 +312,7 @@ func (s *service) ownPeriod(ctx context.Context, ev rivers.Event, pub rivers.Pub
 		}
 		s.monthDay(m, p)
 	case "month":
-		if mo := s.monthOf(m, p.Start); mo != nil && p.Revision > mo.revision {
+		if mo := s.monthOf(m, p.Start, p.Start); mo != nil && p.Revision > mo.revision {
 			mo.revision, mo.last = p.Revision, p
 		}
 	}
