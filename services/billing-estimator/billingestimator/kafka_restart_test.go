@@ -73,7 +73,10 @@ func serveEstimator(t *testing.T, kc rapids.Config, name string) *instance {
 		t.Fatal(err)
 	}
 	ask := true
-	if err := Register(svc, Config{Method: MethodInterpolation, Ask: &ask, Deadline: 2 * time.Second, Hold: time.Hour}); err != nil {
+	// the deadline leaves the need open at the stop, and is long enough for
+	// the answer under -race (an unanswered need waits for the meter's next
+	// news, which the scenario does not send)
+	if err := Register(svc, Config{Method: MethodInterpolation, Ask: &ask, Deadline: 5 * time.Second, Hold: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := rivers.NewKafkaTransport(kc)
