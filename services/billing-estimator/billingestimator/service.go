@@ -139,6 +139,9 @@ type service struct {
 	profiles map[string]*solverMeter // solver state
 	needs    map[string]slotRef      // need id → its slot
 	gate                             // the asker's catching up after a replay
+	// replaying is set while the readings handler handles a replayed
+	// record: the batch's context does not tell.
+	replaying bool
 }
 
 // solverMeter is what a solver keeps per meter.
@@ -189,7 +192,7 @@ type slotRef struct {
 // count counts a slot's outcome; replayed records were counted when first
 // handled.
 func (s *service) count(ctx context.Context, outcome string) {
-	if d, ok := rivers.DeliveryFrom(ctx); ok && d.Replay {
+	if s.replay(ctx) {
 		return
 	}
 	s.slotsCounter.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
@@ -199,8 +202,11 @@ func (s *service) count(ctx context.Context, outcome string) {
 func (s *service) readings(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { s.replaying = false }()
 	for i := range b.Len() {
 		r, d := b.Value(i), b.Delivery(i)
+		// a batch's context does not say it is replayed; its records do
+		s.replaying = d.Replay
 		if r.IntervalSeconds <= 0 {
 			continue
 		}

@@ -44,7 +44,12 @@ func deliveryOf(ctx context.Context) rivers.Delivery {
 // gated reports whether the asker holds its asks and billing periods: the
 // record is replayed, or a rivers partition is still behind.
 func (s *service) gated(ctx context.Context) bool {
-	return deliveryOf(ctx).Replay || len(s.behind) > 0
+	return s.replay(ctx) || len(s.behind) > 0
+}
+
+// replay reports whether the record being handled is replayed.
+func (s *service) replay(ctx context.Context) bool {
+	return s.replaying || deliveryOf(ctx).Replay
 }
 
 // arrived notes a rivers record the asker handles: a replayed one puts its
