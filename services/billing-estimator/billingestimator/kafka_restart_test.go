@@ -60,6 +60,7 @@ func (k *killable) kill() {
 
 // instance is one estimator served on Kafka.
 type instance struct {
+	svc    *rivers.Service
 	tr     *killable
 	cancel context.CancelFunc
 	done   chan error
@@ -84,7 +85,7 @@ func serveEstimator(t *testing.T, kc rapids.Config, name string) *instance {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{tr: &killable{Transport: tr}, cancel: cancel, done: make(chan error, 1)}
+	in := &instance{svc: svc, tr: &killable{Transport: tr}, cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- svc.Serve(ctx, in.tr) }()
 	t.Cleanup(func() { in.stop(t, false) })
 	riverstest.WaitFor(t, 30*time.Second, "the estimator ready", func() bool { return svc.Ready(context.Background()) == nil })
@@ -167,24 +168,35 @@ func kafkaScenario(t *testing.T, kc rapids.Config, mode string) map[string]strin
 			MeterID: "MTR-1", TransformerID: "TX-1", FeederID: "FDR-1", ExpectedAt: at, IntervalSeconds: 900, GraceSeconds: 1800,
 			ConsecutiveMissed: 1, DetectedAt: at.Add(30 * time.Minute), LastReadAt: last, LastEnergyKWhTotal: ptr(register(last))}))
 	}
+	var in *instance
 	published := func(done func(map[string]string, []contracts.Event) bool, what string) map[string]string {
-		var out map[string]string
-		riverstest.WaitFor(t, 60*time.Second, what, func() bool {
+		t.Helper()
+		for deadline := time.Now().Add(90 * time.Second); ; {
 			var evs []contracts.Event
-			for _, r := range riverstest.Consume(t, kc, kc.Topics.Rivers, nil, 2*time.Second) {
+			types := map[string]int{}
+			for _, r := range riverstest.Consume(t, kc, kc.Topics.Rivers, nil, 3*time.Second) {
 				if e, err := contracts.DecodeBinary(r.Message()); err == nil && e.Source == source {
 					evs = append(evs, e)
+					types[e.Type]++
 				}
 			}
-			out = conclusions(t, onlyConclusions(evs))
-			return done(out, evs)
-		})
-		return out
+			out := conclusions(t, onlyConclusions(evs))
+			if done(out, evs) {
+				return out
+			}
+			if time.Now().After(deadline) {
+				m := func(name string, labels ...string) float64 { return riverstest.Metric(t, in.svc, name, labels...) }
+				t.Fatalf("waited 90s for %s: published %v; needs asked %v, solved %v, unsolved %v; solutions collected %v, unknown %v, late %v; answered %v, late %v",
+					what, types, m(rivers.MetricNeedsAsked), m(rivers.MetricNeedsDecided, "outcome", "solved"), m(rivers.MetricNeedsDecided, "outcome", "unsolved"),
+					m(rivers.MetricSolutions, "outcome", "collected"), m(rivers.MetricSolutions, "outcome", "unknown"), m(rivers.MetricSolutions, "outcome", "late"),
+					m(rivers.MetricNeedsAnswered, "outcome", "answered"), m(rivers.MetricNeedsAnswered, "outcome", "late"))
+			}
+		}
 	}
 	gapA, gapC := day0.Add(10*time.Hour), day0.Add(28*time.Hour)
 	dayA, dayC := "period MTR-1 day "+day0.Format(time.RFC3339), "period MTR-1 day "+day0.Add(24*time.Hour).Format(time.RFC3339)
 
-	in := serveEstimator(t, kc, "a")
+	in = serveEstimator(t, kc, "a")
 	reads(day0, day0.Add(30*time.Hour), gapA, gapC)
 	missed(gapA)
 	published(func(c map[string]string, _ []contracts.Event) bool { return c[dayA] != "" }, "gapA estimated and its day billed")
