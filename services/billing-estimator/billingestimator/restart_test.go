@@ -110,8 +110,8 @@ func runScenario(t *testing.T, stops ...string) []contracts.Event {
 			t.Fatal(err)
 		}
 		k = start()
-		// the rivers' backlog ends with heartbeats, which the estimator does
-		// not read: it resumes after a deadline
+		// the rivers' backlog may end with heartbeats, which the estimator
+		// does not read: its catch-up timer resumes it
 		for range 3 {
 			k.Settle()
 			k.Advance(5 * time.Second)

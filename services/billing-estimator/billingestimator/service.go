@@ -42,7 +42,7 @@ func Register(svc *rivers.Service, cfg Config) error {
 		return err
 	}
 	cfg = cfg.withDefaults()
-	s := &service{cfg: cfg, log: svc.Logger(), estimate: Estimators[cfg.Method],
+	s := &service{svc: svc, cfg: cfg, log: svc.Logger(), estimate: Estimators[cfg.Method],
 		meters: map[string]*meter{}, profiles: map[string]*solverMeter{}, needs: map[string]slotRef{},
 		rapids: svc.Config().Kafka.Topics.Rapids, rivers: svc.Config().Kafka.Topics.Rivers,
 		gate: gate{behind: map[int]bool{}, recheck: map[string]bool{}}}
@@ -126,6 +126,7 @@ func better(a, b rivers.Solution[events.EstimateSolution]) bool {
 }
 
 type service struct {
+	svc          *rivers.Service
 	cfg          Config
 	log          *slog.Logger
 	estimate     Estimator

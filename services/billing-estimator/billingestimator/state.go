@@ -19,7 +19,7 @@ import (
 // (committed) yet: they come live after the replay. Until it has read each
 // replayed rivers partition to its end, the asker neither asks nor
 // publishes billing periods — it could ask again for a slot estimated, or
-// publish a revision already published with other figures — and catchUp
+// publish a revision already published with other figures — and release
 // does what was held once it has.
 
 // gate is the asker's catching up after a replay (under service.mu).
@@ -75,23 +75,39 @@ func (s *service) arrived(ctx context.Context, pub rivers.Publisher) error {
 	return s.release(ctx, pub)
 }
 
-// catchUp is the asker's timer: when the replays are done and a partition
-// has not shown its end within a deadline (no record of the asker's came
-// after the replay), it releases what was held anyway.
+// catchUp is the asker's timer: once the replays are done, a rivers
+// partition still behind is caught up when the service has handled every
+// record the broker held at its last end check (Service.Unread); on a
+// transport that cannot tell, ESTIMATOR_DEADLINE after the replay, and in
+// any case after ten, the asker resumes anyway (logged).
 func (s *service) catchUp(ctx context.Context, now time.Time, pub rivers.Publisher) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	known := true
+	for p := range s.behind {
+		n, ok := s.svc.Unread(s.rivers, p)
+		switch {
+		case ok && n == 0:
+			delete(s.behind, p)
+		case !ok:
+			known = false
+		}
+	}
 	if len(s.behind) == 0 {
-		return s.release(ctx, pub) // what a timer-decided estimate left, if anything
+		return s.release(ctx, pub) // also what a timer-decided estimate left, if anything
 	}
 	if s.since.IsZero() {
 		s.since = now
 		return nil
 	}
-	if now.Sub(s.since) < s.cfg.Deadline {
+	wait := s.cfg.Deadline
+	if known {
+		wait = 10 * s.cfg.Deadline
+	}
+	if now.Sub(s.since) < wait {
 		return nil
 	}
-	s.log.Info("no record read at the end of the rivers partitions replayed; resuming", "partitions", len(s.behind))
+	s.log.Warn("the rivers partitions replayed are not read to their end; resuming", "partitions", len(s.behind), "after", wait)
 	clear(s.behind)
 	return s.release(ctx, pub)
 }
