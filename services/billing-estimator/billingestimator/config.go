@@ -30,12 +30,24 @@ type Config struct {
 	// the gap detector reports the meter still silent Hold after the read
 	// (ESTIMATOR_HOLD, default 2h).
 	Hold time.Duration
+	// History is how much record time of its partitions (readings on the
+	// rapids; missed reads and its own needs, estimates, true-ups and
+	// billing periods on the rivers) an instance replays when the group
+	// assigns them, at every start, to rebuild its state
+	// (ESTIMATOR_HISTORY, default DefaultHistory; negative: everything
+	// retained). It must cover the longest thing the state remembers: a
+	// month and its correction days (the month's days as published).
+	History time.Duration
 }
 
 // Defaults.
 const (
 	DefaultDeadline = 5 * time.Second
 	DefaultHold     = 2 * time.Hour
+	// DefaultHistory covers a 31-day month, its keepDays of corrections
+	// and the day being read: the billing month's days are rebuilt from
+	// the day periods published, the open days from the readings.
+	DefaultHistory = (31 + keepDays + 1) * 24 * time.Hour
 )
 
 func (c Config) withDefaults() Config {
@@ -51,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Hold == 0 {
 		c.Hold = DefaultHold
+	}
+	if c.History == 0 {
+		c.History = DefaultHistory
 	}
 	return c
 }
@@ -84,6 +99,7 @@ func ConfigFromEnv() (Config, error) {
 	r.Duration("ESTIMATOR_DEADLINE", &c.Deadline)
 	r.Int("ESTIMATOR_EXPECT", &c.Expect)
 	r.Duration("ESTIMATOR_HOLD", &c.Hold)
+	r.Duration("ESTIMATOR_HISTORY", &c.History)
 	if err := r.Err(); err != nil {
 		return Config{}, err
 	}
