@@ -194,6 +194,8 @@ func (c *batchCallState[T]) call(ctx context.Context, lo, hi int) error {
 }
 
 // batchRun is the records of one chunk for one batch river and partition.
+// Markers split chunks (handleSegments), so a run is all replayed records
+// or none: the call's Delivery.Replay holds for each of them.
 type batchRun struct {
 	entry *riverEntry
 	recs  []*prepared
@@ -314,7 +316,7 @@ func (s *Service) callBatch(rt *runtime, e *riverEntry, c batchCall, first *prep
 	d := &delivery{
 		Delivery: Delivery{Service: s.cfg.Name, River: e.river.Name(), Type: first.env.Type,
 			Topic: first.rec.Topic, Partition: first.rec.Partition, Offset: first.rec.Offset, Attempt: attempt,
-			RecordTime: first.rec.Time, Behind: first.rec.Behind()},
+			RecordTime: first.rec.Time, Behind: first.rec.Behind(), Replay: first.replay},
 		eventID: first.env.ID, clock: s.clock, log: s.log, drain: rt.drain,
 	}
 	ctx := withDelivery(rt.hard, d)

@@ -24,12 +24,17 @@ type partWatch struct {
 	count             map[string]int // meter → readings held (the state)
 	live, replayed    []string
 	assigned, revoked []int
+	ctxDisagrees      int // records whose batch context's Delivery.Replay is not theirs
 }
 
 func (w *partWatch) handle(ctx context.Context, b *rivers.Batch[events.MeterReading]) error {
 	for i := range b.Len() {
 		r, d := b.Value(i), b.Delivery(i)
+		cd, _ := rivers.DeliveryFrom(ctx)
 		w.mu.Lock()
+		if cd.Replay != d.Replay {
+			w.ctxDisagrees++
+		}
 		w.count[r.MeterID]++
 		if d.Replay {
 			w.replayed = append(w.replayed, r.MeterID)
@@ -132,6 +137,12 @@ func TestPartitionStateReplayOnAssignment(t *testing.T) {
 	wantState["MTR-3"] = 1
 	if !mapsEqual(count, wantState) {
 		t.Errorf("member b's state %v, want %v (the same as one member that read everything)", count, wantState)
+	}
+	b.mu.Lock()
+	disagree := b.ctxDisagrees
+	b.mu.Unlock()
+	if disagree != 0 {
+		t.Errorf("%d records: the batch's context said Replay differently from Batch.Delivery", disagree)
 	}
 	pubs := kb.Published(events.TypeMeterReadingAnomalous)
 	if len(pubs) != 1 {
