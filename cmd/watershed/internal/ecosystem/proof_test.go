@@ -1111,7 +1111,11 @@ func compareConclusions(t *testing.T, name string, want, got *proofRivers) {
 	}))
 	add("suspected", setDiff("suspected", keysOf(want.suspected), keysOf(got.suspected), fmtOutage))
 	add("restored", setDiff("restored", keysOf(want.restored), keysOf(got.restored), fmtOutage))
-	add("feeder", setDiff("feeder", keysOf(want.feeder), keysOf(got.feeder), fmtFeeder))
+	wantFeeder, gotFeeder, skipped := feederWindowsFromComplete(want.feeder, got.feeder)
+	if skipped > 0 {
+		t.Logf("%s: %d feeder-level windows before their feeder's population was complete in both runs left out (issue #12: a feeder's first windows miss the transformers of partitions read later)", name, skipped)
+	}
+	add("feeder", setDiff("feeder", wantFeeder, gotFeeder, fmtFeeder))
 	var usage []string
 	for k, w := range want.usage {
 		if g, ok := got.usage[k]; !ok {
@@ -1134,6 +1138,55 @@ func compareConclusions(t *testing.T, name string, want, got *proofRivers) {
 		t.Errorf("%s: differences from the baseline: %s (baseline: %s; %s: %s):\n  %s", name, strings.Join(counts, ", "), want.summary(), name, got.summary(),
 			strings.Join(diffs, "\n  "))
 	}
+}
+
+// feederWindowsFromComplete returns the windows of both runs to compare:
+// every transformer window, and the feeder windows from the first one at
+// which the feeder's population (its largest meters_expected in the run)
+// was complete in both runs. The feeder level cannot know, at the start
+// of a stream, the transformers of rapids partitions read later (another
+// instance, a restarted or killed one): those first windows are partial in
+// a way that depends on timing, a known open limit of issue #12. From the
+// window where the population is complete, later windows wait for every
+// transformer and must be exact; they are compared.
+func feederWindowsFromComplete(want, got map[feederWindow]int) (map[feederWindow]bool, map[feederWindow]bool, int) {
+	completeFrom := func(ws map[feederWindow]int) map[string]time.Time {
+		full := map[string]int{}
+		for w := range ws {
+			if w.level == "feeder" {
+				full[w.id] = max(full[w.id], w.expected)
+			}
+		}
+		from := map[string]time.Time{}
+		for w := range ws {
+			if w.level == "feeder" && w.expected == full[w.id] {
+				if f, ok := from[w.id]; !ok || w.start.Before(f) {
+					from[w.id] = w.start
+				}
+			}
+		}
+		return from
+	}
+	fw, fg := completeFrom(want), completeFrom(got)
+	skipped := 0
+	keep := func(ws map[feederWindow]int) map[feederWindow]bool {
+		out := map[feederWindow]bool{}
+		for w := range ws {
+			if w.level == "feeder" {
+				from := fw[w.id]
+				if g := fg[w.id]; g.After(from) {
+					from = g
+				}
+				if w.start.Before(from) {
+					skipped++
+					continue
+				}
+			}
+			out[w] = true
+		}
+		return out
+	}
+	return keep(want), keep(got), skipped
 }
 
 func fmtFeeder(k feederWindow) string {
@@ -1234,5 +1287,29 @@ func waitTakenOver(t *testing.T, eco *runningEcosystem, kcfg rapids.Config, memb
 			t.Fatalf("not taken over by the live instances within a minute: %v", missing)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The proof's scope for feeder windows: partial first windows are left
+// out, a difference once the population is complete is not.
+func TestFeederWindowsFromComplete(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 3, 2, 0, m, 0, 0, time.UTC) }
+	w := func(level string, m, expected int, wh int64) feederWindow {
+		return feederWindow{level: level, id: "F", start: at(m), expected: expected, reporting: expected, energyWh: wh}
+	}
+	base := map[feederWindow]int{w("feeder", 0, 42, 100): 1, w("feeder", 15, 48, 100): 1, w("feeder", 30, 48, 100): 1, w("transformer", 0, 6, 10): 1}
+	run := map[feederWindow]int{w("feeder", 0, 12, 30): 1, w("feeder", 15, 12, 30): 1, w("feeder", 30, 48, 100): 1, w("transformer", 0, 6, 10): 1}
+	want, got, skipped := feederWindowsFromComplete(base, run)
+	if skipped != 4 || len(setDiff("feeder", want, got, fmtFeeder)) != 0 {
+		t.Errorf("skipped %d (want 4: each run's 00:00 and 00:15 feeder windows, before 00:30 where both are complete), diff %v",
+			skipped, setDiff("feeder", want, got, fmtFeeder))
+	}
+	delete(run, w("feeder", 30, 48, 100))
+	run[w("feeder", 30, 48, 99)] = 1 // wrong once complete: reported
+	run[w("transformer", 0, 6, 11)] = 1
+	delete(run, w("transformer", 0, 6, 10))
+	want, got, _ = feederWindowsFromComplete(base, run)
+	if d := setDiff("feeder", want, got, fmtFeeder); len(d) != 4 {
+		t.Errorf("differences %v, want the 00:30 feeder window and the transformer window, each missing and extra", d)
 	}
 }
