@@ -336,7 +336,10 @@ func (s *service) actual(ctx context.Context, pub rivers.Publisher, d rivers.Del
 	m := s.meterOf(r.MeterID, d)
 	m.describe(r.TransformerID, r.FeederID, interval)
 	if !m.addRead(read) {
-		return nil // a duplicate
+		// Known already: a redelivery, or the read a missed event named as
+		// its last_read_at, handled first. Its register still bounds
+		// billing days (idempotent: an unchanged day is not published again).
+		return s.setRegister(ctx, pub, m, read.At, read.KWh, false)
 	}
 	if sl := m.slots[read.At]; sl != nil {
 		switch sl.state {

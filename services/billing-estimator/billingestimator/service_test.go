@@ -137,6 +137,30 @@ func TestShortGapEstimatedTruedUpAndBilled(t *testing.T) {
 	}
 }
 
+// The missed event can be read before the rapids' reads around its gap
+// (two topics, no order between them): the read it names as its last one
+// still bounds the billing day when it arrives, and the day is billed.
+func TestMissedReadBeforeTheReadsStillBillsTheDay(t *testing.T) {
+	kit := riverstest.New(t, newService(t, "v1", MethodInterpolation, true, 0))
+	gap := day0.Add(10 * time.Hour)
+	sendReading(kit, "MTR-1", day0) // the meter is known, its day open
+	sendMissed(kit, "MTR-1", gap, gap.Add(-interval), 1)
+	for at := day0.Add(interval); !at.After(day0.Add(24 * time.Hour)); at = at.Add(interval) {
+		if !at.Equal(gap) {
+			sendReading(kit, "MTR-1", at)
+		}
+	}
+	kit.Settle()
+	kit.Advance(5 * time.Second)
+	if n := len(kit.Published(events.TypeMeterReadingEstimated)); n != 1 {
+		t.Fatalf("estimates = %d, want 1", n)
+	}
+	periods := published[events.BillingPeriod](t, kit, events.TypeBillingPeriod)
+	if len(periods) != 1 || periods[0].EstimatedIntervals != 2 || periods[0].MeasuredIntervals != 94 {
+		t.Fatalf("billing periods = %+v, want day 0 with 2 estimated intervals (09:45, named by the missed event, is an actual read)", periods)
+	}
+}
+
 // A read that arrives before its estimate is decided recovers the slot:
 // nothing is estimated.
 func TestRecoveredReadIsNotEstimated(t *testing.T) {
