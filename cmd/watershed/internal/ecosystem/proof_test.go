@@ -1223,11 +1223,17 @@ func setDiff[K comparable](what string, want, got map[K]bool, str func(K) string
 	return out
 }
 
-// waitHolding waits until every member that reads the rapids has handled
-// some of their records: each holds partitions and state.
+// waitHolding waits until every member that reads the rapids holds some
+// of their partitions, and with them state.
 func waitHolding(t *testing.T, eco *runningEcosystem, kcfg rapids.Config, members []string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	// A member holds state once it holds rapids partitions: it handled
+	// their readings, or replays their history (the group may assign it
+	// its partitions only after another member read every reading published
+	// so far: on real Kafka under load three members take a while to join,
+	// and no new reading comes while this waits). Slow, not wrong: three
+	// minutes.
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var idle []string
 		for _, m := range members {
@@ -1235,12 +1241,14 @@ func waitHolding(t *testing.T, eco *runningEcosystem, kcfg rapids.Config, member
 				continue
 			}
 			var n int64
+			var held []int
 			if svc := eco.service(m); svc != nil {
 				for _, next := range svc.Progress(kcfg.Topics.Rapids) {
 					n += next
 				}
+				held, _ = svc.Assigned(kcfg.Topics.Rapids)
 			}
-			if n == 0 {
+			if n == 0 && len(held) == 0 {
 				idle = append(idle, m)
 			}
 		}
@@ -1248,7 +1256,7 @@ func waitHolding(t *testing.T, eco *runningEcosystem, kcfg rapids.Config, member
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("members that handled no reading within a minute: %v", idle)
+			t.Fatalf("members that neither handled a reading nor were assigned a rapids partition within three minutes: %v", idle)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
