@@ -199,8 +199,20 @@ func startTap(tb testing.TB, kcfg rapids.Config, topic string, keep func(rec rap
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		wait := 100 * time.Millisecond
 		for {
 			rec, err := cons.Fetch(ctx)
+			if err != nil && ctx.Err() == nil && rapids.IsRetryable(err) {
+				// A broker slow to answer (i/o timeout on a loaded
+				// machine) is waited out, as the services' fetch loop
+				// does; only a permanent error stops the tap.
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, 2*time.Second)
+				continue
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					tp.errMu.Lock()
@@ -209,6 +221,7 @@ func startTap(tb testing.TB, kcfg rapids.Config, topic string, keep func(rec rap
 				}
 				return
 			}
+			wait = 100 * time.Millisecond
 			keep(rec, time.Now())
 			select {
 			case tp.notify <- struct{}{}:
