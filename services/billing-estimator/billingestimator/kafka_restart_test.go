@@ -130,7 +130,7 @@ func TestRestartOnKafka(t *testing.T) {
 						return
 					}
 					if want[k.Name] == nil {
-						t.Skip("no undisturbed run to compare with")
+						t.Skip("no undisturbed run on this broker to compare with (it failed, or -run left it out)")
 					}
 					compareConclusions(t, want[k.Name], got)
 				})

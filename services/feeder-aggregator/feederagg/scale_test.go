@@ -150,7 +150,7 @@ func (w *windowsOn) until(want int) map[string]events.FeederLoad {
 // publish the transformer and feeder windows one instance does.
 func TestScaleOutEqualsOneInstance(t *testing.T) {
 	if testing.Short() {
-		t.Skip("embedded broker, several group members")
+		t.Skip("-short: starts an embedded broker with several group members")
 	}
 	fleet := scaleFleet(24)
 	cfg := DefaultConfig()
